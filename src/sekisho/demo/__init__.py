@@ -1,0 +1,1 @@
+"""The demo notes API: a resource server built on `sekisho.resource`."""

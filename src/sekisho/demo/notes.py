@@ -1,0 +1,173 @@
+"""Misskey's dialect of the notes API: POST /api/i, /api/notes/create, /api/notes/show, /api/notes/delete."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sekisho.errors import InsufficientScope, InvalidToken, OAuthError
+from sekisho.resource import TokenInfo, TokenVerifier
+from sekisho.resource.starlette import bearer_token, challenge_headers
+from sekisho.server.entities import Note, User
+from sekisho.server.ids import new_id
+
+MAX_TEXT = 3000
+VISIBILITIES = ("public", "home", "followers", "specified")
+MAX_BODY = 64 * 1024
+
+
+class NotesStore(Protocol):
+    async def find_user(self, user_id: str) -> User | None: ...
+    async def add_note(self, note: Note) -> None: ...
+    async def find_note(self, note_id: str) -> Note | None: ...
+    async def delete_note(self, note_id: str, user_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class MisskeyError(Exception):
+    """Misskey's error body: {"error": {"message", "code", "id", "kind"}}."""
+
+    status: int
+    code: str
+    id: str
+    message: str
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        body = {"error": {"message": self.message, "code": self.code, "id": self.id, "kind": "client"}}
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def invalid_param(message: str) -> MisskeyError:
+    return MisskeyError(400, "INVALID_PARAM", "3d81ceae-475f-4600-b2a8-2bc116157532", message)
+
+
+NO_SUCH_NOTE = MisskeyError(400, "NO_SUCH_NOTE", "24fcbfc6-2e37-42b6-8388-c29b3861a08d", "No such note.")
+
+
+def _token_error(error: OAuthError) -> JSONResponse:
+    if isinstance(error, InsufficientScope):
+        found = MisskeyError(403, "PERMISSION_DENIED", "1370e5b7-d4eb-4566-bb1d-7748ee6a1838", error.description)
+    else:
+        found = MisskeyError(401, "AUTHENTICATION_FAILED", "b0a7f5f8-dc2f-4171-b91f-de88ad238e14", error.description)
+    return found.response(challenge_headers(error))
+
+
+def iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def pack_user(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "name": user.username, "host": None,
+            "createdAt": iso(user.created_at)}
+
+
+def pack_note(note: Note, user: User) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "createdAt": iso(note.created_at),
+        "userId": note.user_id,
+        "user": {"id": user.id, "username": user.username, "name": user.username, "host": None},
+        "text": note.text,
+        "cw": note.cw,
+        "visibility": note.visibility,
+    }
+
+
+class MisskeyApi:
+    def __init__(self, store: NotesStore, verifier: TokenVerifier) -> None:
+        self.store = store
+        self.verifier = verifier
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/i", self.endpoint(self.me, "read:account"), methods=["POST"]),
+            Route("/api/notes/create", self.endpoint(self.create, "write:notes"), methods=["POST"]),
+            Route("/api/notes/show", self.endpoint(self.show, None), methods=["POST"]),
+            Route("/api/notes/delete", self.endpoint(self.delete, "write:notes"), methods=["POST"]),
+        ]
+
+    def endpoint(self, action: Any, scope: str | None) -> Any:
+        async def handle(request: Request) -> Response:
+            try:
+                body = await read_body(request)
+                _, user = await self.authenticate(request, body, scope)
+                result = await action(body, user)
+                return Response(status_code=204) if result is None else JSONResponse(result)
+            except MisskeyError as error:
+                return error.response()
+            except OAuthError as error:
+                return _token_error(error)
+
+        return handle
+
+    async def authenticate(self, request: Request, body: dict[str, Any], scope: str | None) -> tuple[TokenInfo, User]:
+        body_token = body.pop("i", None)
+        if body_token is not None and not isinstance(body_token, str):
+            raise invalid_param("i must be a string")
+        info = await self.verifier.verify(bearer_token(request, body_token))
+        if scope is not None:
+            info.require(scope)
+        user = await self.store.find_user(info.user_id) if info.user_id else None
+        if user is None:
+            raise InvalidToken("this token does not act for a user")
+        return info, user
+
+    async def me(self, body: dict[str, Any], user: User) -> dict[str, Any]:
+        return pack_user(user)
+
+    async def create(self, body: dict[str, Any], user: User) -> dict[str, Any]:
+        text = body.get("text")
+        if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
+            raise invalid_param(f"text must be a string of 1-{MAX_TEXT} characters")
+        visibility = body.get("visibility", "public")
+        if visibility not in VISIBILITIES:
+            raise invalid_param(f"visibility must be one of {', '.join(VISIBILITIES)}")
+        cw = body.get("cw")
+        if cw is not None and (not isinstance(cw, str) or len(cw) > 100):
+            raise invalid_param("cw must be a string of at most 100 characters")
+        now = time.time()
+        note = Note(id=new_id(int(now * 1000)), user_id=user.id, text=text, visibility=visibility, cw=cw,
+                    created_at=int(now))
+        await self.store.add_note(note)
+        return {"createdNote": pack_note(note, user)}
+
+    async def show(self, body: dict[str, Any], user: User) -> dict[str, Any]:
+        note = await self.store.find_note(_note_id(body))
+        author = await self.store.find_user(note.user_id) if note else None
+        if note is None or author is None:
+            raise NO_SUCH_NOTE
+        return pack_note(note, author)
+
+    async def delete(self, body: dict[str, Any], user: User) -> Any:
+        if not await self.store.delete_note(_note_id(body), user.id):
+            raise NO_SUCH_NOTE
+        return None
+
+
+def _note_id(body: dict[str, Any]) -> str:
+    note_id = body.get("noteId")
+    if not isinstance(note_id, str) or not 0 < len(note_id) <= 64:
+        raise invalid_param("noteId must be a note id")
+    return note_id
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise invalid_param("the request body is too large")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise invalid_param("the body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise invalid_param("the body must be a JSON object")
+    return body

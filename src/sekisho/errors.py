@@ -1,0 +1,92 @@
+"""The one errors module: one class per RFC error code.
+
+`description` goes to the client; `detail` goes only to the log.
+"""
+
+from __future__ import annotations
+
+
+class OAuthError(Exception):
+    """An error with an RFC 6749 §5.2 / §4.1.2.1 / RFC 6750 §3.1 code."""
+
+    error = "server_error"
+    status = 400
+
+    def __init__(self, description: str = "", *, detail: str = "", status: int | None = None) -> None:
+        super().__init__(description or self.error)
+        self.description = description
+        self.detail = detail
+        if status is not None:
+            self.status = status
+
+    def body(self) -> dict[str, str]:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status = 401
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status = 403
+
+
+class UnsupportedTokenType(OAuthError):
+    error = "unsupported_token_type"
+
+
+class InvalidToken(OAuthError):
+    """RFC 6750 §3.1."""
+
+    error = "invalid_token"
+    status = 401
+
+
+class InsufficientScope(OAuthError):
+    """RFC 6750 §3.1; `scope` names what was missing."""
+
+    error = "insufficient_scope"
+    status = 403
+
+    def __init__(self, scope: str, description: str = "") -> None:
+        super().__init__(description or f"this request needs the scope {scope}")
+        self.scope = scope
+
+
+class ServerError(OAuthError):
+    error = "server_error"
+    status = 500
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status = 503

@@ -1,0 +1,36 @@
+"""Bearer tokens in the Authorization header and RFC 6750 challenges."""
+
+from __future__ import annotations
+
+import re
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+MAX_TOKEN_LENGTH = 4096
+
+
+def parse_authorization(header: str | None) -> str | None:
+    """The token of `Authorization: Bearer <token>` (scheme case-insensitive), or None."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or len(token) > MAX_TOKEN_LENGTH or not _B64TOKEN.fullmatch(token):
+        return None
+    return token
+
+
+def challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
+    """The WWW-Authenticate value of RFC 6750 §3."""
+    parts = ['realm="sekisho"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{_quote(description)}"')
+    if scope:
+        parts.append(f'scope="{_quote(scope)}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', "'")

@@ -1,0 +1,143 @@
+"""Parse untrusted query, form and JSON parameters into frozen dataclasses (RFC 6749 §3.1, §3.2)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from sekisho.errors import InvalidRequest
+
+MAX_VALUE_LENGTH = 8192
+MAX_BODY_BYTES = 64 * 1024
+
+
+def parse_items(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Collapse parameters to one value each; duplicates are refused (RFC 6749 §3.1, §3.2)."""
+    params: dict[str, str] = {}
+    for name, value in items:
+        if name in params:
+            raise InvalidRequest(f"parameter {name!r} was sent more than once")
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidRequest(f"parameter {name!r} is too long")
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            raise InvalidRequest(f"parameter {name!r} contains control characters")
+        params[name] = value
+    # RFC 6749 §3.1: parameters sent without a value MUST be treated as if omitted.
+    return {name: value for name, value in params.items() if value != ""}
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body."""
+    check_body_size(body)
+    try:
+        text = body.decode("utf-8")
+        items = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest("the form body is not valid UTF-8 form encoding") from exc
+    return parse_items(items)
+
+
+def parse_json(body: bytes) -> dict[str, str]:
+    """A JSON object body whose values are all strings (numbers and booleans are refused)."""
+    check_body_size(body)
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidRequest("the body is not valid JSON") from exc
+    if not isinstance(document, dict):
+        raise InvalidRequest("the JSON body must be an object")
+    items: list[tuple[str, str]] = []
+    for name, value in document.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidRequest(f"parameter {name!r} must be a string")
+        items.append((name, value))
+    return parse_items(items)
+
+
+def parse_body(body: bytes, content_type: str) -> dict[str, str]:
+    """Form or JSON, by the Content-Type header; a missing type is read as a form."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return parse_json(body)
+    if media_type in ("application/x-www-form-urlencoded", ""):
+        return parse_form(body)
+    raise InvalidRequest("the body must be application/x-www-form-urlencoded or application/json")
+
+
+def check_body_size(body: bytes) -> None:
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidRequest("the request body is too large")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """RFC 6749 §4.1.1 + RFC 7636 §4.3; fields are raw, checked by `sekisho.server.authorize`."""
+
+    client_id: str | None
+    redirect_uri: str | None
+    response_type: str | None
+    scope: str | None
+    state: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> AuthorizationRequest:
+        return cls(
+            client_id=params.get("client_id"),
+            redirect_uri=params.get("redirect_uri"),
+            response_type=params.get("response_type"),
+            scope=params.get("scope"),
+            state=params.get("state"),
+            code_challenge=params.get("code_challenge"),
+            code_challenge_method=params.get("code_challenge_method"),
+        )
+
+    def as_params(self) -> dict[str, str]:
+        """The request again as parameters, for the consent form's hidden fields."""
+        fields = {
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "response_type": self.response_type,
+            "scope": self.scope,
+            "state": self.state,
+            "code_challenge": self.code_challenge,
+            "code_challenge_method": self.code_challenge_method,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """RFC 6749 §4.1.3, §6 (and §4.4 later); client credentials are read separately."""
+
+    grant_type: str
+    code: str | None = None
+    redirect_uri: str | None = None
+    code_verifier: str | None = None
+    refresh_token: str | None = None
+    scope: str | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> TokenRequest:
+        grant_type = params.get("grant_type")
+        if grant_type is None:
+            raise InvalidRequest("grant_type is required")
+        return cls(
+            grant_type=grant_type,
+            code=params.get("code"),
+            redirect_uri=params.get("redirect_uri"),
+            code_verifier=params.get("code_verifier"),
+            refresh_token=params.get("refresh_token"),
+            scope=params.get("scope"),
+        )
+
+
+def require(value: str | None, name: str) -> str:
+    if value is None:
+        raise InvalidRequest(f"{name} is required")
+    return value

@@ -1,0 +1,100 @@
+"""The authorization endpoint's checks and the code it issues (RFC 6749 §4.1, RFC 7636, RFC 9207)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sekisho.errors import InvalidRequest, UnsupportedResponseType
+from sekisho.protocol import pkce, redirects, tokens
+from sekisho.protocol.params import AuthorizationRequest
+from sekisho.protocol.scopes import check_scope, join_scope
+from sekisho.server import clients
+from sekisho.server.entities import AuthorizationCode, Client, Grant, User
+from sekisho.server.ids import new_id
+from sekisho.server.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRedirect:
+    """A client and a redirect URI it registered: from here on, errors are redirected."""
+
+    client: Client
+    redirect_uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedAuthorization:
+    client: Client
+    redirect_uri: str
+    scope: tuple[str, ...]
+    state: str | None
+    code_challenge: str
+    request: AuthorizationRequest
+
+
+async def check_client_and_redirect(request: AuthorizationRequest, store: Store) -> ClientRedirect:
+    """RFC 6749 §4.1.2.1: problems here MUST NOT be redirected."""
+    client = await clients.resolve(request.client_id, store, status=400)
+    if request.redirect_uri is None:
+        raise InvalidRequest("redirect_uri is required")
+    if not redirects.matches(request.redirect_uri, client.redirect_uris):
+        raise InvalidRequest("redirect_uri is not registered for this client")
+    return ClientRedirect(client, request.redirect_uri)
+
+
+def check_request(
+    request: AuthorizationRequest, target: ClientRedirect, known_scopes: Mapping[str, str]
+) -> CheckedAuthorization:
+    """The rest of the request; errors from here are sent back to the redirect URI."""
+    check_response_type(request, target.client)
+    challenge = pkce.check_challenge(request.code_challenge, request.code_challenge_method)
+    scope = check_scope(
+        request.scope,
+        known=known_scopes,
+        allowed=target.client.scopes,
+        default=target.client.scopes or (),
+    )
+    return CheckedAuthorization(
+        client=target.client,
+        redirect_uri=target.redirect_uri,
+        scope=scope,
+        state=request.state,
+        code_challenge=challenge,
+        request=request,
+    )
+
+
+def check_response_type(request: AuthorizationRequest, client: Client) -> None:
+    if request.response_type is None:
+        raise InvalidRequest("response_type is required")
+    if request.response_type != "code":
+        raise UnsupportedResponseType("only response_type=code is supported")
+    if "authorization_code" not in client.grant_types:
+        raise UnsupportedResponseType("this client may not use the authorization code grant")
+
+
+async def issue_code(store: Store, checked: CheckedAuthorization, user: User, *, now: int, ttl: int) -> str:
+    """Mint a code for a new grant and persist both; returns the code."""
+    code = tokens.new_secret(tokens.AUTHORIZATION_CODE)
+    grant = Grant(
+        id=new_id(now * 1000),
+        user_id=user.id,
+        client_id=checked.client.client_id,
+        scope=join_scope(checked.scope),
+        created_at=now,
+    )
+    await store.issue_code(
+        grant,
+        AuthorizationCode(
+            digest=tokens.digest(code),
+            grant_id=grant.id,
+            client_id=grant.client_id,
+            user_id=user.id,
+            redirect_uri=checked.redirect_uri,
+            scope=grant.scope,
+            code_challenge=checked.code_challenge,
+            expires_at=now + ttl,
+        ),
+    )
+    return code

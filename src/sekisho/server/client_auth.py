@@ -1,0 +1,40 @@
+"""Client authentication at the token endpoint: client_secret_basic, client_secret_post, none (RFC 6749 §2.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sekisho.errors import InvalidClient, InvalidRequest
+from sekisho.protocol.credentials import parse_basic
+from sekisho.protocol.tokens import digest_matches
+from sekisho.server import clients
+from sekisho.server.entities import Client
+from sekisho.server.store import Store
+
+
+async def authenticate(authorization: str | None, params: Mapping[str, str], store: Store) -> Client:
+    """The authenticated client, or raise `invalid_client` (401) / `invalid_request`."""
+    basic = parse_basic(authorization) if authorization else None
+    body_id, body_secret = params.get("client_id"), params.get("client_secret")
+    if basic and body_secret is not None:
+        # RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
+        raise InvalidRequest("send the client secret either in the Authorization header or in the body, not both")
+    if basic and body_id is not None and body_id != basic[0]:
+        raise InvalidRequest("client_id in the body differs from the one in the Authorization header")
+    client_id, secret = basic if basic else (body_id, body_secret)
+    if client_id is None:
+        raise InvalidClient("client authentication is required: send client_id (and a secret if you have one)")
+    client = await clients.resolve(client_id, store)
+    check_secret(client, secret or None)
+    return client
+
+
+def check_secret(client: Client, secret: str | None) -> None:
+    if client.secret_digest is None:
+        if secret is not None:
+            raise InvalidClient("this client is public and has no secret; send client_id only")
+        return
+    if secret is None:
+        raise InvalidClient("this client is confidential: authenticate with its client secret")
+    if not digest_matches(secret, client.secret_digest):
+        raise InvalidClient("client authentication failed", detail=f"wrong secret for {client.client_id}")

@@ -1,0 +1,103 @@
+"""Frozen records the services and the store exchange. Times are integer Unix seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    username: str
+    password_hash: str = field(repr=False)
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    scopes: tuple[str, ...] | None  # None: any scope the server knows
+    secret_digest: str | None = field(repr=False)  # None: a public client
+    created_at: int
+
+    @property
+    def is_public(self) -> bool:
+        return self.secret_digest is None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One consent of a user to a client; every code and token of one authorization carries its id."""
+
+    id: str
+    user_id: str
+    client_id: str
+    scope: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    digest: str = field(repr=False)
+    grant_id: str
+    client_id: str
+    user_id: str
+    redirect_uri: str
+    scope: str
+    code_challenge: str
+    expires_at: int
+    consumed_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    digest: str = field(repr=False)
+    grant_id: str | None
+    client_id: str
+    user_id: str | None
+    scope: str
+    expires_at: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    digest: str = field(repr=False)
+    grant_id: str
+    client_id: str
+    user_id: str
+    scope: str
+    expires_at: int
+    absolute_expires_at: int
+    created_at: int
+    consumed_at: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewTokens:
+    """Tokens to persist in one transaction with the step that earns them."""
+
+    access: AccessToken
+    refresh: RefreshToken | None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    digest: str = field(repr=False)
+    user_id: str
+    created_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    id: str
+    user_id: str
+    text: str
+    visibility: str
+    cw: str | None
+    created_at: int

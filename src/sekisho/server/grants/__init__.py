@@ -1,0 +1,34 @@
+"""Token endpoint grants: a plain dict from grant_type to handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sekisho.protocol.params import TokenRequest
+from sekisho.server.entities import Client
+from sekisho.server.settings import Settings
+from sekisho.server.store import Store
+from sekisho.server.token import Minted
+
+
+@dataclass(frozen=True, slots=True)
+class GrantContext:
+    store: Store
+    settings: Settings
+    now: int
+
+
+Handler = Callable[[TokenRequest, Client, GrantContext], Awaitable[Minted]]
+
+
+def _handlers() -> dict[str, Handler]:
+    from sekisho.server.grants import authorization_code, refresh_token
+
+    return {
+        "authorization_code": authorization_code.exchange,
+        "refresh_token": refresh_token.refresh,
+    }
+
+
+HANDLERS: dict[str, Handler] = _handlers()

@@ -1,0 +1,53 @@
+"""The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+from sekisho.errors import InvalidGrant
+from sekisho.protocol import pkce, tokens
+from sekisho.protocol.params import TokenRequest, require
+from sekisho.server.entities import AuthorizationCode, Client
+from sekisho.server.token import Minted, mint
+
+if TYPE_CHECKING:
+    from sekisho.server.grants import GrantContext
+
+
+async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> Minted:
+    code_value = require(request.code, "code")
+    redirect_uri = require(request.redirect_uri, "redirect_uri")
+    digest = tokens.digest(code_value)
+    code = await ctx.store.find_code(digest)
+    if code is None:
+        raise InvalidGrant("the authorization code is not valid")
+    if code.consumed_at is not None:
+        await ctx.store.revoke_grant(code.grant_id, ctx.now)
+        raise InvalidGrant("the authorization code was already used", detail=f"grant {code.grant_id} revoked")
+    check_code(code, client, redirect_uri, ctx.now)
+    pkce.check_verifier(request.code_verifier, code.code_challenge)
+    minted = mint(
+        ctx.settings,
+        grant_id=code.grant_id,
+        client_id=client.client_id,
+        user_id=code.user_id,
+        scope=code.scope,
+        now=ctx.now,
+        refresh_scope=code.scope if "refresh_token" in client.grant_types else None,
+    )
+    if not await ctx.store.redeem_code(digest, minted.records, ctx.now):
+        # Another exchange won the race: this is a replay, and revokes what the winner got (RFC 6749 §4.1.2).
+        await ctx.store.revoke_grant(code.grant_id, ctx.now)
+        raise InvalidGrant("the authorization code was already used", detail=f"grant {code.grant_id} revoked")
+    return minted
+
+
+def check_code(code: AuthorizationCode, client: Client, redirect_uri: str, now: int) -> None:
+    if code.expires_at <= now:
+        raise InvalidGrant("the authorization code has expired")
+    if not hmac.compare_digest(code.client_id, client.client_id):
+        raise InvalidGrant("the authorization code was issued to another client")
+    # RFC 6749 §4.1.3: redirect_uri must be identical to the one in the authorization request.
+    if redirect_uri != code.redirect_uri:
+        raise InvalidGrant("redirect_uri differs from the one in the authorization request")

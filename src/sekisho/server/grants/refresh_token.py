@@ -1,0 +1,51 @@
+"""The refresh_token grant with rotation and reuse detection (RFC 6749 §6, RFC 9700 §4.14.2)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+from sekisho.errors import InvalidGrant
+from sekisho.protocol import tokens
+from sekisho.protocol.params import TokenRequest, require
+from sekisho.protocol.scopes import check_narrowing, join_scope, split_scope
+from sekisho.server.entities import Client, RefreshToken
+from sekisho.server.token import Minted, mint
+
+if TYPE_CHECKING:
+    from sekisho.server.grants import GrantContext
+
+
+async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> Minted:
+    digest = tokens.digest(require(request.refresh_token, "refresh_token"))
+    token = await ctx.store.find_refresh_token(digest)
+    if token is None:
+        raise InvalidGrant("the refresh token is not valid")
+    if not hmac.compare_digest(token.client_id, client.client_id):
+        raise InvalidGrant("the refresh token was issued to another client")
+    if token.consumed_at is not None:
+        await ctx.store.revoke_grant(token.grant_id, ctx.now)
+        raise InvalidGrant("the refresh token was already used", detail=f"reuse: grant {token.grant_id} revoked")
+    check_alive(token, ctx.now)
+    scope = check_narrowing(request.scope, split_scope(token.scope))
+    minted = mint(
+        ctx.settings,
+        grant_id=token.grant_id,
+        client_id=client.client_id,
+        user_id=token.user_id,
+        scope=join_scope(scope),
+        now=ctx.now,
+        refresh_scope=token.scope,
+        absolute_expires_at=token.absolute_expires_at,
+    )
+    if not await ctx.store.rotate_refresh_token(digest, minted.records, ctx.now):
+        await ctx.store.revoke_grant(token.grant_id, ctx.now)
+        raise InvalidGrant("the refresh token was already used", detail=f"reuse: grant {token.grant_id} revoked")
+    return minted
+
+
+def check_alive(token: RefreshToken, now: int) -> None:
+    if token.revoked_at is not None:
+        raise InvalidGrant("the refresh token has been revoked")
+    if token.expires_at <= now:
+        raise InvalidGrant("the refresh token has expired")

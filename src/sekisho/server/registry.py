@@ -1,0 +1,71 @@
+"""Registered (X-style) clients: client_id and, for confidential clients, a secret shown once."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+
+from sekisho.errors import OAuthError
+from sekisho.protocol import redirects, tokens
+from sekisho.protocol.scopes import split_scope
+from sekisho.server.entities import Client
+from sekisho.server.store import Store
+
+GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:device_code",
+)
+DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+class RegistrationError(ValueError):
+    """A refused registration; the message is one line for the user."""
+
+
+async def register_client(
+    store: Store,
+    *,
+    name: str,
+    redirect_uris: Iterable[str],
+    public: bool,
+    scope: str | None,
+    grant_types: Iterable[str],
+    known_scopes: Mapping[str, str],
+    now: int,
+) -> tuple[Client, str | None]:
+    """Store a new client; returns it and its secret (None for a public client)."""
+    name = name.strip()
+    if not name or len(name) > 255:
+        raise RegistrationError("--name must be 1-255 characters")
+    uris = tuple(dict.fromkeys(redirect_uris))
+    grants = tuple(dict.fromkeys(grant_types)) or DEFAULT_GRANT_TYPES
+    for grant in grants:
+        if grant not in GRANT_TYPES:
+            raise RegistrationError(f"unknown grant type {grant!r} (one of: {', '.join(GRANT_TYPES)})")
+    if public and "client_credentials" in grants:
+        raise RegistrationError("public clients cannot use the client_credentials grant")
+    if "authorization_code" in grants and not uris:
+        raise RegistrationError("at least one --redirect-uri is needed for the authorization_code grant")
+    for uri in uris:
+        try:
+            redirects.check_registrable(uri)
+        except OAuthError as exc:
+            raise RegistrationError(exc.description) from exc
+    scopes = split_scope(scope) if scope is not None else None
+    unknown = [token for token in scopes or () if token not in known_scopes]
+    if unknown:
+        raise RegistrationError(f"unknown scope {unknown[0]!r}")
+    secret = None if public else tokens.new_secret(tokens.CLIENT_SECRET)
+    client = Client(
+        client_id=secrets.token_urlsafe(18),
+        name=name,
+        redirect_uris=uris,
+        grant_types=grants,
+        scopes=scopes,
+        secret_digest=tokens.digest(secret) if secret else None,
+        created_at=now,
+    )
+    await store.add_client(client)
+    return client, secret

@@ -1,0 +1,88 @@
+"""One validated Settings object, from CLI flags and SEKISHO_* environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from sekisho.protocol.scopes import DEFAULT_SCOPES
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    issuer: str
+    database: str = "sqlite:///sekisho.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    allow_private_client_ids: bool = False
+    access_token_format: Literal["opaque", "jwt"] = "opaque"
+    demo: bool = False
+    scopes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCOPES))
+    code_ttl: int = 120  # seconds; CONTRACT.md §3: at most 5 minutes
+    access_token_ttl: int = 3600
+    refresh_token_idle_ttl: int = 30 * 24 * 3600
+    refresh_token_absolute_ttl: int = 180 * 24 * 3600
+    session_ttl: int = 7 * 24 * 3600
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+
+def build_settings(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    issuer: str | None = None,
+    database: str = "sqlite:///sekisho.db",
+    workers: int = 1,
+    allow_private_client_ids: bool = False,
+    access_token_format: str = "opaque",
+    demo: bool = False,
+) -> Settings:
+    """Check the raw values and fill in derived defaults."""
+    if not 0 < port < 65536:
+        raise SettingsError(f"--port must be between 1 and 65535, not {port}")
+    if workers < 1:
+        raise SettingsError("--workers must be at least 1")
+    if access_token_format not in ("opaque", "jwt"):
+        raise SettingsError("--access-token-format must be opaque or jwt")
+    issuer = issuer or f"http://{_url_host(host)}:{port}"
+    check_issuer(issuer)
+    check_database_url(database)
+    return Settings(
+        issuer=issuer,
+        database=database,
+        host=host,
+        port=port,
+        workers=workers,
+        allow_private_client_ids=allow_private_client_ids,
+        access_token_format="jwt" if access_token_format == "jwt" else "opaque",
+        demo=demo,
+    )
+
+
+def check_issuer(issuer: str) -> None:
+    """RFC 8414 §2: an https URL with no query or fragment (http allowed for local use)."""
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"--issuer must be an http(s) URL, not {issuer!r}")
+    if parts.query or parts.fragment or "?" in issuer or "#" in issuer:
+        raise SettingsError("--issuer must not have a query or fragment")
+    if issuer.endswith("/"):
+        raise SettingsError("--issuer must not end with a slash")
+
+
+def check_database_url(url: str) -> None:
+    if not url.startswith(("sqlite://", "postgresql://", "postgres://")):
+        raise SettingsError(f"--database must be sqlite:///PATH or postgresql://…, not {url!r}")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

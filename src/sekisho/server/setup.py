@@ -1,0 +1,59 @@
+"""What `sekisho serve` does once before it takes requests: migrate, seed the demo, say how to begin."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from sekisho.server import passwords
+from sekisho.server.accounts import create_user
+from sekisho.server.entities import Client
+from sekisho.server.settings import Settings
+from sekisho.server.store.sql import SqlStore
+
+DEMO_CLIENT_ID = "sekisho-demo"
+DEMO_USERNAME = "demo"
+
+
+async def prepare(settings: Settings) -> list[str]:
+    """Migrate the schema and seed the demo; returns lines to show the operator."""
+    store = await SqlStore.open(settings.database)
+    try:
+        lines: list[str] = []
+        if settings.demo:
+            lines += await seed_demo(store, settings)
+        elif await store.count_users() == 0:
+            lines.append("No users yet. Create one with:  sekisho user add alice")
+        return lines
+    finally:
+        await store.close()
+
+
+async def seed_demo(store: SqlStore, settings: Settings) -> list[str]:
+    now = int(time.time())
+    password = secrets.token_urlsafe(12)
+    user = await store.find_user_by_name(DEMO_USERNAME)
+    if user is None:
+        await create_user(store, DEMO_USERNAME, password, now)
+    else:
+        await store.set_password(user.id, await passwords.hash_password(password))
+    redirect_uris = (f"{settings.issuer}/demo/callback", "http://127.0.0.1/callback")
+    client = await store.find_client(DEMO_CLIENT_ID)
+    if client is None or client.redirect_uris != redirect_uris:
+        if client is not None:
+            await store.remove_client(DEMO_CLIENT_ID)
+        await store.add_client(
+            Client(
+                client_id=DEMO_CLIENT_ID,
+                name="sekisho demo app",
+                redirect_uris=redirect_uris,
+                grant_types=("authorization_code", "refresh_token"),
+                scopes=None,
+                secret_digest=None,
+                created_at=now,
+            )
+        )
+    return [
+        f"Demo user: {DEMO_USERNAME}  password: {password}  (shown once; a new one at every --demo start)",
+        f"Demo client: {DEMO_CLIENT_ID} (public). Open {settings.issuer}/ and follow 'Try the flow'.",
+    ]

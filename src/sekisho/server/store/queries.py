@@ -1,0 +1,214 @@
+"""Every statement the store runs, defined once with SQLAlchemy Core and compiled once per dialect."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sekisho.server.store.driver import Query
+from sekisho.server.store.schema import (
+    access_tokens,
+    authorization_codes,
+    clients,
+    grants,
+    login_throttles,
+    notes,
+    refresh_tokens,
+    server_secrets,
+    sessions,
+    users,
+)
+
+
+def _insert(table: object) -> Query:
+    columns = table.c  # type: ignore[attr-defined]
+    return Query(insert(table).values({column.name: bindparam(column.name) for column in columns}))  # type: ignore[arg-type]
+
+
+USER_COLUMNS = (users.c.id, users.c.username, users.c.password_hash, users.c.created_at)
+CLIENT_COLUMNS = (
+    clients.c.client_id,
+    clients.c.name,
+    clients.c.redirect_uris,
+    clients.c.grant_types,
+    clients.c.scopes,
+    clients.c.secret_digest,
+    clients.c.created_at,
+)
+CODE_COLUMNS = (
+    authorization_codes.c.digest,
+    authorization_codes.c.grant_id,
+    authorization_codes.c.client_id,
+    authorization_codes.c.user_id,
+    authorization_codes.c.redirect_uri,
+    authorization_codes.c.scope,
+    authorization_codes.c.code_challenge,
+    authorization_codes.c.expires_at,
+    authorization_codes.c.consumed_at,
+)
+ACCESS_COLUMNS = (
+    access_tokens.c.digest,
+    access_tokens.c.grant_id,
+    access_tokens.c.client_id,
+    access_tokens.c.user_id,
+    access_tokens.c.scope,
+    access_tokens.c.expires_at,
+    access_tokens.c.created_at,
+)
+REFRESH_COLUMNS = (
+    refresh_tokens.c.digest,
+    refresh_tokens.c.grant_id,
+    refresh_tokens.c.client_id,
+    refresh_tokens.c.user_id,
+    refresh_tokens.c.scope,
+    refresh_tokens.c.expires_at,
+    refresh_tokens.c.absolute_expires_at,
+    refresh_tokens.c.created_at,
+    refresh_tokens.c.consumed_at,
+    refresh_tokens.c.revoked_at,
+)
+NOTE_COLUMNS = (notes.c.id, notes.c.user_id, notes.c.text, notes.c.visibility, notes.c.cw, notes.c.created_at)
+
+# users
+INSERT_USER = _insert(users)
+FIND_USER_BY_NAME = Query(select(*USER_COLUMNS).where(users.c.username == bindparam("username")))
+FIND_USER = Query(select(*USER_COLUMNS).where(users.c.id == bindparam("id")))
+LIST_USERS = Query(select(*USER_COLUMNS).order_by(users.c.username))
+COUNT_USERS = Query(select(func.count()).select_from(users))
+UPDATE_PASSWORD = Query(
+    update(users).where(users.c.id == bindparam("id")).values(password_hash=bindparam("password_hash"))
+)
+DELETE_USER = Query(delete(users).where(users.c.id == bindparam("id")).returning(users.c.id))
+
+# clients
+INSERT_CLIENT = _insert(clients)
+FIND_CLIENT = Query(select(*CLIENT_COLUMNS).where(clients.c.client_id == bindparam("client_id")))
+LIST_CLIENTS = Query(select(*CLIENT_COLUMNS).order_by(clients.c.created_at, clients.c.client_id))
+DELETE_CLIENT = Query(
+    delete(clients).where(clients.c.client_id == bindparam("client_id")).returning(clients.c.client_id)
+)
+
+# grants, codes and tokens
+INSERT_GRANT = _insert(grants)
+INSERT_CODE = _insert(authorization_codes)
+INSERT_ACCESS_TOKEN = _insert(access_tokens)
+INSERT_REFRESH_TOKEN = _insert(refresh_tokens)
+FIND_CODE = Query(select(*CODE_COLUMNS).where(authorization_codes.c.digest == bindparam("digest")))
+# CONTRACT.md §3: single use is one atomic statement.
+CONSUME_CODE = Query(
+    update(authorization_codes)
+    .where(authorization_codes.c.digest == bindparam("digest"), authorization_codes.c.consumed_at.is_(None))
+    .values(consumed_at=bindparam("now"))
+    .returning(authorization_codes.c.grant_id)
+)
+FIND_ACCESS_TOKEN = Query(
+    select(*ACCESS_COLUMNS).where(
+        access_tokens.c.digest == bindparam("digest"),
+        access_tokens.c.revoked_at.is_(None),
+        access_tokens.c.expires_at > bindparam("now"),
+    )
+)
+FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.digest == bindparam("digest")))
+CONSUME_REFRESH_TOKEN = Query(
+    update(refresh_tokens)
+    .where(
+        refresh_tokens.c.digest == bindparam("digest"),
+        refresh_tokens.c.consumed_at.is_(None),
+        refresh_tokens.c.revoked_at.is_(None),
+    )
+    .values(consumed_at=bindparam("now"))
+    .returning(refresh_tokens.c.grant_id)
+)
+TOUCH_GRANT = Query(
+    update(grants).where(grants.c.id == bindparam("grant_id")).values(last_used_at=bindparam("now"))
+)
+REVOKE_GRANT = Query(
+    update(grants)
+    .where(grants.c.id == bindparam("grant_id"), grants.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+REVOKE_GRANT_ACCESS_TOKENS = Query(
+    update(access_tokens)
+    .where(access_tokens.c.grant_id == bindparam("grant_id"), access_tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+REVOKE_GRANT_REFRESH_TOKENS = Query(
+    update(refresh_tokens)
+    .where(refresh_tokens.c.grant_id == bindparam("grant_id"), refresh_tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+# A user's removal takes every code and token with it.
+DELETE_USER_CODES = Query(delete(authorization_codes).where(authorization_codes.c.user_id == bindparam("id")))
+DELETE_USER_ACCESS_TOKENS = Query(delete(access_tokens).where(access_tokens.c.user_id == bindparam("id")))
+DELETE_USER_REFRESH_TOKENS = Query(delete(refresh_tokens).where(refresh_tokens.c.user_id == bindparam("id")))
+DELETE_USER_SESSIONS = Query(delete(sessions).where(sessions.c.user_id == bindparam("id")))
+DELETE_USER_GRANTS = Query(delete(grants).where(grants.c.user_id == bindparam("id")))
+DELETE_USER_NOTES = Query(delete(notes).where(notes.c.user_id == bindparam("id")))
+# A client's removal likewise.
+DELETE_CLIENT_CODES = Query(
+    delete(authorization_codes).where(authorization_codes.c.client_id == bindparam("client_id"))
+)
+DELETE_CLIENT_ACCESS_TOKENS = Query(
+    delete(access_tokens).where(access_tokens.c.client_id == bindparam("client_id"))
+)
+DELETE_CLIENT_REFRESH_TOKENS = Query(
+    delete(refresh_tokens).where(refresh_tokens.c.client_id == bindparam("client_id"))
+)
+DELETE_CLIENT_GRANTS = Query(delete(grants).where(grants.c.client_id == bindparam("client_id")))
+
+# sessions
+INSERT_SESSION = _insert(sessions)
+FIND_SESSION_USER = Query(
+    select(*USER_COLUMNS)
+    .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+    .where(sessions.c.digest == bindparam("digest"), sessions.c.expires_at > bindparam("now"))
+)
+DELETE_SESSION = Query(delete(sessions).where(sessions.c.digest == bindparam("digest")))
+
+# server secrets (shared by every worker and server through the database)
+INSERT_SECRET = _insert(server_secrets)
+FIND_SECRET = Query(select(server_secrets.c.value).where(server_secrets.c.name == bindparam("name")))
+
+# notes
+INSERT_NOTE = _insert(notes)
+FIND_NOTE = Query(select(*NOTE_COLUMNS).where(notes.c.id == bindparam("id")))
+DELETE_NOTE = Query(
+    delete(notes).where(notes.c.id == bindparam("id"), notes.c.user_id == bindparam("user_id")).returning(notes.c.id)
+)
+LIST_USER_NOTES = Query(
+    select(*NOTE_COLUMNS).where(notes.c.user_id == bindparam("user_id")).order_by(notes.c.id.desc()).limit(100)
+)
+
+# login throttling: one row per account or address that failed recently
+_THROTTLE_ROW = {
+    "key": bindparam("key"),
+    "failures": 0,
+    "last_failure_at": bindparam("now"),
+    "blocked_until": 0,
+}
+ENSURE_THROTTLE = Query(
+    {
+        "sqlite": sqlite.insert(login_throttles).values(_THROTTLE_ROW).on_conflict_do_nothing(),
+        "postgresql": postgresql.insert(login_throttles).values(_THROTTLE_ROW).on_conflict_do_nothing(),
+    }
+)
+LOCK_THROTTLE = Query(
+    select(login_throttles.c.failures, login_throttles.c.last_failure_at)
+    .where(login_throttles.c.key == bindparam("key"))
+    .with_for_update()
+)
+UPDATE_THROTTLE = Query(
+    update(login_throttles)
+    .where(login_throttles.c.key == bindparam("key"))
+    .values(
+        failures=bindparam("failures"),
+        last_failure_at=bindparam("now"),
+        blocked_until=bindparam("blocked_until"),
+    )
+)
+FIND_BLOCKED_UNTIL = Query(
+    select(func.max(login_throttles.c.blocked_until)).where(
+        login_throttles.c.key.in_([bindparam("user_key"), bindparam("addr_key")])
+    )
+)
+DELETE_THROTTLE = Query(delete(login_throttles).where(login_throttles.c.key == bindparam("key")))

@@ -1,0 +1,136 @@
+"""The one SQL schema, for SQLite and PostgreSQL (SQLAlchemy Core). Migrations live in migrations/.
+
+Times are integer Unix seconds; secrets are SHA-256 hex digests; lists are space-separated text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+
+def _time(name: str, *, nullable: bool = False) -> Column[int]:
+    return Column(name, BigInteger, nullable=nullable)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    _time("created_at"),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("client_id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("secret_digest", String(64), nullable=True),
+    Column("redirect_uris", Text, nullable=False),
+    Column("grant_types", Text, nullable=False),
+    Column("scopes", Text, nullable=True),
+    _time("created_at"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    _time("created_at"),
+    _time("last_used_at", nullable=True),
+    _time("revoked_at", nullable=True),
+    Index("ix_grants_user_id", "user_id"),
+)
+
+authorization_codes = Table(
+    "authorization_codes",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("grant_id", String(32), nullable=False),
+    Column("client_id", Text, nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("code_challenge", String(64), nullable=False),
+    _time("created_at"),
+    _time("expires_at"),
+    _time("consumed_at", nullable=True),
+    Index("ix_authorization_codes_expires_at", "expires_at"),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("grant_id", String(32), nullable=True),
+    Column("client_id", Text, nullable=False),
+    Column("user_id", String(32), nullable=True),
+    Column("scope", Text, nullable=False),
+    _time("created_at"),
+    _time("expires_at"),
+    _time("revoked_at", nullable=True),
+    Index("ix_access_tokens_grant_id", "grant_id"),
+    Index("ix_access_tokens_expires_at", "expires_at"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("grant_id", String(32), nullable=False),
+    Column("client_id", Text, nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("scope", Text, nullable=False),
+    _time("created_at"),
+    _time("expires_at"),
+    _time("absolute_expires_at"),
+    _time("consumed_at", nullable=True),
+    _time("revoked_at", nullable=True),
+    Index("ix_refresh_tokens_grant_id", "grant_id"),
+    Index("ix_refresh_tokens_expires_at", "expires_at"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _time("created_at"),
+    _time("expires_at"),
+    Index("ix_sessions_expires_at", "expires_at"),
+)
+
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    _time("created_at"),
+)
+
+login_throttles = Table(
+    "login_throttles",
+    metadata,
+    Column("key", String(320), primary_key=True),  # "user:NAME" or "addr:IP"
+    Column("failures", BigInteger, nullable=False),
+    _time("last_failure_at"),
+    _time("blocked_until"),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("visibility", String(16), nullable=False),
+    Column("cw", Text, nullable=True),
+    _time("created_at"),
+    Index("ix_notes_user_id_id", "user_id", "id"),
+)

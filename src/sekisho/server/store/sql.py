@@ -1,0 +1,318 @@
+"""The `Store` over SQLite or PostgreSQL, at driver speed (see driver.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sekisho.server.entities import (
+    AccessToken,
+    AuthorizationCode,
+    Client,
+    Grant,
+    NewTokens,
+    Note,
+    RefreshToken,
+    User,
+)
+from sekisho.server.store import queries as q
+from sekisho.server.store.driver import Connection, Database, open_database
+from sekisho.server.store.migrate import migrate
+
+Backoff = Callable[[int], int]
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(id=row[0], username=row[1], password_hash=row[2], created_at=row[3])
+
+
+def _client(row: Sequence[Any]) -> Client:
+    return Client(
+        client_id=row[0],
+        name=row[1],
+        redirect_uris=tuple(row[2].split()),
+        grant_types=tuple(row[3].split()),
+        scopes=tuple(row[4].split()) if row[4] is not None else None,
+        secret_digest=row[5],
+        created_at=row[6],
+    )
+
+
+def _code(row: Sequence[Any]) -> AuthorizationCode:
+    return AuthorizationCode(*row)
+
+
+def _refresh(row: Sequence[Any]) -> RefreshToken:
+    return RefreshToken(*row)
+
+
+def _note(row: Sequence[Any]) -> Note:
+    return Note(*row)
+
+
+class SqlStore:
+    """Implements `sekisho.server.store.Store`."""
+
+    def __init__(self, url: str) -> None:
+        """A store for `url`; nothing is opened until `connect`."""
+        self.url = url
+        self.database: Database
+        self._read: Connection
+
+    async def connect(self, *, migrate_schema: bool = True) -> None:
+        if migrate_schema:
+            await migrate(self.url)
+        self.database = await open_database(self.url)
+        self._read = self.database.reader()
+
+    @classmethod
+    async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:
+        store = cls(url)
+        await store.connect(migrate_schema=migrate_schema)
+        return store
+
+    async def close(self) -> None:
+        await self.database.close()
+
+    # users
+    async def add_user(self, user: User) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(
+                q.INSERT_USER,
+                id=user.id,
+                username=user.username,
+                password_hash=user.password_hash,
+                created_at=user.created_at,
+            )
+
+    async def find_user_by_name(self, username: str) -> User | None:
+        row = await self._read.fetch_one(q.FIND_USER_BY_NAME, username=username)
+        return _user(row) if row else None
+
+    async def find_user(self, user_id: str) -> User | None:
+        row = await self._read.fetch_one(q.FIND_USER, id=user_id)
+        return _user(row) if row else None
+
+    async def list_users(self) -> list[User]:
+        return [_user(row) for row in await self._read.fetch_all(q.LIST_USERS)]
+
+    async def count_users(self) -> int:
+        row = await self._read.fetch_one(q.COUNT_USERS)
+        return int(row[0]) if row else 0
+
+    async def set_password(self, user_id: str, password_hash: str) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(q.UPDATE_PASSWORD, id=user_id, password_hash=password_hash)
+
+    async def remove_user(self, user_id: str) -> bool:
+        async with self.database.transaction() as tx:
+            for query in (
+                q.DELETE_USER_CODES,
+                q.DELETE_USER_ACCESS_TOKENS,
+                q.DELETE_USER_REFRESH_TOKENS,
+                q.DELETE_USER_SESSIONS,
+                q.DELETE_USER_GRANTS,
+                q.DELETE_USER_NOTES,
+            ):
+                await tx.execute(query, id=user_id)
+            return await tx.fetch_one(q.DELETE_USER, id=user_id) is not None
+
+    # clients
+    async def add_client(self, client: Client) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(
+                q.INSERT_CLIENT,
+                client_id=client.client_id,
+                name=client.name,
+                secret_digest=client.secret_digest,
+                redirect_uris=" ".join(client.redirect_uris),
+                grant_types=" ".join(client.grant_types),
+                scopes=" ".join(client.scopes) if client.scopes is not None else None,
+                created_at=client.created_at,
+            )
+
+    async def find_client(self, client_id: str) -> Client | None:
+        row = await self._read.fetch_one(q.FIND_CLIENT, client_id=client_id)
+        return _client(row) if row else None
+
+    async def list_clients(self) -> list[Client]:
+        return [_client(row) for row in await self._read.fetch_all(q.LIST_CLIENTS)]
+
+    async def remove_client(self, client_id: str) -> bool:
+        async with self.database.transaction() as tx:
+            for query in (
+                q.DELETE_CLIENT_CODES,
+                q.DELETE_CLIENT_ACCESS_TOKENS,
+                q.DELETE_CLIENT_REFRESH_TOKENS,
+                q.DELETE_CLIENT_GRANTS,
+            ):
+                await tx.execute(query, client_id=client_id)
+            return await tx.fetch_one(q.DELETE_CLIENT, client_id=client_id) is not None
+
+    # authorization codes and grants
+    async def issue_code(self, grant: Grant, code: AuthorizationCode) -> None:
+        """Persist a new grant and its first code in one transaction."""
+        async with self.database.transaction() as tx:
+            await tx.execute(
+                q.INSERT_GRANT,
+                id=grant.id,
+                user_id=grant.user_id,
+                client_id=grant.client_id,
+                scope=grant.scope,
+                created_at=grant.created_at,
+                last_used_at=None,
+                revoked_at=None,
+            )
+            await tx.execute(
+                q.INSERT_CODE,
+                digest=code.digest,
+                grant_id=code.grant_id,
+                client_id=code.client_id,
+                user_id=code.user_id,
+                redirect_uri=code.redirect_uri,
+                scope=code.scope,
+                code_challenge=code.code_challenge,
+                created_at=grant.created_at,
+                expires_at=code.expires_at,
+                consumed_at=None,
+            )
+
+    async def find_code(self, digest: str) -> AuthorizationCode | None:
+        row = await self._read.fetch_one(q.FIND_CODE, digest=digest)
+        return _code(row) if row else None
+
+    async def redeem_code(self, digest: str, tokens: NewTokens, now: int) -> bool:
+        """Consume the code and persist its tokens atomically; False if it was already consumed."""
+        async with self.database.transaction() as tx:
+            if await tx.fetch_one(q.CONSUME_CODE, digest=digest, now=now) is None:
+                return False
+            await _insert_tokens(tx, tokens, now)
+            return True
+
+    # tokens
+    async def find_access_token(self, digest: str, now: int) -> AccessToken | None:
+        """The token if it is neither revoked nor expired."""
+        row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN, digest=digest, now=now)
+        return AccessToken(*row) if row else None
+
+    async def find_refresh_token(self, digest: str) -> RefreshToken | None:
+        row = await self._read.fetch_one(q.FIND_REFRESH_TOKEN, digest=digest)
+        return _refresh(row) if row else None
+
+    async def rotate_refresh_token(self, digest: str, tokens: NewTokens, now: int) -> bool:
+        """Consume the refresh token and persist its successors atomically; False if it was used or revoked."""
+        async with self.database.transaction() as tx:
+            if await tx.fetch_one(q.CONSUME_REFRESH_TOKEN, digest=digest, now=now) is None:
+                return False
+            await _insert_tokens(tx, tokens, now)
+            return True
+
+    async def revoke_grant(self, grant_id: str, now: int) -> None:
+        """Revoke a grant and every token of its family."""
+        async with self.database.transaction() as tx:
+            await tx.execute(q.REVOKE_GRANT, grant_id=grant_id, now=now)
+            await tx.execute(q.REVOKE_GRANT_ACCESS_TOKENS, grant_id=grant_id, now=now)
+            await tx.execute(q.REVOKE_GRANT_REFRESH_TOKENS, grant_id=grant_id, now=now)
+
+    # login sessions
+    async def create_session(self, digest: str, user_id: str, now: int, expires_at: int) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(q.INSERT_SESSION, digest=digest, user_id=user_id, created_at=now, expires_at=expires_at)
+
+    async def find_session_user(self, digest: str, now: int) -> User | None:
+        row = await self._read.fetch_one(q.FIND_SESSION_USER, digest=digest, now=now)
+        return _user(row) if row else None
+
+    async def delete_session(self, digest: str) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(q.DELETE_SESSION, digest=digest)
+
+    # server secrets
+    async def server_secret(self, name: str, candidate: str, now: int) -> str:
+        """The secret stored under `name`; the first caller's candidate wins."""
+        row = await self._read.fetch_one(q.FIND_SECRET, name=name)
+        if row is None:
+            try:
+                async with self.database.transaction() as tx:
+                    await tx.execute(q.INSERT_SECRET, name=name, value=candidate, created_at=now)
+            except Exception:  # another worker inserted it first: read theirs below
+                pass
+            row = await self._read.fetch_one(q.FIND_SECRET, name=name)
+        if row is None:
+            raise RuntimeError(f"could not store the server secret {name!r}")
+        return str(row[0])
+
+    # login throttling
+    async def record_login_failure(self, key: str, now: int, window: int, backoff: Backoff) -> int:
+        """Count a failure for `key` (older than `window` seconds: start again); returns blocked_until."""
+        async with self.database.transaction() as tx:
+            await tx.execute(q.ENSURE_THROTTLE, key=key, now=now)
+            row = await tx.fetch_one(q.LOCK_THROTTLE, key=key)
+            failures = 1 if row is None or int(row[1]) < now - window else int(row[0]) + 1
+            until = now + backoff(failures)
+            await tx.execute(q.UPDATE_THROTTLE, key=key, failures=failures, now=now, blocked_until=until)
+            return until
+
+    async def login_blocked_until(self, user_key: str, addr_key: str) -> int:
+        row = await self._read.fetch_one(q.FIND_BLOCKED_UNTIL, user_key=user_key, addr_key=addr_key)
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def clear_login_failures(self, key: str) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(q.DELETE_THROTTLE, key=key)
+
+    # notes
+    async def add_note(self, note: Note) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(
+                q.INSERT_NOTE,
+                id=note.id,
+                user_id=note.user_id,
+                text=note.text,
+                visibility=note.visibility,
+                cw=note.cw,
+                created_at=note.created_at,
+            )
+
+    async def find_note(self, note_id: str) -> Note | None:
+        row = await self._read.fetch_one(q.FIND_NOTE, id=note_id)
+        return _note(row) if row else None
+
+    async def delete_note(self, note_id: str, user_id: str) -> bool:
+        async with self.database.transaction() as tx:
+            return await tx.fetch_one(q.DELETE_NOTE, id=note_id, user_id=user_id) is not None
+
+    async def list_user_notes(self, user_id: str) -> list[Note]:
+        return [_note(row) for row in await self._read.fetch_all(q.LIST_USER_NOTES, user_id=user_id)]
+
+
+async def _insert_tokens(tx: Connection, tokens: NewTokens, now: int) -> None:
+    access = tokens.access
+    await tx.execute(
+        q.INSERT_ACCESS_TOKEN,
+        digest=access.digest,
+        grant_id=access.grant_id,
+        client_id=access.client_id,
+        user_id=access.user_id,
+        scope=access.scope,
+        created_at=access.created_at,
+        expires_at=access.expires_at,
+        revoked_at=None,
+    )
+    refresh = tokens.refresh
+    if refresh is not None:
+        await tx.execute(
+            q.INSERT_REFRESH_TOKEN,
+            digest=refresh.digest,
+            grant_id=refresh.grant_id,
+            client_id=refresh.client_id,
+            user_id=refresh.user_id,
+            scope=refresh.scope,
+            created_at=refresh.created_at,
+            expires_at=refresh.expires_at,
+            absolute_expires_at=refresh.absolute_expires_at,
+            consumed_at=None,
+            revoked_at=None,
+        )
+    if access.grant_id is not None:
+        await tx.execute(q.TOUCH_GRANT, grant_id=access.grant_id, now=now)

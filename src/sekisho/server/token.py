@@ -1,0 +1,71 @@
+"""Mint access and refresh tokens, and the token response (RFC 6749 §5.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sekisho.protocol import tokens
+from sekisho.server.entities import AccessToken, NewTokens, RefreshToken
+from sekisho.server.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Minted:
+    """Secrets to hand out once, and the digests to persist."""
+
+    access_token: str
+    refresh_token: str | None
+    records: NewTokens
+    expires_in: int
+
+    def response(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.records.access.scope,
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+        return body
+
+
+def mint(
+    settings: Settings,
+    *,
+    grant_id: str | None,
+    client_id: str,
+    user_id: str | None,
+    scope: str,
+    now: int,
+    refresh_scope: str | None = None,
+    absolute_expires_at: int | None = None,
+) -> Minted:
+    """An access token, and a refresh token when `refresh_scope` is given (the grant's full scope)."""
+    access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
+    access = AccessToken(
+        digest=tokens.digest(access_token),
+        grant_id=grant_id,
+        client_id=client_id,
+        user_id=user_id,
+        scope=scope,
+        expires_at=now + settings.access_token_ttl,
+        created_at=now,
+    )
+    refresh_token = None
+    refresh = None
+    if refresh_scope is not None and grant_id is not None and user_id is not None:
+        refresh_token = tokens.new_secret(tokens.REFRESH_TOKEN)
+        absolute = absolute_expires_at or now + settings.refresh_token_absolute_ttl
+        refresh = RefreshToken(
+            digest=tokens.digest(refresh_token),
+            grant_id=grant_id,
+            client_id=client_id,
+            user_id=user_id,
+            scope=refresh_scope,
+            expires_at=min(now + settings.refresh_token_idle_ttl, absolute),
+            absolute_expires_at=absolute,
+            created_at=now,
+        )
+    return Minted(access_token, refresh_token, NewTokens(access, refresh), settings.access_token_ttl)

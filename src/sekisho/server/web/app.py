@@ -1,0 +1,81 @@
+"""The Starlette application: a route table, the lifespan, and the error handlers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from sekisho.demo.notes import MisskeyApi
+from sekisho.errors import OAuthError
+from sekisho.resource import StoreVerifier
+from sekisho.server.settings import Settings, build_settings
+from sekisho.server.store.sql import SqlStore
+from sekisho.server.web import oauth, pages
+from sekisho.server.web.requests import AppState
+from sekisho.server.web.responses import handle_http_exception, handle_oauth_error, handle_unexpected
+from sekisho.server.web.sessions import Csrf
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, *, migrate: bool = True, clock: Callable[[], float] = time.time) -> Starlette:
+    store = SqlStore(settings.database)
+    demo_api = MisskeyApi(store, StoreVerifier(store, clock=clock))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.connect(migrate_schema=migrate)
+        key = await store.server_secret("csrf", secrets.token_hex(32), int(clock()))
+        app.state.settings = settings
+        app.state.sekisho = AppState(settings=settings, store=store, csrf=Csrf(bytes.fromhex(key)), clock=clock)
+        try:
+            yield
+        finally:
+            await store.close()
+
+    routes = [
+        Route("/", pages.home, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server", oauth.metadata, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server", oauth.cors_preflight, methods=["OPTIONS"]),
+        Route("/oauth/authorize", oauth.authorize, methods=["GET", "POST"]),
+        Route("/oauth/token", oauth.token, methods=["POST"]),
+        Route("/oauth/token", oauth.cors_preflight, methods=["OPTIONS"]),
+        Route("/login", pages.login_form, methods=["GET"]),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/demo/callback", pages.demo_callback, methods=["GET"]),
+        *demo_api.routes(),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            OAuthError: handle_oauth_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )
+
+
+def create_app_from_environment() -> Starlette:
+    """The factory uvicorn's worker processes call (`sekisho serve --workers N`)."""
+    settings = build_settings(
+        host=os.environ.get("SEKISHO_HOST", "127.0.0.1"),
+        port=int(os.environ.get("SEKISHO_PORT", "8000")),
+        issuer=os.environ.get("SEKISHO_ISSUER") or None,
+        database=os.environ.get("SEKISHO_DATABASE", "sqlite:///sekisho.db"),
+        allow_private_client_ids=os.environ.get("SEKISHO_ALLOW_PRIVATE_CLIENT_IDS", "") in ("1", "true"),
+        access_token_format=os.environ.get("SEKISHO_ACCESS_TOKEN_FORMAT", "opaque"),
+        demo=os.environ.get("SEKISHO_DEMO", "") in ("1", "true"),
+    )
+    return create_app(settings, migrate=False)

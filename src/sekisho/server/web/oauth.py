@@ -1,0 +1,109 @@
+"""Thin handlers for metadata, the authorization endpoint and the token endpoint."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sekisho.errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
+from sekisho.protocol.metadata import build_metadata
+from sekisho.protocol.params import AuthorizationRequest, TokenRequest, parse_body, parse_form, parse_items
+from sekisho.protocol.redirects import build_redirect
+from sekisho.protocol.scopes import describe
+from sekisho.server import authorize as authz
+from sekisho.server import client_auth
+from sekisho.server.grants import HANDLERS, GrantContext
+from sekisho.server.web.requests import read_body, state
+from sekisho.server.web.responses import CORS, page, redirect, token_json
+from sekisho.server.web.sessions import current_user, set_cookies
+
+
+async def metadata(request: Request) -> Response:
+    app = state(request)
+    body = build_metadata(app.settings.issuer, scopes=app.settings.scopes, grant_types=sorted(HANDLERS))
+    return JSONResponse(body, headers={**CORS, "Cache-Control": "public, max-age=300"})
+
+
+async def cors_preflight(request: Request) -> Response:
+    return Response(
+        status_code=204,
+        headers={
+            **CORS,
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
+
+
+async def authorize(request: Request) -> Response:
+    app = state(request)
+    if request.method == "POST":
+        params = parse_form(await read_body(request))
+    else:
+        params = parse_items(request.query_params.multi_items())
+    decision, csrf_token = params.pop("decision", None), params.pop("csrf_token", None)
+    req = AuthorizationRequest.from_params(params)
+    target = await authz.check_client_and_redirect(req, app.store)  # errors above here are never redirected
+    try:
+        checked = authz.check_request(req, target, app.settings.scopes)
+    except OAuthError as error:
+        return error_redirect(app.settings.issuer, target.redirect_uri, req.state, error)
+    now = app.now()
+    user = await current_user(request, app.store, now)
+    if user is None:
+        return redirect("/login?" + urlencode({"next": "/oauth/authorize?" + urlencode(req.as_params())}))
+    if decision is None:
+        return consent_page(request, checked, user.username)
+    app.csrf.check(request, csrf_token)
+    if decision != "allow":
+        denied = AccessDenied("the user denied the request")
+        return error_redirect(app.settings.issuer, target.redirect_uri, req.state, denied)
+    code = await authz.issue_code(app.store, checked, user, now=now, ttl=app.settings.code_ttl)
+    # RFC 9207: the issuer goes with every authorization response.
+    params_out = {"code": code, "state": checked.state, "iss": app.settings.issuer}
+    return redirect(build_redirect(checked.redirect_uri, params_out), status=303)
+
+
+def consent_page(request: Request, checked: authz.CheckedAuthorization, username: str) -> Response:
+    app = state(request)
+    cookies: dict[str, str] = {}
+    response = page(
+        request,
+        "consent.html",
+        client_name=checked.client.name,
+        client_host=urlsplit(checked.redirect_uri).netloc or checked.redirect_uri,
+        client_id=checked.client.client_id,
+        scopes=describe(checked.scope, app.settings.scopes),
+        username=username,
+        fields=checked.request.as_params(),
+        csrf_token=app.csrf.token(request, cookies),
+    )
+    set_cookies(response, app.settings, cookies)
+    return response
+
+
+def error_redirect(issuer: str, redirect_uri: str, state_value: str | None, error: OAuthError) -> Response:
+    """RFC 6749 §4.1.2.1 error response, with `iss` (RFC 9207)."""
+    params = {**error.body(), "state": state_value, "iss": issuer}
+    return redirect(build_redirect(redirect_uri, params), status=303)
+
+
+async def token(request: Request) -> Response:
+    app = state(request)
+    params = parse_body(await read_body(request), request.headers.get("content-type", ""))
+    req = TokenRequest.from_params(params)
+    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store)
+    handler = HANDLERS.get(req.grant_type)
+    if handler is None:
+        raise UnsupportedGrantType(f"grant_type {req.grant_type!r} is not supported")
+    if req.grant_type not in client.grant_types:
+        raise UnauthorizedClient(f"this client may not use the {req.grant_type} grant")
+    minted = await handler(req, client, GrantContext(app.store, app.settings, app.now()))
+    return token_json(minted.response())
+
+
+async def method_not_allowed(request: Request) -> Response:
+    raise InvalidRequest(f"{request.method} is not allowed here", status=405)

@@ -1,0 +1,106 @@
+"""Thin handlers for the pages a person sees: home, login, logout, and the demo's callback."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sekisho.errors import InvalidRequest
+from sekisho.protocol import pkce
+from sekisho.protocol.params import parse_form
+from sekisho.server import accounts, throttle
+from sekisho.server.web.requests import read_body, state
+from sekisho.server.web.responses import page, redirect
+from sekisho.server.web.sessions import current_user, end_session, set_cookies, start_session
+
+DEMO_CLIENT_ID = "sekisho-demo"
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never `//host`, `/\\host` or an absolute URL (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target
+
+
+async def home(request: Request) -> Response:
+    app = state(request)
+    user = await current_user(request, app.store, app.now())
+    demo_link = None
+    verifier = secrets.token_urlsafe(48)
+    if app.settings.demo:
+        demo_link = "/oauth/authorize?" + urlencode({
+            "response_type": "code",
+            "client_id": DEMO_CLIENT_ID,
+            "redirect_uri": f"{app.settings.issuer}/demo/callback",
+            "scope": "read:account write:notes",
+            "state": secrets.token_urlsafe(12),
+            "code_challenge": pkce.s256(verifier),
+            "code_challenge_method": "S256",
+        })
+    response = _form_page(request, "home.html", username=user.username if user else None, demo_link=demo_link)
+    if demo_link:
+        # Only the demo keeps its verifier in a cookie, so the callback page can show the next step.
+        response.set_cookie("sekisho_demo_verifier", verifier, path="/demo", httponly=True, samesite="lax")
+    return response
+
+
+async def login_form(request: Request) -> Response:
+    return _form_page(request, "login.html", next=safe_next(request.query_params.get("next")))
+
+
+async def login(request: Request) -> Response:
+    app = state(request)
+    form = parse_form(await read_body(request))
+    app.csrf.check(request, form.get("csrf_token"))
+    username, password = form.get("username", ""), form.get("password", "")
+    target = safe_next(form.get("next"))
+    address = request.client.host if request.client else "unknown"
+    now = app.now()
+    wait = await throttle.retry_after(app.store, username, address, now)
+    if wait > 0:
+        response = _form_page(request, "login.html", status=429, next=target, username=username,
+                              message=f"Too many failed attempts. Try again in {wait} seconds.")
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = await accounts.authenticate(app.store, username, password) if username and password else None
+    if user is None:
+        await throttle.record_failure(app.store, username, address, now)
+        return _form_page(request, "login.html", status=401, next=target, username=username,
+                          message="That username and password do not match.")
+    await throttle.record_success(app.store, username, address)
+    response = redirect(target)
+    await start_session(response, app.settings, app.store, user, now)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    app = state(request)
+    form = parse_form(await read_body(request))
+    app.csrf.check(request, form.get("csrf_token"))
+    response = redirect("/")
+    await end_session(request, response, app.store)
+    return response
+
+
+async def demo_callback(request: Request) -> Response:
+    """Where the demo client lands: shows what a real client would receive and what it does next."""
+    app = state(request)
+    if not app.settings.demo:
+        raise InvalidRequest("the demo is off; start the server with --demo", status=404)
+    return page(request, "callback.html", params=sorted(request.query_params.multi_items()),
+                code=request.query_params.get("code"), client_id=DEMO_CLIENT_ID,
+                verifier=request.cookies.get("sekisho_demo_verifier", "YOUR_CODE_VERIFIER"))
+
+
+def _form_page(request: Request, template: str, status: int = 200, **context: object) -> Response:
+    app = state(request)
+    cookies: dict[str, str] = {}
+    context["csrf_token"] = app.csrf.token(request, cookies)
+    response = page(request, template, status=status, **context)
+    set_cookies(response, app.settings, cookies)
+    return response

@@ -1,0 +1,46 @@
+"""Reading requests: the app's state, typed, and bodies with a size cap."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from sekisho.errors import InvalidRequest
+from sekisho.protocol.params import MAX_BODY_BYTES
+from sekisho.server.settings import Settings
+from sekisho.server.store import Store
+from sekisho.server.web.sessions import Csrf
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    store: Store
+    csrf: Csrf
+    clock: Callable[[], float] = field(default=time.time)
+
+    def now(self) -> int:
+        return int(self.clock())
+
+
+def state(request: Request) -> AppState:
+    found: AppState = request.app.state.sekisho
+    return found
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refusing more than `limit` bytes before reading them all."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        raise InvalidRequest("the request body is too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidRequest("the request body is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)

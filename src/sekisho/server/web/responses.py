@@ -1,0 +1,95 @@
+"""Responses: JSON errors, HTML pages with security headers, and the one exception handler."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from sekisho.errors import InvalidClient, OAuthError, ServerError
+
+log = logging.getLogger("sekisho")
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    auto_reload=False,
+)
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+CORS = {"Access-Control-Allow-Origin": "*"}
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("issuer", request.app.state.settings.issuer)
+    html = TEMPLATES.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def redirect(url: str, status: int = 303) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status, headers={"Cache-Control": "no-store", **_referrer()})
+
+
+def _referrer() -> dict[str, str]:
+    return {"Referrer-Policy": "no-referrer"}
+
+
+def token_json(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers={**NO_STORE, **CORS})
+
+
+def oauth_error_json(error: OAuthError) -> JSONResponse:
+    headers = {**NO_STORE, **CORS}
+    if isinstance(error, InvalidClient) and error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="sekisho"'
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept.split("application/json")[0]
+
+
+def error_page(request: Request, error: OAuthError) -> Response:
+    """An error the user sees: never a redirect (RFC 6749 §4.1.2.1)."""
+    if wants_json(request):
+        return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
+    return page(request, "error.html", status=error.status, error=error)
+
+
+PAGE_PATHS = ("/oauth/authorize", "/login", "/logout", "/demo")
+
+
+async def handle_oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    if exc.status >= 500 or exc.detail:
+        log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.detail or exc.description)
+    if request.url.path.startswith(PAGE_PATHS) or request.url.path == "/":
+        return error_page(request, exc)
+    return oauth_error_json(exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    body = {"error": "not_found" if exc.status_code == 404 else "invalid_request", "error_description": exc.detail}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Anything that is not an OAuthError becomes `server_error`, here and only here."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return await handle_oauth_error(request, ServerError("the server could not complete the request"))

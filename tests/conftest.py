@@ -1,0 +1,166 @@
+"""Shared fixtures: a real SQLite store in a temporary folder, the app under a controllable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from sekisho.protocol.scopes import DEFAULT_SCOPES
+from sekisho.server.accounts import create_user
+from sekisho.server.registry import register_client
+from sekisho.server.settings import Settings
+from sekisho.server.store.sql import SqlStore
+from sekisho.server.web.app import create_app
+
+ISSUER = "http://testserver"
+PASSWORD = "correct horse battery"
+REDIRECT_URI = "https://app.example/callback"
+
+
+class Clock:
+    """Time that tests move by hand."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Registered:
+    client_id: str
+    client_secret: str | None
+
+
+@dataclass
+class World:
+    """A running app with a user `alice` and two clients, and helpers to walk the flow."""
+
+    http: TestClient
+    clock: Clock
+    database: str
+    confidential: Registered
+    public: Registered
+    verifiers: dict[str, str] = field(default_factory=dict)
+
+    def authorize_params(self, client_id: str, **overrides: str | None) -> dict[str, str]:
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        params: dict[str, str | None] = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "scope": "read:account write:notes",
+            "state": "xyz-" + secrets.token_hex(4),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            **overrides,
+        }
+        self.verifiers[challenge] = verifier
+        return {k: v for k, v in params.items() if v is not None}
+
+    def login(self, username: str = "alice", password: str = PASSWORD) -> None:
+        page = self.http.get("/login")
+        response = self.http.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": csrf_of(page.text), "next": "/"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+
+    def consent(self, params: dict[str, str], decision: str = "allow") -> dict[str, list[str]]:
+        """Show the consent page for `params` and press a button; returns the redirect's query."""
+        page = self.http.get("/oauth/authorize", params=params)
+        assert page.status_code == 200, page.text
+        form = hidden_fields(page.text)
+        form["decision"] = decision
+        response = self.http.post("/oauth/authorize", data=form, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        location = response.headers["location"]
+        assert location.startswith(params["redirect_uri"].split("?")[0])
+        return parse_qs(urlsplit(location).query)
+
+    def code(self, client_id: str | None = None, **overrides: str | None) -> tuple[str, str]:
+        """(code, verifier) for a fresh authorization by alice."""
+        params = self.authorize_params(client_id or self.public.client_id, **overrides)
+        query = self.consent(params)
+        return query["code"][0], self.verifiers[params["code_challenge"]]
+
+    def exchange(self, code: str, verifier: str, client: Registered | None = None, **extra: str) -> dict[str, object]:
+        client = client or self.public
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": client.client_id,
+            **extra,
+        }
+        if client.client_secret:
+            data["client_secret"] = client.client_secret
+        response = self.http.post("/oauth/token", data=data)
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body
+
+    def tokens(self) -> dict[str, object]:
+        return self.exchange(*self.code())
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    import html as html_lib
+
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html)
+    return {name: html_lib.unescape(value) for name, value in fields}
+
+
+async def _seed(database: str) -> tuple[Registered, Registered]:
+    store = await SqlStore.open(database)
+    try:
+        await create_user(store, "alice", PASSWORD, 1_700_000_000)
+        await create_user(store, "bob", PASSWORD, 1_700_000_000)
+        common = {"known_scopes": DEFAULT_SCOPES, "now": 1_700_000_000, "scope": None, "grant_types": []}
+        confidential, secret = await register_client(
+            store, name="Confidential App", redirect_uris=[REDIRECT_URI], public=False, **common  # type: ignore[arg-type]
+        )
+        public, _ = await register_client(
+            store, name="Public App", redirect_uris=[REDIRECT_URI, "http://127.0.0.1/cb"], public=True, **common  # type: ignore[arg-type]
+        )
+        return Registered(confidential.client_id, secret), Registered(public.client_id, None)
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'sekisho.db'}"
+
+
+@pytest.fixture
+def world(database: str) -> Iterator[World]:
+    confidential, public = asyncio.run(_seed(database))
+    clock = Clock()
+    settings = Settings(issuer=ISSUER, database=database)
+    app = create_app(settings, clock=clock)
+    with TestClient(app, base_url=ISSUER) as http:
+        yield World(http=http, clock=clock, database=database, confidential=confidential, public=public)
