@@ -141,10 +141,18 @@ async def _seed(database: str) -> tuple[Registered, Registered]:
         await create_user(store, "bob", PASSWORD, 1_700_000_000)
         common = {"known_scopes": DEFAULT_SCOPES, "now": 1_700_000_000, "scope": None, "grant_types": []}
         confidential, secret = await register_client(
-            store, name="Confidential App", redirect_uris=[REDIRECT_URI], public=False, **common  # type: ignore[arg-type]
+            store,
+            name="Confidential App",
+            redirect_uris=[REDIRECT_URI],
+            public=False,
+            **common,  # type: ignore[arg-type]
         )
         public, _ = await register_client(
-            store, name="Public App", redirect_uris=[REDIRECT_URI, "http://127.0.0.1/cb"], public=True, **common  # type: ignore[arg-type]
+            store,
+            name="Public App",
+            redirect_uris=[REDIRECT_URI, "http://127.0.0.1/cb"],
+            public=True,
+            **common,  # type: ignore[arg-type]
         )
         return Registered(confidential.client_id, secret), Registered(public.client_id, None)
     finally:

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -39,7 +39,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def run(action: Callable[[], Awaitable[T]]) -> T:
+def run(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run an async admin action; expected failures become one line on stderr and exit 1."""
     from sekisho.server.accounts import AccountError
     from sekisho.server.registry import RegistrationError

@@ -64,8 +64,13 @@ def iso(seconds: int) -> str:
 
 
 def pack_user(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "name": user.username, "host": None,
-            "createdAt": iso(user.created_at)}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.username,
+        "host": None,
+        "createdAt": iso(user.created_at),
+    }
 
 
 def pack_note(note: Note, user: User) -> dict[str, Any]:
@@ -133,8 +138,14 @@ class MisskeyApi:
         if cw is not None and (not isinstance(cw, str) or len(cw) > 100):
             raise invalid_param("cw must be a string of at most 100 characters")
         now = time.time()
-        note = Note(id=new_id(int(now * 1000)), user_id=user.id, text=text, visibility=visibility, cw=cw,
-                    created_at=int(now))
+        note = Note(
+            id=new_id(int(now * 1000)),
+            user_id=user.id,
+            text=text,
+            visibility=visibility,
+            cw=cw,
+            created_at=int(now),
+        )
         await self.store.add_note(note)
         return {"createdNote": pack_note(note, user)}
 

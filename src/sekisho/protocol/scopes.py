@@ -85,9 +85,7 @@ def check_scope(
     granted = tuple(
         token
         for token in split_scope(raw)
-        if _SCOPE_TOKEN.fullmatch(token)
-        and token in known
-        and (allowed_set is None or token in allowed_set)
+        if _SCOPE_TOKEN.fullmatch(token) and token in known and (allowed_set is None or token in allowed_set)
     )
     if not granted:
         raise InvalidScope("none of the requested scopes is known to this server or allowed for this client")

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 import aiosqlite
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.elements import ClauseElement
 
 Row = Sequence[Any]
 
 _DIALECTS: dict[str, Dialect] = {
-    "sqlite": sqlite.dialect(),  # type: ignore[no-untyped-call]
+    "sqlite": sqlite.dialect(),
     "postgresql": postgresql.asyncpg.dialect(),  # type: ignore[no-untyped-call]
 }
 
@@ -31,7 +31,7 @@ class Query:
 
     __slots__ = ("statements", "_compiled")
 
-    def __init__(self, statement: Executable | Mapping[str, Executable]) -> None:
+    def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement]) -> None:
         """One statement for every dialect, or one per dialect (for upserts)."""
         self.statements = statement if isinstance(statement, Mapping) else dict.fromkeys(_DIALECTS, statement)
         self._compiled: dict[str, tuple[str, tuple[str, ...]]] = {}

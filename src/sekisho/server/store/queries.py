@@ -119,9 +119,7 @@ CONSUME_REFRESH_TOKEN = Query(
     .values(consumed_at=bindparam("now"))
     .returning(refresh_tokens.c.grant_id)
 )
-TOUCH_GRANT = Query(
-    update(grants).where(grants.c.id == bindparam("grant_id")).values(last_used_at=bindparam("now"))
-)
+TOUCH_GRANT = Query(update(grants).where(grants.c.id == bindparam("grant_id")).values(last_used_at=bindparam("now")))
 REVOKE_GRANT = Query(
     update(grants)
     .where(grants.c.id == bindparam("grant_id"), grants.c.revoked_at.is_(None))
@@ -148,12 +146,8 @@ DELETE_USER_NOTES = Query(delete(notes).where(notes.c.user_id == bindparam("id")
 DELETE_CLIENT_CODES = Query(
     delete(authorization_codes).where(authorization_codes.c.client_id == bindparam("client_id"))
 )
-DELETE_CLIENT_ACCESS_TOKENS = Query(
-    delete(access_tokens).where(access_tokens.c.client_id == bindparam("client_id"))
-)
-DELETE_CLIENT_REFRESH_TOKENS = Query(
-    delete(refresh_tokens).where(refresh_tokens.c.client_id == bindparam("client_id"))
-)
+DELETE_CLIENT_ACCESS_TOKENS = Query(delete(access_tokens).where(access_tokens.c.client_id == bindparam("client_id")))
+DELETE_CLIENT_REFRESH_TOKENS = Query(delete(refresh_tokens).where(refresh_tokens.c.client_id == bindparam("client_id")))
 DELETE_CLIENT_GRANTS = Query(delete(grants).where(grants.c.client_id == bindparam("client_id")))
 
 # sessions

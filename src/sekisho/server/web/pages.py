@@ -33,15 +33,17 @@ async def home(request: Request) -> Response:
     demo_link = None
     verifier = secrets.token_urlsafe(48)
     if app.settings.demo:
-        demo_link = "/oauth/authorize?" + urlencode({
-            "response_type": "code",
-            "client_id": DEMO_CLIENT_ID,
-            "redirect_uri": f"{app.settings.issuer}/demo/callback",
-            "scope": "read:account write:notes",
-            "state": secrets.token_urlsafe(12),
-            "code_challenge": pkce.s256(verifier),
-            "code_challenge_method": "S256",
-        })
+        demo_link = "/oauth/authorize?" + urlencode(
+            {
+                "response_type": "code",
+                "client_id": DEMO_CLIENT_ID,
+                "redirect_uri": f"{app.settings.issuer}/demo/callback",
+                "scope": "read:account write:notes",
+                "state": secrets.token_urlsafe(12),
+                "code_challenge": pkce.s256(verifier),
+                "code_challenge_method": "S256",
+            }
+        )
     response = _form_page(request, "home.html", username=user.username if user else None, demo_link=demo_link)
     if demo_link:
         # Only the demo keeps its verifier in a cookie, so the callback page can show the next step.
@@ -63,15 +65,27 @@ async def login(request: Request) -> Response:
     now = app.now()
     wait = await throttle.retry_after(app.store, username, address, now)
     if wait > 0:
-        response = _form_page(request, "login.html", status=429, next=target, username=username,
-                              message=f"Too many failed attempts. Try again in {wait} seconds.")
+        response = _form_page(
+            request,
+            "login.html",
+            status=429,
+            next=target,
+            username=username,
+            message=f"Too many failed attempts. Try again in {wait} seconds.",
+        )
         response.headers["Retry-After"] = str(wait)
         return response
     user = await accounts.authenticate(app.store, username, password) if username and password else None
     if user is None:
         await throttle.record_failure(app.store, username, address, now)
-        return _form_page(request, "login.html", status=401, next=target, username=username,
-                          message="That username and password do not match.")
+        return _form_page(
+            request,
+            "login.html",
+            status=401,
+            next=target,
+            username=username,
+            message="That username and password do not match.",
+        )
     await throttle.record_success(app.store, username, address)
     response = redirect(target)
     await start_session(response, app.settings, app.store, user, now)
@@ -92,9 +106,14 @@ async def demo_callback(request: Request) -> Response:
     app = state(request)
     if not app.settings.demo:
         raise InvalidRequest("the demo is off; start the server with --demo", status=404)
-    return page(request, "callback.html", params=sorted(request.query_params.multi_items()),
-                code=request.query_params.get("code"), client_id=DEMO_CLIENT_ID,
-                verifier=request.cookies.get("sekisho_demo_verifier", "YOUR_CODE_VERIFIER"))
+    return page(
+        request,
+        "callback.html",
+        params=sorted(request.query_params.multi_items()),
+        code=request.query_params.get("code"),
+        client_id=DEMO_CLIENT_ID,
+        verifier=request.cookies.get("sekisho_demo_verifier", "YOUR_CODE_VERIFIER"),
+    )
 
 
 def _form_page(request: Request, template: str, status: int = 200, **context: object) -> Response:

@@ -85,7 +85,10 @@ async def handle_oauth_error(request: Request, exc: Exception) -> Response:
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    body = {"error": "not_found" if exc.status_code == 404 else "invalid_request", "error_description": exc.detail}
+    body = {
+        "error": "not_found" if exc.status_code == 404 else "invalid_request",
+        "error_description": exc.detail,
+    }
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -123,6 +123,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("notes", "login_throttles", "server_secrets", "sessions", "refresh_tokens", "access_tokens",
-                  "authorization_codes", "grants", "clients", "users"):
+    for table in (
+        "notes",
+        "login_throttles",
+        "server_secrets",
+        "sessions",
+        "refresh_tokens",
+        "access_tokens",
+        "authorization_codes",
+        "grants",
+        "clients",
+        "users",
+    ):
         op.drop_table(table)

@@ -1,0 +1,91 @@
+"""Real `sekisho` processes on 127.0.0.1 for end-to-end and browser tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SEKISHO = [sys.executable, "-m", "sekisho"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cli(*args: str, database: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `sekisho ARGS --database DATABASE` and return the finished process."""
+    done = subprocess.run(
+        [*SEKISHO, *args, "--database", database],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"sekisho {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    return done
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database: str
+    process: subprocess.Popen[str]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@contextmanager
+def live_server(tmp: Path, extra: Sequence[str] = (), database: str | None = None) -> Iterator[LiveServer]:
+    """Start `sekisho serve` on a free port and wait until it answers; stop it afterwards."""
+    port = free_port()
+    database = database or f"sqlite:///{tmp / 'live.db'}"
+    log = tmp / f"server-{port}.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [*SEKISHO, "serve", "--port", str(port), "--database", database, *extra],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=tmp,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", database, process, log)
+    try:
+        wait_until_up(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_up(server: LiveServer, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(f"sekisho serve exited early:\n{server.output()}")
+        try:
+            httpx.get(server.url + "/.well-known/oauth-authorization-server", timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"sekisho serve did not answer within {timeout} s:\n{server.output()}")
