@@ -19,9 +19,12 @@ def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
-def sekisho(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SEKISHO, *args], input=stdin, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+def sekisho(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SEKISHO, *args], input=stdin, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
+    )
 
 
 def one_line_error(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
@@ -55,10 +58,16 @@ def test_user_add_list_remove(db: str) -> None:
         (("client", "add", "--name", "x", "--redirect-uri", "http://example.com/cb"), None, "https"),
         (("client", "add", "--name", "x", "--redirect-uri", "https://a.example/cb#frag"), None, "fragment"),
         (("client", "add", "--name", "x"), None, "redirect-uri"),
-        (("client", "add", "--name", "x", "--redirect-uri", "https://a.example/", "--grant-type", "password"),
-         None, "unknown grant type"),
-        (("client", "add", "--name", "x", "--redirect-uri", "https://a.example/", "--scope", "nope"),
-         None, "unknown scope"),
+        (
+            ("client", "add", "--name", "x", "--redirect-uri", "https://a.example/", "--grant-type", "password"),
+            None,
+            "unknown grant type",
+        ),
+        (
+            ("client", "add", "--name", "x", "--redirect-uri", "https://a.example/", "--scope", "nope"),
+            None,
+            "unknown scope",
+        ),
     ],
 )
 def test_refusals_are_one_line_and_exit_1(db: str, args: tuple[str, ...], stdin: str | None, message: str) -> None:
@@ -84,8 +93,19 @@ def test_client_add_json_and_list(db: str) -> None:
     assert set(confidential) == {"client_id", "client_secret"}
     assert confidential["client_secret"].startswith("sek_cs_")
     public = json.loads(
-        cli("client", "add", "--name", "CLI", "--redirect-uri", "http://127.0.0.1/cb", "--public", "--json",
-            "--scope", "read:account write:notes", database=db).stdout
+        cli(
+            "client",
+            "add",
+            "--name",
+            "CLI",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--public",
+            "--json",
+            "--scope",
+            "read:account write:notes",
+            database=db,
+        ).stdout
     )
     assert public["client_secret"] is None
     listed = {row["client_id"]: row for row in json.loads(cli("client", "list", "--json", database=db).stdout)}

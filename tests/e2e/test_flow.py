@@ -32,8 +32,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def register(server: LiveServer, *flags: str) -> dict[str, str | None]:
-    done = cli("client", "add", "--name", "E2E bot", "--redirect-uri", REDIRECT, "--json", *flags,
-               database=server.database)
+    done = cli(
+        "client", "add", "--name", "E2E bot", "--redirect-uri", REDIRECT, "--json", *flags, database=server.database
+    )
     registered: dict[str, str | None] = json.loads(done.stdout)
     return registered
 
@@ -66,12 +67,15 @@ def authorize(browser: httpx.Client, client_id: str, challenge: str, state: str)
         assert first.headers["location"].startswith("/login?next=")
         login_page = browser.get(first.headers["location"])
         assert login_page.status_code == 200
-        signed_in = browser.post("/login", data={
-            "username": "alice",
-            "password": PASSWORD,
-            "csrf_token": field(login_page.text, "csrf_token"),
-            "next": field(login_page.text, "next").replace("&amp;", "&"),
-        })
+        signed_in = browser.post(
+            "/login",
+            data={
+                "username": "alice",
+                "password": PASSWORD,
+                "csrf_token": field(login_page.text, "csrf_token"),
+                "next": field(login_page.text, "next").replace("&amp;", "&"),
+            },
+        )
         assert signed_in.status_code == 303, signed_in.text
         first = browser.get(signed_in.headers["location"])
     assert first.status_code == 200, first.text
@@ -88,8 +92,10 @@ def test_whole_flow_over_http(server: LiveServer) -> None:
     client = register(server)
     client_id, secret = client["client_id"], client["client_secret"]
     assert client_id and secret and secret.startswith("sek_cs_")
-    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as browser, \
-         httpx.Client(base_url=server.url, timeout=10) as app:
+    with (
+        httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as browser,
+        httpx.Client(base_url=server.url, timeout=10) as app,
+    ):
         metadata = app.get("/.well-known/oauth-authorization-server").json()
         assert metadata["issuer"] == server.url
         assert metadata["code_challenge_methods_supported"] == ["S256"]
@@ -99,10 +105,16 @@ def test_whole_flow_over_http(server: LiveServer) -> None:
         assert query["state"] == ["state-1"] and query["iss"] == [server.url]
 
         # Token in JSON, with client_secret_basic.
-        exchanged = app.post(metadata["token_endpoint"], auth=(client_id, secret), json={
-            "grant_type": "authorization_code", "code": query["code"][0],
-            "redirect_uri": REDIRECT, "code_verifier": verifier,
-        })
+        exchanged = app.post(
+            metadata["token_endpoint"],
+            auth=(client_id, secret),
+            json={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            },
+        )
         assert exchanged.status_code == 200, exchanged.text
         assert exchanged.headers["cache-control"] == "no-store"
         tokens = exchanged.json()
@@ -116,40 +128,68 @@ def test_whole_flow_over_http(server: LiveServer) -> None:
         assert note.status_code == 200 and note.json()["createdNote"]["text"] == "hello from e2e"
 
         # Code replay: refused, and the tokens from the first use stop working.
-        replay = app.post(metadata["token_endpoint"], auth=(client_id, secret), json={
-            "grant_type": "authorization_code", "code": query["code"][0],
-            "redirect_uri": REDIRECT, "code_verifier": verifier,
-        })
+        replay = app.post(
+            metadata["token_endpoint"],
+            auth=(client_id, secret),
+            json={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            },
+        )
         assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
         assert app.post("/api/i", headers=bearer).status_code == 401
 
         # A second authorization, token in form encoding with client_secret_post; then refresh and reuse.
         verifier, challenge = pkce()
         query = authorize(browser, client_id, challenge, "state-2")
-        form = app.post("/oauth/token", data={
-            "grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": REDIRECT,
-            "code_verifier": verifier, "client_id": client_id, "client_secret": secret,
-        })
+        form = app.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+                "client_id": client_id,
+                "client_secret": secret,
+            },
+        )
         assert form.status_code == 200, form.text
         first = form.json()
-        refreshed = app.post("/oauth/token", auth=(client_id, secret), data={
-            "grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-        })
+        refreshed = app.post(
+            "/oauth/token",
+            auth=(client_id, secret),
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": first["refresh_token"],
+            },
+        )
         assert refreshed.status_code == 200, refreshed.text
         second = refreshed.json()
         assert second["refresh_token"] != first["refresh_token"]
         new_bearer = {"Authorization": f"Bearer {second['access_token']}"}
         assert app.post("/api/i", headers=new_bearer).status_code == 200
 
-        reuse = app.post("/oauth/token", auth=(client_id, secret), data={
-            "grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-        })
+        reuse = app.post(
+            "/oauth/token",
+            auth=(client_id, secret),
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": first["refresh_token"],
+            },
+        )
         assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
         # Reuse revoked the family: the newest tokens are dead too.
         assert app.post("/api/i", headers=new_bearer).status_code == 401
-        again = app.post("/oauth/token", auth=(client_id, secret), data={
-            "grant_type": "refresh_token", "refresh_token": second["refresh_token"],
-        })
+        again = app.post(
+            "/oauth/token",
+            auth=(client_id, secret),
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": second["refresh_token"],
+            },
+        )
         assert again.json()["error"] == "invalid_grant"
 
 
@@ -161,10 +201,16 @@ def test_public_client_flow_and_server_log(server: LiveServer) -> None:
     with httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as browser:
         verifier, challenge = pkce()
         query = authorize(browser, client_id, challenge, "s")
-        tokens = browser.post("/oauth/token", data={
-            "grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": REDIRECT,
-            "code_verifier": verifier, "client_id": client_id,
-        }).json()
+        tokens = browser.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+                "client_id": client_id,
+            },
+        ).json()
         assert tokens["access_token"].startswith("sek_at_")
     log = server.output()
     assert '"POST /oauth/token HTTP/1.1" 200' in log  # one line per request

@@ -119,6 +119,11 @@ CONSUME_REFRESH_TOKEN = Query(
     .values(consumed_at=bindparam("now"))
     .returning(refresh_tokens.c.grant_id)
 )
+REVOKE_ACCESS_TOKEN = Query(
+    update(access_tokens)
+    .where(access_tokens.c.digest == bindparam("digest"), access_tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
 TOUCH_GRANT = Query(update(grants).where(grants.c.id == bindparam("grant_id")).values(last_used_at=bindparam("now")))
 REVOKE_GRANT = Query(
     update(grants)

@@ -207,6 +207,10 @@ class SqlStore:
             await _insert_tokens(tx, tokens, now)
             return True
 
+    async def revoke_access_token(self, digest: str, now: int) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(q.REVOKE_ACCESS_TOKEN, digest=digest, now=now)
+
     async def revoke_grant(self, grant_id: str, now: int) -> None:
         """Revoke a grant and every token of its family."""
         async with self.database.transaction() as tx:

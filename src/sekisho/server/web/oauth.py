@@ -7,16 +7,16 @@ from urllib.parse import urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sekisho.errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
+from sekisho.errors import AccessDenied, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from sekisho.protocol.metadata import build_metadata
 from sekisho.protocol.params import AuthorizationRequest, TokenRequest, parse_body, parse_form, parse_items
 from sekisho.protocol.redirects import build_redirect
 from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
-from sekisho.server import client_auth
+from sekisho.server import client_auth, introspection, revocation
 from sekisho.server.grants import HANDLERS, GrantContext
 from sekisho.server.web.requests import read_body, state
-from sekisho.server.web.responses import CORS, page, redirect, token_json
+from sekisho.server.web.responses import CORS, NO_STORE, page, redirect, token_json
 from sekisho.server.web.sessions import current_user, set_cookies
 
 
@@ -105,5 +105,17 @@ async def token(request: Request) -> Response:
     return token_json(minted.response())
 
 
-async def method_not_allowed(request: Request) -> Response:
-    raise InvalidRequest(f"{request.method} is not allowed here", status=405)
+async def revoke(request: Request) -> Response:
+    app = state(request)
+    params = parse_body(await read_body(request), request.headers.get("content-type", ""))
+    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store)
+    await revocation.revoke(params, client, app.store, app.now())
+    return Response(status_code=200, headers={**NO_STORE, **CORS})
+
+
+async def introspect(request: Request) -> Response:
+    app = state(request)
+    params = parse_body(await read_body(request), request.headers.get("content-type", ""))
+    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store)
+    body = await introspection.introspect(params, client, app.store, app.settings.issuer, app.now())
+    return token_json(body)
