@@ -34,19 +34,22 @@ class Query:
     def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement]) -> None:
         """One statement for every dialect, or one per dialect (for upserts)."""
         self.statements = statement if isinstance(statement, Mapping) else dict.fromkeys(_DIALECTS, statement)
-        self._compiled: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._compiled: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
-    def compiled(self, dialect: str) -> tuple[str, tuple[str, ...]]:
+    def compiled(self, dialect: str) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        """SQL text, the order of its parameters, and the values of literals the statement binds itself."""
         found = self._compiled.get(dialect)
         if found is None:
             compiled: Compiled = self.statements[dialect].compile(dialect=_DIALECTS[dialect])
-            found = (str(compiled), tuple(compiled.positiontup or ()))  # type: ignore[attr-defined]
+            names = tuple(compiled.positiontup or ())  # type: ignore[attr-defined]
+            literals = {name: value for name, value in compiled.params.items() if value is not None}
+            found = (str(compiled), names, literals)
             self._compiled[dialect] = found
         return found
 
     def arguments(self, dialect: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        sql, names = self.compiled(dialect)
-        return sql, [params[name] for name in names]
+        sql, names, literals = self.compiled(dialect)
+        return sql, [params[name] if name in params else literals[name] for name in names]
 
 
 class Connection(Protocol):
