@@ -150,3 +150,35 @@ def test_unopenable_database_is_one_line(tmp_path: Path) -> None:
 def test_bad_usage_exits_2(db: str) -> None:
     assert sekisho("client", "add", "--database", db).returncode == 2  # --name missing
     assert sekisho("no-such-command").returncode == 2
+
+
+def test_user_add_prompts_twice_on_a_terminal(db: str) -> None:
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: sekisho on a terminal
+        os.execv(SEKISHO[0], [*SEKISHO, "user", "add", "dave", "--database", db])
+    seen = b""
+    answers = [b"long enough 1\n", b"long enough 1\n"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        # Answer only once getpass has turned echo off and written its own prompt (": ").
+        if answers and seen.count(b": ") > 2 - len(answers):
+            os.write(fd, answers.pop(0))
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"Password: " in seen and b"Repeat for confirmation: " in seen
+    assert b"long enough" not in seen  # never echoed
+    assert cli("user", "list", database=db).stdout.split() == ["dave"]

@@ -23,9 +23,27 @@ def parse_items(items: Iterable[tuple[str, str]]) -> dict[str, str]:
             raise InvalidRequest(f"parameter {name!r} is too long")
         if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
             raise InvalidRequest(f"parameter {name!r} contains control characters")
+        if not _is_unicode(value):  # JSON's "\ud800" escapes: lone surrogates cannot be stored or compared
+            raise InvalidRequest(f"parameter {name!r} is not valid Unicode")
         params[name] = value
     # RFC 6749 §3.1: parameters sent without a value MUST be treated as if omitted.
     return {name: value for name, value in params.items() if value != ""}
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose member names are unique (the JSON form of RFC 6749 §3.2's rule)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise InvalidRequest("a JSON member was sent more than once")
+    return document
 
 
 def parse_form(body: bytes) -> dict[str, str]:
@@ -43,7 +61,8 @@ def parse_json(body: bytes) -> dict[str, str]:
     """A JSON object body whose values are all strings (numbers and booleans are refused)."""
     check_body_size(body)
     try:
-        document = json.loads(body)
+        # RFC 8259 §8.1: JSON exchanged between systems is UTF-8; json.loads would guess UTF-16/32 from bytes.
+        document = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_members)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidRequest("the body is not valid JSON") from exc
     if not isinstance(document, dict):

@@ -39,8 +39,11 @@ def check_registrable(uri: str) -> str:
 
 
 def _without_port(uri: str) -> tuple[str, str, str, str]:
+    """Everything but the port; raises ValueError for a port that is not a number in range."""
     parts = urlsplit(uri)
-    return parts.scheme, parts.hostname or "", parts.path, parts.query
+    # Only the port may vary: userinfo or a malformed port stays in the compared host and fails the match.
+    host = parts.netloc if parts.port is None else parts.netloc.rsplit(":", 1)[0]
+    return parts.scheme, host, parts.path, parts.query
 
 
 def matches(requested: str, registered: Iterable[str]) -> bool:
@@ -61,5 +64,5 @@ def build_redirect(uri: str, params: Mapping[str, str | None]) -> str:
     """Add response parameters to the redirect URI, keeping its own query (RFC 6749 §3.1.2)."""
     parts = urlsplit(uri)
     extra = urlencode({name: value for name, value in params.items() if value is not None})
-    query = f"{parts.query}&{extra}" if parts.query else extra
+    query = "&".join(part for part in (parts.query, extra) if part)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -1,0 +1,150 @@
+"""sekisho.server.settings: one validated Settings object (CONTRACT.md §1)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sekisho.protocol.scopes import DEFAULT_SCOPES
+from sekisho.server.settings import Settings, SettingsError, build_settings, check_database_url, check_issuer
+
+
+def test_defaults() -> None:
+    settings = build_settings()
+    assert settings.issuer == "http://127.0.0.1:8000"
+    assert settings.database == "sqlite:///sekisho.db"
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8000
+    assert settings.workers == 1
+    assert settings.allow_private_client_ids is False
+    assert settings.access_token_format == "opaque"
+    assert settings.demo is False
+    assert settings.scopes == DEFAULT_SCOPES
+    assert settings.secure_cookies is False
+
+
+def test_issuer_default_follows_host_and_port() -> None:
+    assert build_settings(host="0.0.0.0", port=9000).issuer == "http://0.0.0.0:9000"
+    assert build_settings(host="auth.local", port=80).issuer == "http://auth.local:80"
+
+
+@pytest.mark.parametrize(("host", "issuer"), [("::1", "http://[::1]:8000"), ("[::1]", "http://[::1]:8000")])
+def test_ipv6_host_is_bracketed_in_the_issuer(host: str, issuer: str) -> None:
+    assert build_settings(host=host).issuer == issuer
+
+
+def test_explicit_values_are_kept() -> None:
+    settings = build_settings(
+        host="0.0.0.0",
+        port=443,
+        issuer="https://auth.example",
+        database="postgresql://u:p@db:5432/sekisho",
+        workers=4,
+        allow_private_client_ids=True,
+        access_token_format="jwt",
+        demo=True,
+    )
+    assert settings.issuer == "https://auth.example"
+    assert settings.database == "postgresql://u:p@db:5432/sekisho"
+    assert settings.workers == 4
+    assert settings.allow_private_client_ids is True
+    assert settings.access_token_format == "jwt"
+    assert settings.demo is True
+    assert settings.secure_cookies is True
+
+
+def test_issuer_with_a_path_is_allowed() -> None:
+    assert build_settings(issuer="https://example.com/sekisho").issuer == "https://example.com/sekisho"
+
+
+@pytest.mark.parametrize("port", [1, 65535])
+def test_port_bounds_are_accepted(port: int) -> None:
+    assert build_settings(port=port).port == port
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 100_000])
+def test_port_out_of_range_is_refused(port: int) -> None:
+    with pytest.raises(SettingsError) as caught:
+        build_settings(port=port)
+    assert str(caught.value) == f"--port must be between 1 and 65535, not {port}"
+
+
+@pytest.mark.parametrize("workers", [0, -1])
+def test_workers_below_one_is_refused(workers: int) -> None:
+    with pytest.raises(SettingsError) as caught:
+        build_settings(workers=workers)
+    assert str(caught.value) == "--workers must be at least 1"
+
+
+@pytest.mark.parametrize("fmt", ["JWT", "Opaque", "", "paseto"])
+def test_unknown_access_token_format_is_refused(fmt: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        build_settings(access_token_format=fmt)
+    assert str(caught.value) == "--access-token-format must be opaque or jwt"
+
+
+@pytest.mark.parametrize("issuer", ["ftp://auth.example", "auth.example", "https://", "//auth.example", "file:///x"])
+def test_issuer_that_is_not_an_http_url_is_refused(issuer: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        build_settings(issuer=issuer)
+    assert str(caught.value) == f"--issuer must be an http(s) URL, not {issuer!r}"
+
+
+@pytest.mark.parametrize(
+    "issuer", ["https://auth.example?x=1", "https://auth.example?", "https://auth.example#top", "https://auth.example#"]
+)
+def test_issuer_with_query_or_fragment_is_refused(issuer: str) -> None:
+    # RFC 8414 §2: the issuer has no query or fragment components.
+    with pytest.raises(SettingsError) as caught:
+        build_settings(issuer=issuer)
+    assert str(caught.value) == "--issuer must not have a query or fragment"
+
+
+@pytest.mark.parametrize("issuer", ["https://auth.example/", "https://auth.example/sekisho/"])
+def test_issuer_with_trailing_slash_is_refused(issuer: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        check_issuer(issuer)
+    assert str(caught.value) == "--issuer must not end with a slash"
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///sekisho.db", "sqlite:////tmp/x.db", "postgresql://u@localhost/db", "postgres://u@h/db"]
+)
+def test_supported_database_urls(url: str) -> None:
+    check_database_url(url)
+    assert build_settings(database=url).database == url
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "sekisho.db", "", "sqlite+aiosqlite:///x.db", "SQLITE:///x.db"])
+def test_unsupported_database_url_is_refused(url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        build_settings(database=url)
+    assert str(caught.value) == f"--database must be sqlite:///PATH or postgresql://…, not {url!r}"
+
+
+def test_settings_error_is_a_value_error() -> None:
+    assert issubclass(SettingsError, ValueError)
+
+
+def test_settings_are_frozen() -> None:
+    settings = build_settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.port = 1  # type: ignore[misc]
+
+
+def test_code_lifetime_is_at_most_five_minutes() -> None:
+    # CONTRACT.md §3: codes are short-lived (≤ 5 min).
+    assert 0 < build_settings().code_ttl <= 300
+
+
+def test_each_settings_has_its_own_scopes() -> None:
+    first, second = Settings(issuer="https://a.example"), Settings(issuer="https://b.example")
+    first.scopes["custom"] = "A custom scope"
+    assert "custom" not in second.scopes
+    assert "custom" not in DEFAULT_SCOPES
+
+
+def test_secure_cookies_follow_the_issuer_scheme() -> None:
+    assert Settings(issuer="https://auth.example").secure_cookies is True
+    assert Settings(issuer="http://127.0.0.1:8000").secure_cookies is False
