@@ -8,7 +8,7 @@ from typing import Any
 from sekisho.errors import InvalidClient
 from sekisho.protocol import tokens
 from sekisho.protocol.params import require
-from sekisho.server.entities import Client
+from sekisho.server.entities import AccessToken, Client, RefreshToken
 from sekisho.server.store import Store
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -20,44 +20,29 @@ async def introspect(params: Mapping[str, str], caller: Client, store: Store, is
         raise InvalidClient("introspection needs a confidential client that authenticates with its secret")
     token = require(params.get("token"), "token")
     digest = tokens.digest(token)
+    found: AccessToken | RefreshToken | None
     if token.startswith(tokens.REFRESH_TOKEN):
-        return await _refresh(digest, store, issuer, now)
-    access = await store.find_access_token(digest, now)
-    if access is None:
-        return INACTIVE
-    body: dict[str, Any] = {
-        "active": True,
-        "scope": access.scope,
-        "client_id": access.client_id,
-        "token_type": "Bearer",
-        "exp": access.expires_at,
-        "iat": access.created_at,
-        "iss": issuer,
-    }
-    return await _with_user(body, access.user_id, store)
-
-
-async def _refresh(digest: str, store: Store, issuer: str, now: int) -> dict[str, Any]:
-    found = await store.find_refresh_token(digest)
-    if found is None or found.consumed_at is not None or found.revoked_at is not None or found.expires_at <= now:
-        return INACTIVE
+        found = await store.find_refresh_token(digest)
+        if found is None or found.consumed_at is not None or found.revoked_at is not None or found.expires_at <= now:
+            return INACTIVE
+        token_type = "refresh_token"
+    else:
+        found = await store.find_access_token(digest, now)  # only tokens neither expired nor revoked
+        if found is None:
+            return INACTIVE
+        token_type = "Bearer"
     body: dict[str, Any] = {
         "active": True,
         "scope": found.scope,
         "client_id": found.client_id,
-        "token_type": "refresh_token",
+        "token_type": token_type,
         "exp": found.expires_at,
         "iat": found.created_at,
         "iss": issuer,
     }
-    return await _with_user(body, found.user_id, store)
-
-
-async def _with_user(body: dict[str, Any], user_id: str | None, store: Store) -> dict[str, Any]:
-    user = await store.find_user(user_id) if user_id else None
-    if user_id and user is None:
+    if found.user_id is None:
+        return body
+    user = await store.find_user(found.user_id)
+    if user is None:
         return INACTIVE
-    if user is not None:
-        body["sub"] = user.id
-        body["username"] = user.username
-    return body
+    return body | {"sub": user.id, "username": user.username}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 
 from sekisho.server.entities import (
@@ -20,6 +21,11 @@ from sekisho.server.store.driver import Connection, Database, open_database
 from sekisho.server.store.migrate import migrate
 
 Backoff = Callable[[int], int]
+
+
+def _row(record: object, **extra: object) -> dict[str, object]:
+    """A record's fields as statement parameters (column names match field names), plus `extra`."""
+    return {field.name: getattr(record, field.name) for field in fields(record)} | extra  # type: ignore[arg-type]
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -77,13 +83,7 @@ class SqlStore:
     # users
     async def add_user(self, user: User) -> None:
         async with self.database.transaction() as tx:
-            await tx.execute(
-                q.INSERT_USER,
-                id=user.id,
-                username=user.username,
-                password_hash=user.password_hash,
-                created_at=user.created_at,
-            )
+            await tx.execute(q.INSERT_USER, **_row(user))
 
     async def find_user_by_name(self, username: str) -> User | None:
         row = await self._read.fetch_one(q.FIND_USER_BY_NAME, username=username)
@@ -120,16 +120,12 @@ class SqlStore:
     # clients
     async def add_client(self, client: Client) -> None:
         async with self.database.transaction() as tx:
-            await tx.execute(
-                q.INSERT_CLIENT,
-                client_id=client.client_id,
-                name=client.name,
-                secret_digest=client.secret_digest,
-                redirect_uris=" ".join(client.redirect_uris),
-                grant_types=" ".join(client.grant_types),
-                scopes=" ".join(client.scopes) if client.scopes is not None else None,
-                created_at=client.created_at,
-            )
+            listed = {
+                "redirect_uris": " ".join(client.redirect_uris),
+                "grant_types": " ".join(client.grant_types),
+                "scopes": " ".join(client.scopes) if client.scopes is not None else None,
+            }
+            await tx.execute(q.INSERT_CLIENT, **_row(client, **listed))
 
     async def find_client(self, client_id: str) -> Client | None:
         row = await self._read.fetch_one(q.FIND_CLIENT, client_id=client_id)
@@ -153,29 +149,8 @@ class SqlStore:
     async def issue_code(self, grant: Grant, code: AuthorizationCode) -> None:
         """Persist a new grant and its first code in one transaction."""
         async with self.database.transaction() as tx:
-            await tx.execute(
-                q.INSERT_GRANT,
-                id=grant.id,
-                user_id=grant.user_id,
-                client_id=grant.client_id,
-                scope=grant.scope,
-                created_at=grant.created_at,
-                last_used_at=None,
-                revoked_at=None,
-            )
-            await tx.execute(
-                q.INSERT_CODE,
-                digest=code.digest,
-                grant_id=code.grant_id,
-                client_id=code.client_id,
-                user_id=code.user_id,
-                redirect_uri=code.redirect_uri,
-                scope=code.scope,
-                code_challenge=code.code_challenge,
-                created_at=grant.created_at,
-                expires_at=code.expires_at,
-                consumed_at=None,
-            )
+            await tx.execute(q.INSERT_GRANT, **_row(grant, last_used_at=None, revoked_at=None))
+            await tx.execute(q.INSERT_CODE, **_row(code, created_at=grant.created_at))
 
     async def find_code(self, digest: str) -> AuthorizationCode | None:
         row = await self._read.fetch_one(q.FIND_CODE, digest=digest)
@@ -268,15 +243,7 @@ class SqlStore:
     # notes
     async def add_note(self, note: Note) -> None:
         async with self.database.transaction() as tx:
-            await tx.execute(
-                q.INSERT_NOTE,
-                id=note.id,
-                user_id=note.user_id,
-                text=note.text,
-                visibility=note.visibility,
-                cw=note.cw,
-                created_at=note.created_at,
-            )
+            await tx.execute(q.INSERT_NOTE, **_row(note))
 
     async def find_note(self, note_id: str) -> Note | None:
         row = await self._read.fetch_one(q.FIND_NOTE, id=note_id)
@@ -291,32 +258,8 @@ class SqlStore:
 
 
 async def _insert_tokens(tx: Connection, tokens: NewTokens, now: int) -> None:
-    access = tokens.access
-    await tx.execute(
-        q.INSERT_ACCESS_TOKEN,
-        digest=access.digest,
-        grant_id=access.grant_id,
-        client_id=access.client_id,
-        user_id=access.user_id,
-        scope=access.scope,
-        created_at=access.created_at,
-        expires_at=access.expires_at,
-        revoked_at=None,
-    )
-    refresh = tokens.refresh
-    if refresh is not None:
-        await tx.execute(
-            q.INSERT_REFRESH_TOKEN,
-            digest=refresh.digest,
-            grant_id=refresh.grant_id,
-            client_id=refresh.client_id,
-            user_id=refresh.user_id,
-            scope=refresh.scope,
-            created_at=refresh.created_at,
-            expires_at=refresh.expires_at,
-            absolute_expires_at=refresh.absolute_expires_at,
-            consumed_at=None,
-            revoked_at=None,
-        )
-    if access.grant_id is not None:
-        await tx.execute(q.TOUCH_GRANT, grant_id=access.grant_id, now=now)
+    await tx.execute(q.INSERT_ACCESS_TOKEN, **_row(tokens.access, revoked_at=None))
+    if tokens.refresh is not None:
+        await tx.execute(q.INSERT_REFRESH_TOKEN, **_row(tokens.refresh))
+    if tokens.access.grant_id is not None:
+        await tx.execute(q.TOUCH_GRANT, grant_id=tokens.access.grant_id, now=now)
