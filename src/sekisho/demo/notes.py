@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -86,9 +87,10 @@ def pack_note(note: Note, user: User) -> dict[str, Any]:
 
 
 class MisskeyApi:
-    def __init__(self, store: NotesStore, verifier: TokenVerifier) -> None:
+    def __init__(self, store: NotesStore, verifier: TokenVerifier, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.verifier = verifier
+        self.clock = clock
 
     def routes(self) -> list[Route]:
         return [
@@ -137,7 +139,7 @@ class MisskeyApi:
         cw = body.get("cw")
         if cw is not None and (not isinstance(cw, str) or len(cw) > 100):
             raise invalid_param("cw must be a string of at most 100 characters")
-        now = time.time()
+        now = self.clock()
         note = Note(
             id=new_id(int(now * 1000)),
             user_id=user.id,
@@ -176,9 +178,13 @@ async def read_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw.decode("utf-8"))  # RFC 8259 §8.1: UTF-8 only, no guessing
     except (ValueError, RecursionError) as exc:
         raise invalid_param("the body must be a JSON object") from exc
     if not isinstance(body, dict):
         raise invalid_param("the body must be a JSON object")
+    try:  # "\ud800" escapes parse to lone surrogates, which cannot be stored as UTF-8
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise invalid_param("the body must be valid Unicode") from exc
     return body

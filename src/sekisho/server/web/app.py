@@ -29,7 +29,7 @@ STATIC = Path(__file__).parent / "static"
 
 def create_app(settings: Settings, *, migrate: bool = True, clock: Callable[[], float] = time.time) -> Starlette:
     store = SqlStore(settings.database)
-    demo_api = MisskeyApi(store, StoreVerifier(store, clock=clock))
+    demo_api = MisskeyApi(store, StoreVerifier(store, clock=clock), clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

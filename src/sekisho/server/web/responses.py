@@ -89,7 +89,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         "error": "not_found" if exc.status_code == 404 else "invalid_request",
         "error_description": exc.detail,
     }
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(body, status_code=exc.status_code, headers={**NO_STORE, **(exc.headers or {})})
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

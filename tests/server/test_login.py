@@ -1,0 +1,318 @@
+"""The login page: CSRF, cookies, safe `next`, and throttling per account and per address (429 + Retry-After)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from httpx2 import Response
+from starlette.testclient import TestClient
+
+from tests.conftest import PASSWORD, World, csrf_of, hidden_fields
+
+MESSAGE = "That username and password do not match."
+
+
+def login(world: World, username: str, password: str, next_: str = "/", http: TestClient | None = None) -> Response:
+    http = http or world.http
+    page = http.get("/login")
+    data = {"username": username, "password": password, "csrf_token": csrf_of(page.text), "next": next_}
+    return http.post("/login", data=data, follow_redirects=False)
+
+
+def from_address(world: World, host: str) -> TestClient:
+    """A second browser, at another address, on the same running app (not entered: the app is running)."""
+    other = TestClient(world.http.app, base_url=str(world.http.base_url), client=(host, 50000))
+    other.portal = world.http.portal  # share the running app's event loop and store
+    return other
+
+
+def alert(response: Response) -> str:
+    match = re.search(r'<p class="message" role="alert">([^<]*)</p>', response.text)
+    assert match, response.text
+    return match.group(1)
+
+
+def signed_in(world: World) -> bool:
+    params = world.authorize_params(world.public.client_id)
+    return world.http.get("/oauth/authorize", params=params, follow_redirects=False).status_code == 200
+
+
+# the form
+
+
+def test_login_page_has_the_contract_form(world: World) -> None:
+    page = world.http.get("/login")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert re.search(r'<form method="post" action="/login">', page.text)
+    assert 'name="username"' in page.text and 'name="password"' in page.text
+    assert 'type="password"' in page.text
+    assert csrf_of(page.text)
+
+
+def test_right_password_starts_a_session(world: World) -> None:
+    response = login(world, "alice", PASSWORD)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert world.http.cookies["sekisho_session"].startswith("sek_ss_")
+    assert signed_in(world)
+
+
+def test_wrong_password_is_refused(world: World) -> None:
+    response = login(world, "alice", "wrong password")
+    assert response.status_code == 401
+    assert alert(response) == MESSAGE
+    assert "sekisho_session" not in world.http.cookies
+    assert not signed_in(world)
+    assert 'value="alice"' in response.text  # the username is kept for the next try; the password never is
+    assert "wrong password" not in response.text
+
+
+def test_unknown_usernames_get_the_same_answer_as_wrong_passwords(world: World) -> None:
+    wrong = login(world, "alice", "wrong password")
+    for username in ("nobody", "ALICE_", "a" * 65, "al ice", "<b>x</b>"):
+        unknown = login(world, username, "wrong password")
+        assert unknown.status_code == wrong.status_code == 401
+        assert alert(unknown) == alert(wrong) == MESSAGE
+        assert "<b>x</b>" not in unknown.text
+
+
+def test_empty_fields_are_refused(world: World) -> None:
+    for username, password in (("", PASSWORD), ("alice", ""), ("", "")):
+        response = login(world, username, password)
+        assert response.status_code == 401 and alert(response) == MESSAGE
+
+
+def test_bob_cannot_sign_in_with_alices_password_for_alice(world: World) -> None:
+    assert login(world, "bob", PASSWORD).status_code == 303
+    params = world.authorize_params(world.public.client_id)
+    page = world.http.get("/oauth/authorize", params=params)
+    assert "Signed in as <strong>bob</strong>" in page.text
+
+
+# CSRF
+
+
+def test_login_without_a_valid_csrf_token_is_refused(world: World) -> None:
+    world.http.get("/login")  # the browser has a CSRF cookie
+    for token in (None, "", "0" * 64, "not-even-hex"):
+        data = {"username": "alice", "password": PASSWORD, "next": "/"}
+        if token is not None:
+            data["csrf_token"] = token
+        response = world.http.post("/login", data=data, follow_redirects=False)
+        assert response.status_code == 400, token
+        assert '<strong id="error-code">invalid_request</strong>' in response.text
+        assert "sekisho_session" not in world.http.cookies
+    assert not signed_in(world)
+
+
+def test_a_csrf_token_without_its_cookie_is_refused(world: World) -> None:
+    token = csrf_of(world.http.get("/login").text)
+    world.http.cookies.clear()
+    data = {"username": "alice", "password": PASSWORD, "csrf_token": token, "next": "/"}
+    response = world.http.post("/login", data=data, follow_redirects=False)
+    assert response.status_code == 400 and "sekisho_session" not in world.http.cookies
+
+
+def test_a_csrf_token_from_another_browser_is_refused(world: World) -> None:
+    token = csrf_of(world.http.get("/login").text)
+    other = world.http.cookies["sekisho_csrf"]
+    world.http.cookies.clear()
+    world.http.get("/login")  # a fresh cookie
+    assert world.http.cookies["sekisho_csrf"] != other
+    data = {"username": "alice", "password": PASSWORD, "csrf_token": token, "next": "/"}
+    assert world.http.post("/login", data=data, follow_redirects=False).status_code == 400
+
+
+def test_logout_needs_the_csrf_token(world: World) -> None:
+    world.login()
+    response = world.http.post("/logout", data={}, follow_redirects=False)
+    assert response.status_code == 400
+    assert signed_in(world)
+    token = csrf_of(world.http.get("/").text)
+    assert world.http.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert not signed_in(world)
+
+
+# cookies
+
+
+def set_cookies(response: Response) -> dict[str, str]:
+    return {header.split("=", 1)[0]: header for header in response.headers.get_list("set-cookie")}
+
+
+def test_cookies_are_httponly_and_samesite_lax(world: World) -> None:
+    page = world.http.get("/login")
+    csrf = set_cookies(page)["sekisho_csrf"]
+    response = login(world, "alice", PASSWORD)
+    session = set_cookies(response)["sekisho_session"]
+    for cookie in (csrf, session):
+        attributes = [part.strip().lower() for part in cookie.split(";")[1:]]
+        assert "httponly" in attributes
+        assert "samesite=lax" in attributes
+        assert "path=/" in attributes
+        assert "secure" not in attributes  # plain http issuer: a Secure cookie would never come back
+    assert "max-age=604800" in session.lower()
+
+
+def test_logout_clears_the_session_cookie(world: World) -> None:
+    world.login()
+    token = csrf_of(world.http.get("/").text)
+    response = world.http.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    cookie = set_cookies(response)["sekisho_session"].lower()
+    assert "max-age=0" in cookie or "expires=thu, 01 jan 1970" in cookie
+
+
+def test_a_forged_session_cookie_is_ignored(world: World) -> None:
+    for value in ("sek_ss_" + "A" * 43, "x" * 5000, "sek_ss_" + "A" * 200):
+        world.http.cookies.set("sekisho_session", value)
+        assert not signed_in(world)
+
+
+def test_sessions_expire(world: World) -> None:
+    world.login()
+    world.clock.advance(7 * 24 * 3600 - 1)
+    assert signed_in(world)
+    world.clock.advance(1)
+    assert not signed_in(world)
+
+
+# next: same-site paths only
+
+
+OFF_SITE = [
+    "//evil.example",
+    "//evil.example/path",
+    "https://evil.example",
+    "https://evil.example/oauth/authorize",
+    "http:evil.example",
+    "/\\evil.example",
+    "/\\/evil.example",
+    "\\\\evil.example",
+    "///evil.example",
+    "/\t/evil.example",
+    "javascript:alert(1)",
+    "evil.example",
+    " //evil.example",
+]
+
+
+def test_next_never_leaves_the_site(world: World, subtests: pytest.Subtests) -> None:
+    for target in OFF_SITE:
+        with subtests.test(target=target):
+            page = world.http.get("/login", params={"next": target})
+            assert page.status_code == 200
+            assert hidden_fields(page.text)["next"] == "/"
+            if "\t" in target:
+                continue  # a form field cannot carry a tab: the login POST refuses control characters outright
+            response = login(world, "alice", PASSWORD, next_=target)
+            assert response.status_code == 303
+            assert response.headers["location"] == "/"
+
+
+def test_next_with_a_tab_in_the_form_is_refused(world: World) -> None:
+    response = login(world, "alice", PASSWORD, next_="/\t/evil.example")
+    assert response.status_code == 400 and "location" not in response.headers
+
+
+def test_next_keeps_same_site_paths(world: World) -> None:
+    params = world.authorize_params(world.public.client_id)
+    first = world.http.get("/oauth/authorize", params=params, follow_redirects=False)
+    target = parse_qs(urlsplit(first.headers["location"]).query)["next"][0]
+    page = world.http.get(first.headers["location"])
+    assert hidden_fields(page.text)["next"] == target
+    response = login(world, "alice", PASSWORD, next_=target)
+    assert response.status_code == 303 and response.headers["location"] == target
+    assert world.http.get(target).status_code == 200
+
+
+def test_next_on_a_failed_login_is_kept_safe(world: World) -> None:
+    response = login(world, "alice", "wrong", next_="//evil.example")
+    assert hidden_fields(response.text)["next"] == "/"
+
+
+# throttling
+
+
+def test_account_is_throttled_after_five_failures(world: World) -> None:
+    for _ in range(5):  # five free failures: answered at once, no waiting
+        assert login(world, "alice", "wrong password").status_code == 401
+    sixth = login(world, "alice", "wrong password")
+    assert sixth.status_code == 401  # the failure that exceeds the free ones starts the back-off
+    blocked = login(world, "alice", PASSWORD)
+    assert blocked.status_code == 429
+    assert blocked.headers["retry-after"] == "1"
+    assert "Too many failed attempts" in alert(blocked)
+    assert "sekisho_session" not in world.http.cookies
+    assert not signed_in(world)
+
+
+def test_the_back_off_doubles_and_lifts_after_the_delay(world: World) -> None:
+    for _ in range(6):
+        login(world, "alice", "wrong password")
+    assert login(world, "alice", PASSWORD).headers["retry-after"] == "1"
+    world.clock.advance(1)
+    assert login(world, "alice", "wrong password").status_code == 401  # 7th failure: 2 s
+    blocked = login(world, "alice", PASSWORD)
+    assert blocked.status_code == 429 and blocked.headers["retry-after"] == "2"
+    world.clock.advance(1)
+    assert login(world, "alice", PASSWORD).headers["retry-after"] == "1"
+    world.clock.advance(1)
+    response = login(world, "alice", PASSWORD)
+    assert response.status_code == 303
+    assert signed_in(world)
+
+
+def test_a_blocked_attempt_is_not_counted_and_success_resets(world: World) -> None:
+    for _ in range(6):
+        login(world, "alice", "wrong password")
+    for _ in range(5):  # refused without checking the password, so the delay does not grow
+        assert login(world, "alice", "wrong password").headers["retry-after"] == "1"
+    world.clock.advance(1)
+    assert login(world, "alice", PASSWORD).status_code == 303
+    for _ in range(5):  # a success forgets the account's failures
+        assert login(world, "alice", "wrong password").status_code == 401
+
+
+def test_throttling_is_per_account(world: World) -> None:
+    for _ in range(6):
+        login(world, "alice", "wrong password")
+    assert login(world, "alice", PASSWORD).status_code == 429
+    assert login(world, "bob", PASSWORD).status_code == 303
+
+
+def test_username_case_does_not_escape_the_account_throttle(world: World) -> None:
+    for name in ("alice", "ALICE", "Alice", "aLiCe", "alicE", "ALIce"):
+        login(world, name, "wrong password")
+    assert login(world, "alice", PASSWORD).status_code == 429
+
+
+def test_unknown_usernames_are_throttled_like_real_ones(world: World) -> None:
+    for _ in range(6):
+        assert login(world, "nobody", "wrong password").status_code == 401
+    blocked = login(world, "nobody", "wrong password")
+    assert blocked.status_code == 429 and blocked.headers["retry-after"] == "1"
+
+
+def test_address_is_throttled_after_twenty_failures_across_accounts(world: World) -> None:
+    for number in range(20):
+        assert login(world, f"user{number}", "wrong password").status_code == 401
+    assert login(world, "user20", "wrong password").status_code == 401  # the 21st failure starts the back-off
+    blocked = login(world, "alice", PASSWORD)  # an account that never failed, from the same address
+    assert blocked.status_code == 429 and blocked.headers["retry-after"] == "1"
+    other = from_address(world, "192.0.2.7")  # another address is not affected
+    assert login(world, "bob", PASSWORD, http=other).status_code == 303
+    other.close()
+    world.clock.advance(1)
+    assert login(world, "alice", PASSWORD).status_code == 303
+
+
+def test_throttle_page_keeps_the_security_headers(world: World) -> None:
+    for _ in range(6):
+        login(world, "alice", "wrong password")
+    blocked = login(world, "alice", PASSWORD)
+    assert blocked.status_code == 429
+    assert "frame-ancestors 'none'" in blocked.headers["content-security-policy"]
+    assert blocked.headers["x-frame-options"] == "DENY"
+    assert blocked.headers["referrer-policy"] == "no-referrer"
