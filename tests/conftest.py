@@ -8,6 +8,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -164,11 +165,17 @@ def database(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'sekisho.db'}"
 
 
-@pytest.fixture
-def world(database: str) -> Iterator[World]:
+@contextmanager
+def make_world(database: str) -> Iterator[World]:
     confidential, public = asyncio.run(_seed(database))
     clock = Clock()
     settings = Settings(issuer=ISSUER, database=database)
     app = create_app(settings, clock=clock)
     with TestClient(app, base_url=ISSUER) as http:
         yield World(http=http, clock=clock, database=database, confidential=confidential, public=public)
+
+
+@pytest.fixture
+def world(database: str) -> Iterator[World]:
+    with make_world(database) as running:
+        yield running

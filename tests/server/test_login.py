@@ -316,3 +316,10 @@ def test_throttle_page_keeps_the_security_headers(world: World) -> None:
     assert "frame-ancestors 'none'" in blocked.headers["content-security-policy"]
     assert blocked.headers["x-frame-options"] == "DENY"
     assert blocked.headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_non_ascii_csrf_token_is_refused_cleanly(world: World) -> None:
+    world.http.get("/login")  # sets the CSRF cookie
+    response = world.http.post("/login", data={"username": "alice", "password": "x", "csrf_token": "é" * 64})
+    assert response.status_code == 400
+    assert "form has expired" in response.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING
 
 from sekisho.errors import InvalidGrant
@@ -46,7 +45,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
 def check_code(code: AuthorizationCode, client: Client, redirect_uri: str, now: int) -> None:
     if code.expires_at <= now:
         raise InvalidGrant("the authorization code has expired")
-    if not hmac.compare_digest(code.client_id, client.client_id):
+    if code.client_id != client.client_id:
         raise InvalidGrant("the authorization code was issued to another client")
     # RFC 6749 §4.1.3: redirect_uri must be identical to the one in the authorization request.
     if redirect_uri != code.redirect_uri:

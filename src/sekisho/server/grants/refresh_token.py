@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING
 
 from sekisho.errors import InvalidGrant
@@ -21,7 +20,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
     token = await ctx.store.find_refresh_token(digest)
     if token is None:
         raise InvalidGrant("the refresh token is not valid")
-    if not hmac.compare_digest(token.client_id, client.client_id):
+    if token.client_id != client.client_id:
         raise InvalidGrant("the refresh token was issued to another client")
     if token.consumed_at is not None:
         await ctx.store.revoke_grant(token.grant_id, ctx.now)

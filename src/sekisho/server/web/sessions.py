@@ -77,7 +77,8 @@ class Csrf:
     def check(self, request: Request, submitted: str | None) -> None:
         settings: Settings = request.app.state.settings
         value = request.cookies.get(cookie_name(settings, "sekisho_csrf"))
-        if not value or not submitted or not hmac.compare_digest(self._sign(value), submitted):
+        expected = self._sign(value).encode() if value else b""
+        if not expected or not submitted or not hmac.compare_digest(expected, submitted.encode("utf-8", "replace")):
             raise InvalidRequest("the form has expired or did not come from this site; go back and try again")
 
 
