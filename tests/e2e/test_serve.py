@@ -1,0 +1,109 @@
+"""`sekisho serve` as a newcomer meets it: --demo, --workers, and the schema it migrates."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from sekisho.server.store.migrate import migrate
+from sekisho.server.store.schema import metadata
+from tests.e2e import test_flow as flow
+from tests.live import cli, live_server
+
+pytestmark = pytest.mark.e2e
+
+
+def field(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, name
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_demo_reaches_a_consent_page_and_the_callback_shows_the_next_step(tmp_path: Path) -> None:
+    with live_server(tmp_path, ["--demo"]) as server:
+        password = re.search(r"Demo user: demo\s+password: (\S+)", server.output())
+        assert password, server.output()
+        with httpx.Client(base_url=server.url, follow_redirects=True, timeout=10) as browser:
+            home = browser.get("/")
+            link = re.search(r'id="try-flow" href="([^"]+)"', home.text)
+            assert link
+            login_page = browser.get(link.group(1).replace("&amp;", "&"))
+            assert "Sign in" in login_page.text
+            consent = browser.post(
+                "/login",
+                data={
+                    "username": "demo",
+                    "password": password.group(1),
+                    "csrf_token": field(login_page.text, "csrf_token"),
+                    "next": field(login_page.text, "next"),
+                },
+            )
+            assert "sekisho demo app" in consent.text and "Read your account information" in consent.text
+            fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', consent.text))
+            callback = browser.post("/oauth/authorize", data={**fields, "decision": "allow"})
+            assert callback.url.path == "/demo/callback"
+            query = parse_qs(urlsplit(str(callback.url)).query)
+            assert query["iss"] == [server.url]
+            # The page shows the exchange with the verifier the home page made: run it as shown.
+            exchange = re.search(r'<pre id="exchange">(.*?)</pre>', callback.text, re.S)
+            assert exchange
+            args = dict(re.findall(r"-d (\w+)=(\S+)", exchange.group(1)))
+            tokens = httpx.post(server.url + "/oauth/token", data=args).json()
+            assert tokens["access_token"].startswith("sek_at_")
+
+
+def test_demo_restart_prints_a_new_password_that_works(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'demo.db'}"
+    passwords = []
+    for _ in range(2):
+        with live_server(tmp_path, ["--demo"], database=database) as server:
+            found = re.search(r"password: (\S+)", server.output())
+            assert found
+            passwords.append(found.group(1))
+    assert passwords[0] != passwords[1]
+
+
+def test_workers_serve_flows_across_processes(tmp_path: Path) -> None:
+    """Two worker processes share the port; state lives in the database, so any step may land on either."""
+    database = f"sqlite:///{tmp_path / 'workers.db'}"
+    cli("user", "add", "alice", "--password-stdin", database=database, stdin=flow.PASSWORD + "\n")
+    with live_server(tmp_path, ["--workers", "2"], database=database) as server:
+        client_id = flow.register(server, "--public")["client_id"]
+        assert client_id
+        with httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as browser:
+            for round_number in range(5):
+                verifier, challenge = flow.pkce()
+                query = flow.authorize(browser, client_id, challenge, f"round-{round_number}")
+                tokens = browser.post(
+                    "/oauth/token",
+                    data={
+                        "grant_type": "authorization_code",
+                        "code": query["code"][0],
+                        "redirect_uri": flow.REDIRECT,
+                        "code_verifier": verifier,
+                        "client_id": client_id,
+                    },
+                ).json()
+                me = browser.post("/api/i", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+                assert me.json()["username"] == "alice"
+        pids = set(re.findall(r"Started server process \[(\d+)\]", server.output()))
+        assert len(pids) == 2, server.output()
+
+
+def test_migrations_build_exactly_the_schema_the_code_uses(tmp_path: Path) -> None:
+    path = tmp_path / "schema.db"
+    asyncio.run(migrate(f"sqlite:///{path}"))
+    asyncio.run(migrate(f"sqlite:///{path}"))  # a second start is a no-op
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    assert differences == []
