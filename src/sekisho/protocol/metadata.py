@@ -23,5 +23,6 @@ def build_metadata(issuer: str, *, scopes: Iterable[str], grant_types: Iterable[
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
+        "client_id_metadata_document_supported": True,
         "service_documentation": f"{base}/",
     }

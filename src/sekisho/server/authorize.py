@@ -13,6 +13,7 @@ from sekisho.server import clients
 from sekisho.server.entities import AuthorizationCode, Client, Grant, User
 from sekisho.server.ids import new_id
 from sekisho.server.store import Store
+from sekisho.server.url_clients import UrlClients
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +34,11 @@ class CheckedAuthorization:
     request: AuthorizationRequest
 
 
-async def check_client_and_redirect(request: AuthorizationRequest, store: Store) -> ClientRedirect:
+async def check_client_and_redirect(
+    request: AuthorizationRequest, store: Store, url_clients: UrlClients
+) -> ClientRedirect:
     """RFC 6749 §4.1.2.1: problems here MUST NOT be redirected."""
-    client = await clients.resolve(request.client_id, store, status=400)
+    client = await clients.resolve(request.client_id, store, url_clients, fetch=True, status=400)
     if request.redirect_uri is None:
         raise InvalidRequest("redirect_uri is required")
     if not redirects.matches(request.redirect_uri, client.redirect_uris):

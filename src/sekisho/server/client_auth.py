@@ -10,9 +10,12 @@ from sekisho.protocol.tokens import digest_matches
 from sekisho.server import clients
 from sekisho.server.entities import Client
 from sekisho.server.store import Store
+from sekisho.server.url_clients import UrlClients
 
 
-async def authenticate(authorization: str | None, params: Mapping[str, str], store: Store) -> Client:
+async def authenticate(
+    authorization: str | None, params: Mapping[str, str], store: Store, url_clients: UrlClients
+) -> Client:
     """The authenticated client, or raise `invalid_client` (401) / `invalid_request`."""
     basic = parse_basic(authorization) if authorization else None
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
@@ -24,7 +27,7 @@ async def authenticate(authorization: str | None, params: Mapping[str, str], sto
     client_id, secret = basic if basic else (body_id, body_secret)
     if client_id is None:
         raise InvalidClient("client authentication is required: send client_id (and a secret if you have one)")
-    client = await clients.resolve(client_id, store)
+    client = await clients.resolve(client_id, store, url_clients)
     check_secret(client, secret or None)
     return client
 

@@ -22,6 +22,8 @@ class Client:
     scopes: tuple[str, ...] | None  # None: any scope the server knows
     secret_digest: str | None = field(repr=False)  # None: a public client
     created_at: int
+    logo: str | None = None  # a data: URL (URL clients)
+    client_uri: str | None = None  # the client_id page (URL clients)
 
     @property
     def is_public(self) -> bool:
@@ -101,3 +103,16 @@ class Note:
     visibility: str
     cw: str | None
     created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MiAuthSession:
+    """A user's decision on a MiAuth session (Misskey's page-less flow)."""
+
+    session: str
+    user_id: str
+    name: str
+    scope: str
+    allowed: int  # 1 allowed, 0 denied
+    created_at: int
+    expires_at: int

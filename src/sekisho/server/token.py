@@ -41,6 +41,7 @@ def mint(
     now: int,
     refresh_scope: str | None = None,
     absolute_expires_at: int | None = None,
+    ttl: int | None = None,
 ) -> Minted:
     """An access token, and a refresh token when `refresh_scope` is given (the grant's full scope)."""
     access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
@@ -50,7 +51,7 @@ def mint(
         client_id=client_id,
         user_id=user_id,
         scope=scope,
-        expires_at=now + settings.access_token_ttl,
+        expires_at=now + (ttl or settings.access_token_ttl),
         created_at=now,
     )
     refresh_token = None
@@ -68,4 +69,4 @@ def mint(
             absolute_expires_at=absolute,
             created_at=now,
         )
-    return Minted(access_token, refresh_token, NewTokens(access, refresh), settings.access_token_ttl)
+    return Minted(access_token, refresh_token, NewTokens(access, refresh), ttl or settings.access_token_ttl)

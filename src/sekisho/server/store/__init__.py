@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from sekisho.server.client_documents import ClientMetadata
 from sekisho.server.entities import (
     AccessToken,
     AuthorizationCode,
     Client,
     Grant,
+    MiAuthSession,
     NewTokens,
     Note,
     RefreshToken,
@@ -59,6 +61,14 @@ class Store(Protocol):
     async def clear_login_failures(self, key: str) -> None: ...
 
     async def server_secret(self, name: str, candidate: str, now: int) -> str: ...
+
+    async def find_url_client(self, client_id: str, now: int) -> ClientMetadata | None: ...
+    async def save_url_client(self, found: ClientMetadata, now: int, expires_at: int) -> None: ...
+
+    async def record_miauth(self, session: MiAuthSession) -> bool: ...
+    async def redeem_miauth(
+        self, session: str, now: int, mint: Callable[[str, str, str], tuple[Grant, NewTokens]]
+    ) -> tuple[str, NewTokens] | None: ...
 
     async def add_note(self, note: Note) -> None: ...
     async def find_note(self, note_id: str) -> Note | None: ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -12,10 +14,12 @@ from sekisho.server.store.schema import (
     clients,
     grants,
     login_throttles,
+    miauth_sessions,
     notes,
     refresh_tokens,
     server_secrets,
     sessions,
+    url_clients,
     users,
 )
 
@@ -211,3 +215,37 @@ FIND_BLOCKED_UNTIL = Query(
     )
 )
 DELETE_THROTTLE = Query(delete(login_throttles).where(login_throttles.c.key == bindparam("key")))
+
+# URL clients' cached pages: an upsert, since any worker may refresh one
+_URL_CLIENT: dict[str, Any] = {column.name: bindparam(column.name) for column in url_clients.c}
+_URL_CLIENT_UPDATE = {name: value for name, value in _URL_CLIENT.items() if name != "client_id"}
+SAVE_URL_CLIENT = Query(
+    {
+        "sqlite": sqlite.insert(url_clients)
+        .values(_URL_CLIENT)
+        .on_conflict_do_update(index_elements=["client_id"], set_=_URL_CLIENT_UPDATE),
+        "postgresql": postgresql.insert(url_clients)
+        .values(_URL_CLIENT)
+        .on_conflict_do_update(index_elements=["client_id"], set_=_URL_CLIENT_UPDATE),
+    }
+)
+FIND_URL_CLIENT = Query(
+    select(url_clients.c.name, url_clients.c.redirect_uris, url_clients.c.logo, url_clients.c.client_uri).where(
+        url_clients.c.client_id == bindparam("client_id"), url_clients.c.expires_at > bindparam("now")
+    )
+)
+
+# MiAuth
+INSERT_MIAUTH = _insert(miauth_sessions)
+FIND_MIAUTH = Query(select(miauth_sessions.c.session).where(miauth_sessions.c.session == bindparam("session")))
+CONSUME_MIAUTH = Query(
+    update(miauth_sessions)
+    .where(
+        miauth_sessions.c.session == bindparam("session"),
+        miauth_sessions.c.allowed == 1,
+        miauth_sessions.c.consumed_at.is_(None),
+        miauth_sessions.c.expires_at > bindparam("now"),
+    )
+    .values(consumed_at=bindparam("now"))
+    .returning(miauth_sessions.c.user_id, miauth_sessions.c.name, miauth_sessions.c.scope)
+)

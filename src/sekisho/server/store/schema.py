@@ -134,3 +134,31 @@ notes = Table(
     _time("created_at"),
     Index("ix_notes_user_id_id", "user_id", "id"),
 )
+
+
+url_clients = Table(
+    "url_clients",  # what a URL client id's page said, kept within HTTP caching rules (errors never)
+    metadata,
+    Column("client_id", String(2048), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("redirect_uris", Text, nullable=False),
+    Column("logo", Text, nullable=True),  # a data: URL, fetched safely; never hot-linked
+    Column("client_uri", Text, nullable=True),
+    _time("fetched_at"),
+    _time("expires_at"),
+    Index("ix_url_clients_expires_at", "expires_at"),
+)
+
+miauth_sessions = Table(
+    "miauth_sessions",  # Misskey's MiAuth: the user's decision, redeemed once by /api/miauth/{session}/check
+    metadata,
+    Column("session", String(128), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("allowed", BigInteger, nullable=False),  # 1 allowed, 0 denied
+    _time("created_at"),
+    _time("expires_at"),
+    _time("consumed_at", nullable=True),
+    Index("ix_miauth_sessions_expires_at", "expires_at"),
+)

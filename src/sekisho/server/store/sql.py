@@ -6,11 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from sekisho.server.client_documents import ClientMetadata
 from sekisho.server.entities import (
     AccessToken,
     AuthorizationCode,
     Client,
     Grant,
+    MiAuthSession,
     NewTokens,
     Note,
     RefreshToken,
@@ -21,6 +23,7 @@ from sekisho.server.store.driver import Connection, Database, open_database
 from sekisho.server.store.migrate import migrate
 
 Backoff = Callable[[int], int]
+MiAuthMint = Callable[[str, str, str], tuple[Grant, NewTokens]]  # (user_id, app name, scope) → records
 
 
 def _row(record: object, **extra: object) -> dict[str, object]:
@@ -239,6 +242,38 @@ class SqlStore:
     async def clear_login_failures(self, key: str) -> None:
         async with self.database.transaction() as tx:
             await tx.execute(q.DELETE_THROTTLE, key=key)
+
+    # URL clients
+    async def find_url_client(self, client_id: str, now: int) -> ClientMetadata | None:
+        row = await self._read.fetch_one(q.FIND_URL_CLIENT, client_id=client_id, now=now)
+        if row is None:
+            return None
+        return ClientMetadata(client_id, row[0], tuple(row[1].split()), row[2], row[3])
+
+    async def save_url_client(self, found: ClientMetadata, now: int, expires_at: int) -> None:
+        row = _row(found, redirect_uris=" ".join(found.redirect_uris), fetched_at=now, expires_at=expires_at)
+        async with self.database.transaction() as tx:
+            await tx.execute(q.SAVE_URL_CLIENT, **row, logo=found.logo_uri)
+
+    # MiAuth
+    async def record_miauth(self, session: MiAuthSession) -> bool:
+        """Store the user's decision for a session; False if that session was decided before."""
+        async with self.database.transaction() as tx:
+            if await tx.fetch_one(q.FIND_MIAUTH, session=session.session) is not None:
+                return False
+            await tx.execute(q.INSERT_MIAUTH, **_row(session), consumed_at=None)
+            return True
+
+    async def redeem_miauth(self, session: str, now: int, mint: MiAuthMint) -> tuple[str, NewTokens] | None:
+        """Consume an allowed session and persist the token `mint` makes for it, once; else None."""
+        async with self.database.transaction() as tx:
+            row = await tx.fetch_one(q.CONSUME_MIAUTH, session=session, now=now)
+            if row is None:
+                return None
+            grant, tokens = mint(str(row[0]), str(row[1]), str(row[2]))
+            await tx.execute(q.INSERT_GRANT, **_row(grant, last_used_at=None, revoked_at=None))
+            await _insert_tokens(tx, tokens, now)
+            return str(row[0]), tokens
 
     # notes
     async def add_note(self, note: Note) -> None:

@@ -17,9 +17,11 @@ from starlette.staticfiles import StaticFiles
 from sekisho.demo.notes import MisskeyApi
 from sekisho.errors import OAuthError
 from sekisho.resource import StoreVerifier
+from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
 from sekisho.server.settings import Settings, build_settings
 from sekisho.server.store.sql import SqlStore
-from sekisho.server.web import oauth, pages
+from sekisho.server.url_clients import UrlClients
+from sekisho.server.web import miauth, oauth, pages
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import handle_http_exception, handle_oauth_error, handle_unexpected
 from sekisho.server.web.sessions import Csrf
@@ -27,8 +29,17 @@ from sekisho.server.web.sessions import Csrf
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings, *, migrate: bool = True, clock: Callable[[], float] = time.time) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    clock: Callable[[], float] = time.time,
+    address_policy: AddressPolicy | None = None,
+    resolver: Resolver = system_resolver,
+) -> Starlette:
+    """The app; `address_policy` and `resolver` let tests aim URL-client fetches at loopback pages."""
     store = SqlStore(settings.database)
+    policy = address_policy or AddressPolicy(allow_private=settings.allow_private_client_ids)
     demo_api = MisskeyApi(store, StoreVerifier(store, clock=clock), clock=clock)
 
     @asynccontextmanager
@@ -36,10 +47,13 @@ def create_app(settings: Settings, *, migrate: bool = True, clock: Callable[[], 
         await store.connect(migrate_schema=migrate)
         key = await store.server_secret("csrf", secrets.token_hex(32), int(clock()))
         app.state.settings = settings
-        app.state.sekisho = AppState(settings=settings, store=store, csrf=Csrf(bytes.fromhex(key)), clock=clock)
+        fetcher = Fetcher.for_issuer(settings.issuer, policy, resolver)
+        url_clients = UrlClients(store, fetcher, clock)
+        app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, clock)
         try:
             yield
         finally:
+            await fetcher.close()
             await store.close()
 
     routes = [
@@ -56,6 +70,8 @@ def create_app(settings: Settings, *, migrate: bool = True, clock: Callable[[], 
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/demo/callback", pages.demo_callback, methods=["GET"]),
+        Route("/miauth/{session}", miauth.consent, methods=["GET", "POST"]),
+        Route("/api/miauth/{session}/check", miauth.check, methods=["POST"]),
         *demo_api.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

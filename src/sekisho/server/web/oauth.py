@@ -46,7 +46,9 @@ async def authorize(request: Request) -> Response:
         params = parse_items(request.query_params.multi_items())
     decision, csrf_token = params.pop("decision", None), params.pop("csrf_token", None)
     req = AuthorizationRequest.from_params(params)
-    target = await authz.check_client_and_redirect(req, app.store)  # errors above here are never redirected
+    target = await authz.check_client_and_redirect(
+        req, app.store, app.url_clients
+    )  # errors above here are never redirected
     try:
         checked = authz.check_request(req, target, app.settings.scopes)
     except OAuthError as error:
@@ -74,8 +76,9 @@ def consent_page(request: Request, checked: authz.CheckedAuthorization, username
         request,
         "consent.html",
         client_name=checked.client.name,
-        client_host=urlsplit(checked.redirect_uri).netloc or checked.redirect_uri,
+        client_host=urlsplit(checked.client.client_uri or checked.redirect_uri).netloc or checked.redirect_uri,
         client_id=checked.client.client_id,
+        logo=checked.client.logo,
         scopes=describe(checked.scope, app.settings.scopes),
         username=username,
         fields=checked.request.as_params(),
@@ -95,7 +98,7 @@ async def token(request: Request) -> Response:
     app = state(request)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     req = TokenRequest.from_params(params)
-    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store)
+    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store, app.url_clients)
     handler = HANDLERS.get(req.grant_type)
     if handler is None:
         raise UnsupportedGrantType(f"grant_type {req.grant_type!r} is not supported")
@@ -108,7 +111,7 @@ async def token(request: Request) -> Response:
 async def revoke(request: Request) -> Response:
     app = state(request)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
-    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store)
+    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store, app.url_clients)
     await revocation.revoke(params, client, app.store, app.now())
     return Response(status_code=200, headers={**NO_STORE, **CORS})
 
@@ -116,6 +119,6 @@ async def revoke(request: Request) -> Response:
 async def introspect(request: Request) -> Response:
     app = state(request)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
-    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store)
+    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store, app.url_clients)
     body = await introspection.introspect(params, client, app.store, app.settings.issuer, app.now())
     return token_json(body)

@@ -12,6 +12,7 @@ from sekisho.errors import InvalidRequest
 from sekisho.protocol.params import MAX_BODY_BYTES
 from sekisho.server.settings import Settings
 from sekisho.server.store import Store
+from sekisho.server.url_clients import UrlClients
 from sekisho.server.web.sessions import Csrf
 
 
@@ -20,6 +21,7 @@ class AppState:
     settings: Settings
     store: Store
     csrf: Csrf
+    url_clients: UrlClients
     clock: Callable[[], float] = field(default=time.time)
 
     def now(self) -> int:

@@ -1,0 +1,198 @@
+"""Fetching what a URL client id points at, safe against SSRF.
+
+Every connection goes to an address this module resolved and checked itself (no second DNS look-up, so no
+rebinding between check and connect), on every redirect hop; with a time budget, a size cap and a hop cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from sekisho import __version__
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+TIMEOUT = 5.0
+MAX_BYTES = 256 * 1024
+MAX_REDIRECTS = 3
+
+
+class FetchError(Exception):
+    """A fetch that failed; the message says why in one line, for the person or developer who reads it."""
+
+
+class BlockedAddress(httpcore.ConnectError):
+    pass
+
+
+def is_public(address: IPAddress) -> bool:
+    """Not loopback, private, link-local, multicast, reserved, shared or unspecified (IPv4-mapped included)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Which peers a fetch may connect to; `allow_private` is `--allow-private-client-ids`."""
+
+    allow_private: bool = False
+    also_allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    def allows(self, address: IPAddress) -> bool:
+        return self.allow_private or is_public(address) or any(address in net for net in self.also_allowed)
+
+    @property
+    def allows_http(self) -> bool:
+        return self.allow_private or bool(self.also_allowed)
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself, checks each address against the policy, and connects to a checked address."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+        self._policy = policy
+        self._resolve = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            try:
+                addresses = [ipaddress.ip_address(found.split("%", 1)[0]) for found in await self._resolve(host, port)]
+            except OSError as exc:
+                raise httpcore.ConnectError(f"the host name {host} does not resolve") from exc
+        allowed = [address for address in addresses if self._policy.allows(address)]
+        if not allowed:
+            raise BlockedAddress(f"{host} resolves to a private or reserved address ({addresses[0]})")
+        return await self._inner.connect_tcp(str(allowed[0]), port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+        super().__init__(http2=False, retries=0)
+        # httpx has no public hook for the network backend; its pool takes one, so the pool is rebuilt here.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=20,
+            max_keepalive_connections=10,
+            keepalive_expiry=5.0,
+            network_backend=GuardedBackend(policy, resolver),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    url: str  # after redirects
+    content_type: str
+    headers: httpx.Headers
+    body: bytes
+
+
+class Fetcher:
+    """One HTTP client for all URL-client fetches of a process."""
+
+    def __init__(self, policy: AddressPolicy, *, user_agent: str, resolver: Resolver = system_resolver) -> None:
+        self.policy = policy
+        self._client = httpx.AsyncClient(
+            transport=GuardedTransport(policy, resolver),
+            follow_redirects=False,
+            trust_env=False,  # never through a proxy from the environment
+            timeout=httpx.Timeout(TIMEOUT),
+            headers={"User-Agent": user_agent},
+        )
+
+    @classmethod
+    def for_issuer(cls, issuer: str, policy: AddressPolicy, resolver: Resolver = system_resolver) -> Fetcher:
+        return cls(policy, user_agent=f"sekisho/{__version__} (+{issuer}/)", resolver=resolver)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, url: str, *, accept: str, max_bytes: int = MAX_BYTES, timeout: float = TIMEOUT) -> Fetched:
+        """GET with redirects followed by hand (each hop checked), or raise FetchError."""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._follow(url, accept, max_bytes)
+        except TimeoutError as exc:
+            raise FetchError(f"{_host(url)} did not answer within {timeout:g} s") from exc
+        except BlockedAddress as exc:
+            raise FetchError(f"refused to connect: {exc} (SSRF protection)") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{_host(url)} could not be reached ({type(exc).__name__})") from exc
+
+    async def _follow(self, url: str, accept: str, max_bytes: int) -> Fetched:
+        for _ in range(MAX_REDIRECTS + 1):
+            self._check_url(url)
+            # identity only: a compressed body could expand past the size cap before it is counted
+            headers = {"Accept": accept, "Accept-Encoding": "identity"}
+            async with self._client.stream("GET", url, headers=headers) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if response.status_code >= 400:
+                    raise FetchError(f"{url} answered HTTP {response.status_code}")
+                if response.status_code != 200:
+                    raise FetchError(f"{url} answered HTTP {response.status_code}, not 200")
+                if response.headers.get("content-encoding", "identity").lower() != "identity":
+                    raise FetchError(f"{url} sent a compressed body although none was asked for")
+                body = await _read_capped(response, max_bytes, url)
+                content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                return Fetched(str(response.url), content_type, response.headers, body)
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not (parts.scheme == "http" and self.policy.allows_http):
+            raise FetchError(f"only https URLs are fetched, not {url[:200]}")
+        if parts.username or parts.password:
+            raise FetchError("URLs with a user name or password are not fetched")
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise FetchError(f"{url} is larger than {max_bytes // 1024} KiB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"{url} is larger than {max_bytes // 1024} KiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url[:100]
