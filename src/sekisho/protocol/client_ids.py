@@ -7,7 +7,7 @@ string twice always succeeds, and `https://app.example` and `https://app.example
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from sekisho.errors import InvalidClient
 
@@ -16,7 +16,7 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def is_url(client_id: str) -> bool:
-    return client_id.startswith(("https://", "http://"))
+    return client_id[:8].lower().startswith(("https://", "http://"))
 
 
 def normalize(client_id: str, *, allow_private: bool) -> str:
@@ -49,7 +49,7 @@ def normalize(client_id: str, *, allow_private: bool) -> str:
     if not allow_private and (host in LOOPBACK_NAMES or host.endswith(".localhost")):
         raise refuse("must not point at this machine")
     path = parts.path or "/"  # IndieAuth: no path is the path "/"
-    if any(segment in (".", "..") for segment in path.split("/")):
+    if any(unquote(segment) in (".", "..") for segment in path.split("/")):
         raise refuse("must not contain . or .. path segments")
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != {"https": 443, "http": 80}[scheme]:

@@ -45,7 +45,10 @@ def targets(headers: Iterable[str], relation: str, base: str) -> list[str]:
                     rels = value.strip().strip('"').lower().split()
                     break
             if relation in rels:
-                found.append(urljoin(base, target.strip()))
+                try:
+                    found.append(urljoin(base, target.strip()))
+                except ValueError:  # e.g. an unclosed IPv6 literal: not a target, and not a 500
+                    continue
             if len(found) >= MAX_LINKS:
                 return found
     return found

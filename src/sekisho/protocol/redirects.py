@@ -12,7 +12,10 @@ _FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "about
 
 
 def is_loopback(uri: str) -> bool:
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. "http://[oops": not a URI at all, so not a loopback one
+        return False
     host = parts.netloc.rsplit("@", 1)[-1]
     host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     return parts.scheme == "http" and host in LOOPBACK_HOSTS

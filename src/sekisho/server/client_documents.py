@@ -34,11 +34,14 @@ class ClientMetadata:
     client_uri: str | None = None
 
 
-def parse(client_id: str, fetched: Fetched, *, allow_private: bool) -> ClientMetadata:
-    """ClientMetadata from a fetched page; Link-header redirect URIs are merged with the document's."""
+def parse(client_id: str, fetched: Fetched, *, allow_private: bool, requested: str | None = None) -> ClientMetadata:
+    """ClientMetadata from a fetched page; Link-header redirect URIs are merged with the document's.
+
+    `requested` is the client_id as the client sent it, before normalisation; a JSON document may name either.
+    """
     from_header = links.targets(fetched.headers.get_list("link"), "redirect_uri", fetched.url)
     if fetched.content_type in JSON_TYPES or fetched.content_type.endswith("+json"):
-        found = parse_json(client_id, fetched.body)
+        found = parse_json(client_id, fetched.body, allow_private=allow_private, requested=requested)
     elif fetched.content_type in HTML_TYPES:
         found = parse_html(client_id, fetched, allow_private=allow_private)
     elif from_header:
@@ -51,7 +54,9 @@ def parse(client_id: str, fetched: Fetched, *, allow_private: bool) -> ClientMet
     return ClientMetadata(found.client_id, found.name, uris, found.logo_uri, found.client_uri)
 
 
-def parse_json(client_id: str, body: bytes) -> ClientMetadata:
+def parse_json(
+    client_id: str, body: bytes, *, allow_private: bool = False, requested: str | None = None
+) -> ClientMetadata:
     """An OAuth Client ID Metadata Document."""
     try:
         document = json.loads(body.decode("utf-8"))
@@ -59,7 +64,8 @@ def parse_json(client_id: str, body: bytes) -> ClientMetadata:
         raise DocumentError("the client metadata document is not valid JSON") from exc
     if not isinstance(document, dict):
         raise DocumentError("the client metadata document must be a JSON object")
-    if document.get("client_id") != client_id:
+    # The draft compares strings exactly; the form the client itself sent is exact too (never bite the client).
+    if document.get("client_id") not in (client_id, requested or client_id):
         raise DocumentError("the client metadata document's client_id is not the URL it was fetched from")
     method = document.get("token_endpoint_auth_method", "none")
     if method in SECRET_METHODS or "client_secret" in document:
@@ -71,7 +77,7 @@ def parse_json(client_id: str, body: bytes) -> ClientMetadata:
         client_id,
         _name(document.get("client_name")) or client_id,
         tuple(uris),
-        _https(document.get("logo_uri")),
+        _logo_url(document.get("logo_uri"), allow_private),
         _https(document.get("client_uri")),
     )
 
@@ -81,13 +87,14 @@ def parse_html(client_id: str, fetched: Fetched, *, allow_private: bool) -> Clie
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = mf2py.parse(doc=fetched.body, url=fetched.url, metaformats=False)
+            # lxml: a C parser, linear on hostile markup where html5lib's tree fix-ups take quadratic time
+            parsed = mf2py.parse(doc=fetched.body, url=fetched.url, html_parser="lxml", metaformats=False)
     except Exception as exc:  # a parser tripped by hostile markup: the page is unusable, the server is fine
         raise DocumentError("the client_id page could not be parsed as HTML") from exc
     rels = parsed.get("rels", {}).get("redirect_uri", [])
     app = _matching_app(parsed.get("items", []), client_id, allow_private)
     name = _name(_first(app, "name")) if app else None
-    logo = _https(_first(app, "logo")) if app else None
+    logo = _logo_url(_first(app, "logo"), allow_private) if app else None
     return ClientMetadata(client_id, name or client_id, tuple(rels), logo, client_id)
 
 
@@ -133,6 +140,13 @@ def _name(value: Any) -> str | None:
 
 def _https(value: Any) -> str | None:
     return value if isinstance(value, str) and value.startswith("https://") and len(value) <= 2048 else None
+
+
+def _logo_url(value: Any, allow_private: bool) -> str | None:
+    """https; http too under --allow-private-client-ids, as for the client_id (the fetcher checks the same rule)."""
+    if allow_private and isinstance(value, str) and value.startswith("http://") and len(value) <= 2048:
+        return value
+    return _https(value)
 
 
 def _usable(uris: list[str]) -> tuple[str, ...]:

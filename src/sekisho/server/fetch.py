@@ -37,9 +37,20 @@ class BlockedAddress(httpcore.ConnectError):
 
 def is_public(address: IPAddress) -> bool:
     """Not loopback, private, link-local, multicast, reserved, shared or unspecified (IPv4-mapped included)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.sixtofour is not None:  # 2002::/16 carries an IPv4 address a 6to4 relay would reach
+            address = address.sixtofour
+        elif address in _NAT64:  # 64:ff9b::/96 (RFC 6052): a NAT64 gateway reaches the IPv4 address inside
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif address in _NAT64_LOCAL or address.is_site_local or int(address) >> 32 == 0:
+            return False  # local-use NAT64, deprecated site-local, IPv4-compatible ::a.b.c.d
     return address.is_global and not address.is_multicast
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 addresses = [ipaddress.ip_address(found.split("%", 1)[0]) for found in await self._resolve(host, port)]
             except OSError as exc:
                 raise httpcore.ConnectError(f"the host name {host} does not resolve") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"the host name {host} has no address")
         allowed = [address for address in addresses if self._policy.allows(address)]
         if not allowed:
             raise BlockedAddress(f"{host} resolves to a private or reserved address ({addresses[0]})")
@@ -150,7 +163,11 @@ class Fetcher:
         except BlockedAddress as exc:
             raise FetchError(f"refused to connect: {exc} (SSRF protection)") from exc
         except httpx.HTTPError as exc:
+            if isinstance(exc.__cause__, BlockedAddress):  # httpx wraps the backend's error in its own ConnectError
+                raise FetchError(f"refused to connect: {exc.__cause__} (SSRF protection)") from exc
             raise FetchError(f"{_host(url)} could not be reached ({type(exc).__name__})") from exc
+        except (httpx.InvalidURL, ValueError) as exc:  # a malformed URL, given or met on a redirect: not a 500
+            raise FetchError(f"a URL on the way is not a valid URL ({str(exc)[:200]})") from exc
 
     async def _follow(self, url: str, accept: str, max_bytes: int) -> Fetched:
         for _ in range(MAX_REDIRECTS + 1):
@@ -178,6 +195,10 @@ class Fetcher:
             raise FetchError(f"only https URLs are fetched, not {url[:200]}")
         if parts.username or parts.password:
             raise FetchError("URLs with a user name or password are not fetched")
+        try:
+            _ = parts.port  # out of range (e.g. :99999) would reach connect() and fail there as a 500
+        except ValueError as exc:
+            raise FetchError(f"{url[:200]} has an invalid port") from exc
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:

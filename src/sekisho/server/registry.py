@@ -20,6 +20,13 @@ GRANT_TYPES = (
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 
 
+def new_client_id() -> str:
+    """144 random bits, never starting with "-" (it would read as an option on a command line)."""
+    while (client_id := secrets.token_urlsafe(18)).startswith("-"):
+        pass
+    return client_id
+
+
 class RegistrationError(ValueError):
     """A refused registration; the message is one line for the user."""
 
@@ -59,7 +66,7 @@ async def register_client(
         raise RegistrationError(f"unknown scope {unknown[0]!r}")
     secret = None if public else tokens.new_secret(tokens.CLIENT_SECRET)
     client = Client(
-        client_id=secrets.token_urlsafe(18),
+        client_id=new_client_id(),
         name=name,
         redirect_uris=uris,
         grant_types=grants,

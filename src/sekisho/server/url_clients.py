@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
-from sekisho.errors import InvalidClient
+from sekisho.errors import InvalidClient, InvalidRequest
 from sekisho.protocol import client_ids
 from sekisho.server.client_documents import ClientMetadata, DocumentError, parse
 from sekisho.server.entities import Client
@@ -63,24 +63,24 @@ class UrlClients:
         now = int(self.clock())
         found = await self.store.find_url_client(normalized, now)
         if found is None:
-            found, ttl = await self._fetch(normalized)
+            found, ttl = await self._fetch(normalized, requested=client_id)
             if ttl > 0:
                 await self.store.save_url_client(found, now, now + ttl)
         return virtual_client(normalized, found)
 
-    async def _fetch(self, client_id: str) -> tuple[ClientMetadata, int]:
+    async def _fetch(self, client_id: str, *, requested: str) -> tuple[ClientMetadata, int]:
         try:
             fetched = await self.fetcher.get(client_id, accept=ACCEPT)
             allow = self.fetcher.policy.allows_http
-            found = await asyncio.to_thread(parse, client_id, fetched, allow_private=allow)
+            found = await asyncio.to_thread(parse, client_id, fetched, allow_private=allow, requested=requested)
         except (FetchError, DocumentError) as exc:
-            raise InvalidClient(f"the client_id page cannot be used: {exc}", status=400) from exc
-        logo = await self._logo(found.logo_uri)
+            raise InvalidRequest(f"the client_id page cannot be used: {exc}") from exc
+        logo = await self.logo(found.logo_uri)
         return ClientMetadata(client_id, found.name, found.redirect_uris, logo, found.client_uri), lifetime(
             fetched.headers, now=int(self.clock())
         )
 
-    async def _logo(self, url: str | None) -> str | None:
+    async def logo(self, url: str | None) -> str | None:
         """The logo as a data: URL, fetched with the same guards, or None: a broken logo is no error."""
         if url is None:
             return None

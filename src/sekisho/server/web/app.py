@@ -70,8 +70,9 @@ def create_app(
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/demo/callback", pages.demo_callback, methods=["GET"]),
-        Route("/miauth/{session}", miauth.consent, methods=["GET", "POST"]),
-        Route("/api/miauth/{session}/check", miauth.check, methods=["POST"]),
+        # {session:path}: a session id with a slash reaches the handler and gets its 400 / {"ok": false}, not a 404
+        Route("/miauth/{session:path}", miauth.consent, methods=["GET", "POST"]),
+        Route("/api/miauth/{session:path}/check", miauth.check, methods=["POST"]),
         *demo_api.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

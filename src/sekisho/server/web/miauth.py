@@ -38,6 +38,7 @@ async def consent(request: Request) -> Response:
             client_name=checked.name,
             client_host=urlsplit(checked.callback).netloc if checked.callback else None,
             client_id=f"MiAuth session {session}",
+            logo=await app.url_clients.logo(params.get("icon")),  # fetched safely, never hot-linked
             scopes=describe(checked.scope, app.settings.scopes),
             username=user.username,
             fields=params,
