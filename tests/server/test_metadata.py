@@ -37,7 +37,7 @@ def test_metadata_fields(world: World) -> None:
 
 def test_metadata_offers_only_the_grants_it_serves(world: World) -> None:
     body = world.http.get("/.well-known/oauth-authorization-server").json()
-    assert sorted(body["grant_types_supported"]) == ["authorization_code", "refresh_token"]
+    assert sorted(body["grant_types_supported"]) == ["authorization_code", "client_credentials", "refresh_token"]
     assert "password" not in body["grant_types_supported"]
     assert "implicit" not in body["grant_types_supported"]
     assert "token" not in body["response_types_supported"]

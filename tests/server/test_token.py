@@ -287,7 +287,6 @@ def test_unsupported_grant_types(world: World, subtests: pytest.Subtests) -> Non
         "password",
         "implicit",
         "token",
-        "client_credentials",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
         "urn:ietf:params:oauth:grant-type:device_code",
         "AUTHORIZATION_CODE",

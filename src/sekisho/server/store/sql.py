@@ -168,6 +168,11 @@ class SqlStore:
             return True
 
     # tokens
+    async def save_tokens(self, tokens: NewTokens, now: int) -> None:
+        """Persist tokens that no code or refresh token pays for (client_credentials)."""
+        async with self.database.transaction() as tx:
+            await _insert_tokens(tx, tokens, now)
+
     async def find_access_token(self, digest: str, now: int) -> AccessToken | None:
         """The token if it is neither revoked nor expired."""
         row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN, digest=digest, now=now)

@@ -1,0 +1,27 @@
+"""The client_credentials grant (RFC 6749 §4.4): a confidential client acting for itself; no refresh token."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sekisho.errors import UnauthorizedClient
+from sekisho.protocol.params import TokenRequest
+from sekisho.protocol.scopes import check_scope, join_scope
+from sekisho.server.entities import Client
+from sekisho.server.token import Minted, mint
+
+if TYPE_CHECKING:
+    from sekisho.server.grants import GrantContext
+
+
+async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Minted:
+    # RFC 6749 §4.4: only for confidential clients (authenticated by now).
+    if client.is_public:
+        raise UnauthorizedClient("the client_credentials grant needs a confidential client")
+    scope = check_scope(request.scope, known=ctx.settings.scopes, allowed=client.scopes, default=client.scopes or ())
+    # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
+    minted = mint(
+        ctx.settings, grant_id=None, client_id=client.client_id, user_id=None, scope=join_scope(scope), now=ctx.now
+    )
+    await ctx.store.save_tokens(minted.records, ctx.now)
+    return minted
