@@ -249,3 +249,13 @@ CONSUME_MIAUTH = Query(
     .values(consumed_at=bindparam("now"))
     .returning(miauth_sessions.c.user_id, miauth_sessions.c.name, miauth_sessions.c.scope)
 )
+
+# connected apps (the user's grants, by client)
+LIST_USER_GRANTS = Query(
+    select(grants.c.id, grants.c.client_id, grants.c.scope, grants.c.created_at, grants.c.last_used_at)
+    .where(grants.c.user_id == bindparam("user_id"), grants.c.revoked_at.is_(None))
+    .order_by(grants.c.created_at, grants.c.id)
+)
+FIND_CLIENT_NAME = Query(select(clients.c.name).where(clients.c.client_id == bindparam("client_id")))
+FIND_URL_CLIENT_NAME = Query(select(url_clients.c.name).where(url_clients.c.client_id == bindparam("client_id")))
+FIND_MIAUTH_NAME = Query(select(miauth_sessions.c.name).where(miauth_sessions.c.session == bindparam("session")))

@@ -248,6 +248,21 @@ class SqlStore:
         async with self.database.transaction() as tx:
             await tx.execute(q.DELETE_THROTTLE, key=key)
 
+    # connected apps
+    async def list_user_grants(self, user_id: str) -> list[tuple[Grant, int | None]]:
+        """The user's grants that are not revoked, oldest first, each with when it last issued a token."""
+        rows = await self._read.fetch_all(q.LIST_USER_GRANTS, user_id=user_id)
+        return [(Grant(row[0], user_id, row[1], row[2], row[3]), row[4]) for row in rows]
+
+    async def find_app_name(self, client_id: str) -> str | None:
+        """The name a client goes by: registered, a URL client's page, or a MiAuth app."""
+        if client_id.startswith("miauth:"):
+            row = await self._read.fetch_one(q.FIND_MIAUTH_NAME, session=client_id.removeprefix("miauth:"))
+        else:
+            row = await self._read.fetch_one(q.FIND_CLIENT_NAME, client_id=client_id)
+            row = row or await self._read.fetch_one(q.FIND_URL_CLIENT_NAME, client_id=client_id)
+        return str(row[0]) if row else None
+
     # URL clients
     async def find_url_client(self, client_id: str, now: int) -> ClientMetadata | None:
         row = await self._read.fetch_one(q.FIND_URL_CLIENT, client_id=client_id, now=now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
@@ -11,7 +12,9 @@ from starlette.responses import Response
 from sekisho.errors import InvalidRequest
 from sekisho.protocol import pkce
 from sekisho.protocol.params import parse_form
+from sekisho.protocol.scopes import describe
 from sekisho.server import accounts, throttle
+from sekisho.server import connected_apps as apps
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import page, redirect
 from sekisho.server.web.sessions import current_user, end_session, set_cookies, start_session
@@ -99,6 +102,40 @@ async def logout(request: Request) -> Response:
     response = redirect("/")
     await end_session(request, response, app.store)
     return response
+
+
+async def connected_apps(request: Request) -> Response:
+    """GET /settings/apps: the apps this user connected, each with a button that revokes it."""
+    app = state(request)
+    user = await current_user(request, app.store, app.now())
+    if user is None:
+        return redirect("/login?" + urlencode({"next": "/settings/apps"}))
+    found = await apps.list_apps(app.store, user.id)
+    return _form_page(
+        request,
+        "apps.html",
+        username=user.username,
+        apps=found,
+        when=_when,
+        describe=lambda scope: describe(scope, app.settings.scopes),
+    )
+
+
+async def revoke_app(request: Request) -> Response:
+    """POST /settings/apps/revoke: every token of every grant the user gave that client ends now."""
+    app = state(request)
+    form = parse_form(await read_body(request))
+    app.csrf.check(request, form.get("csrf_token"))
+    now = app.now()
+    user = await current_user(request, app.store, now)
+    if user is None:
+        return redirect("/login?" + urlencode({"next": "/settings/apps"}))
+    await apps.revoke_app(app.store, user.id, form.get("client_id", ""), now)
+    return redirect("/settings/apps")
+
+
+def _when(seconds: int | None) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC") if seconds else "never"
 
 
 async def demo_callback(request: Request) -> Response:

@@ -71,7 +71,7 @@ def error_page(request: Request, error: OAuthError) -> Response:
     return page(request, "error.html", status=error.status, error=error)
 
 
-PAGE_PATHS = ("/oauth/authorize", "/login", "/logout", "/demo", "/miauth/")
+PAGE_PATHS = ("/oauth/authorize", "/login", "/logout", "/demo", "/miauth/", "/settings/")
 
 
 async def handle_oauth_error(request: Request, exc: Exception) -> Response:
