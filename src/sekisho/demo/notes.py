@@ -172,19 +172,28 @@ def _note_id(body: dict[str, Any]) -> str:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
+    """The JSON object body, in Misskey's error shape when it is not one."""
+    try:
+        return await read_json_object(request)
+    except ValueError as exc:
+        raise invalid_param(str(exc)) from exc
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """A JSON object body (empty: {}); ValueError with a one-line reason otherwise."""
     raw = await request.body()
     if len(raw) > MAX_BODY:
-        raise invalid_param("the request body is too large")
+        raise ValueError("the request body is too large")
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw.decode("utf-8"))  # RFC 8259 §8.1: UTF-8 only, no guessing
     except (ValueError, RecursionError) as exc:
-        raise invalid_param("the body must be a JSON object") from exc
+        raise ValueError("the body must be a JSON object") from exc
     if not isinstance(body, dict):
-        raise invalid_param("the body must be a JSON object")
+        raise ValueError("the body must be a JSON object")
     try:  # "\ud800" escapes parse to lone surrogates, which cannot be stored as UTF-8
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise invalid_param("the body must be valid Unicode") from exc
+        raise ValueError("the body must be valid Unicode") from exc
     return body

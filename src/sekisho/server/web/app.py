@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sekisho.demo.notes import MisskeyApi
+from sekisho.demo.x import XApi
 from sekisho.errors import OAuthError
 from sekisho.resource import StoreVerifier
 from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
@@ -40,7 +41,9 @@ def create_app(
     """The app; `address_policy` and `resolver` let tests aim URL-client fetches at loopback pages."""
     store = SqlStore(settings.database)
     policy = address_policy or AddressPolicy(allow_private=settings.allow_private_client_ids)
-    demo_api = MisskeyApi(store, StoreVerifier(store, clock=clock), clock=clock)
+    verifier = StoreVerifier(store, clock=clock)
+    demo_api = MisskeyApi(store, verifier, clock=clock)
+    x_api = XApi(store, verifier, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -76,6 +79,7 @@ def create_app(
         Route("/miauth/{session:path}", miauth.consent, methods=["GET", "POST"]),
         Route("/api/miauth/{session:path}/check", miauth.check, methods=["POST"]),
         *demo_api.routes(),
+        *x_api.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(

@@ -1,0 +1,92 @@
+"""X's dialect of the notes API (API v2): GET /2/users/me, POST /2/tweets, DELETE /2/tweets/{id}."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sekisho.demo.notes import NotesStore, read_json_object
+from sekisho.errors import InsufficientScope, InvalidToken, OAuthError
+from sekisho.resource import TokenVerifier
+from sekisho.resource.starlette import bearer_token, challenge_headers
+from sekisho.server.entities import Note, User
+from sekisho.server.ids import new_id
+
+MAX_TEXT = 280
+Action = Callable[[Request, User], Awaitable[Response]]
+
+
+class XProblem(Exception):
+    """X's error body (RFC 7807 style): {"title", "type", "status", "detail"}."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        body = {"title": self.title, "type": "about:blank", "status": self.status, "detail": self.detail}
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def invalid(detail: str) -> XProblem:
+    return XProblem(400, "Invalid Request", detail)
+
+
+class XApi:
+    def __init__(self, store: NotesStore, verifier: TokenVerifier, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.verifier = verifier
+        self.clock = clock
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/2/users/me", self.endpoint(self.me, "users.read"), methods=["GET"]),
+            Route("/2/tweets", self.endpoint(self.create, "tweet.write"), methods=["POST"]),
+            Route("/2/tweets/{id}", self.endpoint(self.delete, "tweet.write"), methods=["DELETE"]),
+        ]
+
+    def endpoint(self, action: Action, scope: str) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            try:
+                info = await self.verifier.verify(bearer_token(request))  # the header only: never the query
+                info.require(scope)
+                user = await self.store.find_user(info.user_id) if info.user_id else None
+                if user is None:
+                    raise InvalidToken("this token does not act for a user")
+                return await action(request, user)
+            except XProblem as problem:
+                return problem.response()
+            except InsufficientScope as error:
+                return XProblem(403, "Forbidden", error.description).response(challenge_headers(error))
+            except OAuthError as error:
+                return XProblem(401, "Unauthorized", error.description).response(challenge_headers(error))
+
+        return handle
+
+    async def me(self, request: Request, user: User) -> Response:
+        return JSONResponse({"data": {"id": user.id, "name": user.username, "username": user.username}})
+
+    async def create(self, request: Request, user: User) -> Response:
+        try:
+            body = await read_json_object(request)
+        except ValueError as exc:
+            raise invalid(str(exc)) from exc
+        text = body.get("text")
+        if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
+            raise invalid(f"text must be a string of 1-{MAX_TEXT} characters")
+        now = self.clock()
+        note = Note(new_id(int(now * 1000)), user.id, text, "public", None, int(now))
+        await self.store.add_note(note)
+        return JSONResponse({"data": {"id": note.id, "text": note.text}}, status_code=201)
+
+    async def delete(self, request: Request, user: User) -> Response:
+        deleted = await self.store.delete_note(request.path_params["id"][:64], user.id)
+        if not deleted:
+            raise XProblem(404, "Not Found Error", "Could not find a post you can delete with that id.")
+        data: dict[str, Any] = {"deleted": True}
+        return JSONResponse({"data": data})

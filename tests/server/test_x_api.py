@@ -1,0 +1,69 @@
+"""The X dialect of the demo API: GET /2/users/me, POST /2/tweets, DELETE /2/tweets/{id} (PROVIDERS.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import World
+
+X_SCOPE = "tweet.read tweet.write users.read offline.access"
+
+
+@pytest.fixture
+def bearer(world: World) -> dict[str, str]:
+    world.login()
+    tokens = world.exchange(*world.code(scope=X_SCOPE))
+    assert tokens["scope"] == X_SCOPE and "refresh_token" in tokens
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def test_me(world: World, bearer: dict[str, str]) -> None:
+    response = world.http.get("/2/users/me", headers=bearer)
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["username"] == "alice" and data["name"] == "alice" and data["id"]
+
+
+def test_post_and_delete_a_tweet(world: World, bearer: dict[str, str]) -> None:
+    created = world.http.post("/2/tweets", headers=bearer, json={"text": "hello from a bot"})
+    assert created.status_code == 201
+    data = created.json()["data"]
+    assert data["text"] == "hello from a bot" and set(data) == {"id", "text"}
+    deleted = world.http.delete(f"/2/tweets/{data['id']}", headers=bearer)
+    assert deleted.status_code == 200 and deleted.json() == {"data": {"deleted": True}}
+    again = world.http.delete(f"/2/tweets/{data['id']}", headers=bearer)
+    assert again.status_code == 404 and again.json()["title"] == "Not Found Error"
+
+
+@pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "x" * 281}, {"text": 5}, [1], "nope"])
+def test_tweet_text_rules(world: World, bearer: dict[str, str], body: object) -> None:
+    response = world.http.post("/2/tweets", headers=bearer, json=body)
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["status"] == 400 and problem["type"] == "about:blank" and problem["detail"]
+
+
+def test_errors_are_x_problems_with_bearer_challenges(world: World, bearer: dict[str, str]) -> None:
+    missing = world.http.get("/2/users/me")
+    assert missing.status_code == 401 and missing.json()["title"] == "Unauthorized"
+    assert 'error="invalid_token"' in missing.headers["www-authenticate"]
+    token = bearer["Authorization"].split()[1]
+    in_query = world.http.get("/2/users/me", params={"access_token": token})
+    assert in_query.status_code == 401  # never from the query string
+    world.login()
+    narrow = world.exchange(*world.code(scope="read:account"))
+    forbidden = world.http.post(
+        "/2/tweets", headers={"Authorization": f"Bearer {narrow['access_token']}"}, json={"text": "x"}
+    )
+    assert forbidden.status_code == 403 and forbidden.json()["title"] == "Forbidden"
+    assert 'scope="tweet.write"' in forbidden.headers["www-authenticate"]
+
+
+def test_one_notes_table_serves_both_dialects(world: World, bearer: dict[str, str]) -> None:
+    tweet_id = world.http.post("/2/tweets", headers=bearer, json={"text": "seen by both"}).json()["data"]["id"]
+    world.login()
+    misskey = world.exchange(*world.code(scope="read:account write:notes"))
+    shown = world.http.post(
+        "/api/notes/show", headers={"Authorization": f"Bearer {misskey['access_token']}"}, json={"noteId": tweet_id}
+    )
+    assert shown.status_code == 200 and shown.json()["text"] == "seen by both"
