@@ -73,6 +73,7 @@ def create_app(
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/settings/apps", pages.connected_apps, methods=["GET"]),
+        Route("/@{username}", pages.user_notes, methods=["GET"]),
         Route("/settings/apps/revoke", pages.revoke_app, methods=["POST"]),
         Route("/demo/callback", pages.demo_callback, methods=["GET"]),
         # {session:path}: a session id with a slash reaches the handler and gets its 400 / {"ok": false}, not a 404

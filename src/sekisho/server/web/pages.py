@@ -134,6 +134,16 @@ async def revoke_app(request: Request) -> Response:
     return redirect("/settings/apps")
 
 
+async def user_notes(request: Request) -> Response:
+    """GET /@{username}: the user's public notes, newest first, so a person can see what a bot posted."""
+    app = state(request)
+    user = await app.store.find_user_by_name(request.path_params["username"][:64])
+    if user is None:
+        raise InvalidRequest("there is no user with that name", status=404)
+    notes = [note for note in await app.store.list_user_notes(user.id) if note.visibility in ("public", "home")]
+    return page(request, "user.html", username=user.username, notes=notes, when=_when)
+
+
 def _when(seconds: int | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC") if seconds else "never"
 

@@ -78,7 +78,7 @@ async def handle_oauth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
     if exc.status >= 500 or exc.detail:
         log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.detail or exc.description)
-    if request.url.path.startswith(PAGE_PATHS) or request.url.path == "/":
+    if request.url.path.startswith(PAGE_PATHS) or request.url.path in ("/",) or request.url.path.startswith("/@"):
         return error_page(request, exc)
     return oauth_error_json(exc)
 
