@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sekisho.errors import InsufficientScope, InvalidToken, OAuthError
-from sekisho.resource import TokenInfo, TokenVerifier
+from sekisho.resource import TokenVerifier
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id
@@ -86,12 +86,26 @@ def pack_note(note: Note, user: User) -> dict[str, Any]:
     }
 
 
-class MisskeyApi:
+class NotesApi:
+    """What both dialects share: the store, the token verifier, the clock, and the user a token acts for."""
+
     def __init__(self, store: NotesStore, verifier: TokenVerifier, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.verifier = verifier
         self.clock = clock
 
+    async def acting_user(self, token: str, scope: str | None) -> User:
+        """The user the token acts for, if it carries `scope`; else InvalidToken / InsufficientScope."""
+        info = await self.verifier.verify(token)
+        if scope is not None:
+            info.require(scope)
+        user = await self.store.find_user(info.user_id) if info.user_id else None
+        if user is None:
+            raise InvalidToken("this token does not act for a user")
+        return user
+
+
+class MisskeyApi(NotesApi):
     def routes(self) -> list[Route]:
         return [
             Route("/api/i", self.endpoint(self.me, "read:account"), methods=["POST"]),
@@ -104,7 +118,7 @@ class MisskeyApi:
         async def handle(request: Request) -> Response:
             try:
                 body = await read_body(request)
-                _, user = await self.authenticate(request, body, scope)
+                user = await self.authenticate(request, body, scope)
                 result = await action(body, user)
                 return Response(status_code=204) if result is None else JSONResponse(result)
             except MisskeyError as error:
@@ -114,17 +128,11 @@ class MisskeyApi:
 
         return handle
 
-    async def authenticate(self, request: Request, body: dict[str, Any], scope: str | None) -> tuple[TokenInfo, User]:
+    async def authenticate(self, request: Request, body: dict[str, Any], scope: str | None) -> User:
         body_token = body.pop("i", None)
         if body_token is not None and not isinstance(body_token, str):
             raise invalid_param("i must be a string")
-        info = await self.verifier.verify(bearer_token(request, body_token))
-        if scope is not None:
-            info.require(scope)
-        user = await self.store.find_user(info.user_id) if info.user_id else None
-        if user is None:
-            raise InvalidToken("this token does not act for a user")
-        return info, user
+        return await self.acting_user(bearer_token(request, body_token), scope)
 
     async def me(self, body: dict[str, Any], user: User) -> dict[str, Any]:
         return pack_user(user)

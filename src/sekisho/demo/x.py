@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,9 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sekisho.demo.notes import NotesStore, read_json_object
-from sekisho.errors import InsufficientScope, InvalidToken, OAuthError
-from sekisho.resource import TokenVerifier
+from sekisho.demo.notes import NotesApi, read_json_object
+from sekisho.errors import InsufficientScope, OAuthError
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id
@@ -37,12 +35,7 @@ def invalid(detail: str) -> XProblem:
     return XProblem(400, "Invalid Request", detail)
 
 
-class XApi:
-    def __init__(self, store: NotesStore, verifier: TokenVerifier, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
-        self.verifier = verifier
-        self.clock = clock
-
+class XApi(NotesApi):
     def routes(self) -> list[Route]:
         return [
             Route("/2/users/me", self.endpoint(self.me, "users.read"), methods=["GET"]),
@@ -53,11 +46,7 @@ class XApi:
     def endpoint(self, action: Action, scope: str) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             try:
-                info = await self.verifier.verify(bearer_token(request))  # the header only: never the query
-                info.require(scope)
-                user = await self.store.find_user(info.user_id) if info.user_id else None
-                if user is None:
-                    raise InvalidToken("this token does not act for a user")
+                user = await self.acting_user(bearer_token(request), scope)  # the header only: never the query
                 return await action(request, user)
             except XProblem as problem:
                 return problem.response()
