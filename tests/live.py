@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import os
+import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -89,3 +94,46 @@ def wait_until_up(server: LiveServer, timeout: float = 30.0) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     raise AssertionError(f"sekisho serve did not answer within {timeout} s:\n{server.output()}")
+
+
+def pkce_pair() -> tuple[str, str]:
+    """(verifier, S256 challenge)."""
+    verifier = secrets.token_urlsafe(64)[:86]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def form_field(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert match, f"no field {name}"
+    return html.unescape(match.group(1))
+
+
+def consent_over_http(
+    browser: httpx.Client, params: dict[str, str], *, username: str, password: str
+) -> tuple[str, str]:
+    """authorize → (login) → consent → Allow, as a browser does over real HTTP; returns (consent page, Location)."""
+    page = browser.get("/oauth/authorize", params=params)
+    if page.status_code == 303:  # not signed in yet
+        assert page.headers["location"].startswith("/login?next=")
+        login_page = browser.get(page.headers["location"])
+        assert login_page.status_code == 200
+        signed_in = browser.post(
+            "/login",
+            data={
+                "username": username,
+                "password": password,
+                "csrf_token": form_field(login_page.text, "csrf_token"),
+                "next": form_field(login_page.text, "next"),
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        page = browser.get(signed_in.headers["location"])
+    assert page.status_code == 200, page.text
+    fields = {
+        name: html.unescape(value)
+        for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
+    }
+    decided = browser.post("/oauth/authorize", data={**fields, "decision": "allow"})
+    assert decided.status_code == 303, decided.text
+    return page.text, decided.headers["location"]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.live import LiveServer, cli, live_server
+from tests.live import LiveServer, cli, consent_over_http, live_server
+from tests.live import pkce_pair as pkce
 
 pytestmark = pytest.mark.e2e
 
@@ -39,20 +36,8 @@ def register(server: LiveServer, *flags: str) -> dict[str, str | None]:
     return registered
 
 
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(64)[:86]
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def field(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"no field {name}"
-    return match.group(1)
-
-
 def authorize(browser: httpx.Client, client_id: str, challenge: str, state: str) -> dict[str, list[str]]:
-    """Walk authorize → login form → consent form → redirect, as a browser would; returns the redirect query."""
+    """The whole browser walk; checks the consent page names the app and its scopes; returns the redirect query."""
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -62,28 +47,8 @@ def authorize(browser: httpx.Client, client_id: str, challenge: str, state: str)
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    first = browser.get("/oauth/authorize", params=params)
-    if first.status_code == 303:  # not signed in yet
-        assert first.headers["location"].startswith("/login?next=")
-        login_page = browser.get(first.headers["location"])
-        assert login_page.status_code == 200
-        signed_in = browser.post(
-            "/login",
-            data={
-                "username": "alice",
-                "password": PASSWORD,
-                "csrf_token": field(login_page.text, "csrf_token"),
-                "next": field(login_page.text, "next").replace("&amp;", "&"),
-            },
-        )
-        assert signed_in.status_code == 303, signed_in.text
-        first = browser.get(signed_in.headers["location"])
-    assert first.status_code == 200, first.text
-    assert "E2E bot" in first.text and "Post and delete notes as you" in first.text
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', first.text))
-    decision = browser.post("/oauth/authorize", data={**fields, "decision": "allow"})
-    assert decision.status_code == 303
-    location = decision.headers["location"]
+    consent, location = consent_over_http(browser, params, username="alice", password=PASSWORD)
+    assert "E2E bot" in consent and "Post and delete notes as you" in consent
     assert location.startswith(REDIRECT + "?")
     return parse_qs(urlsplit(location).query)
 

@@ -16,15 +16,9 @@ from sqlalchemy import create_engine
 from sekisho.server.store.migrate import migrate
 from sekisho.server.store.schema import metadata
 from tests.e2e import test_flow as flow
-from tests.live import cli, live_server
+from tests.live import cli, form_field, live_server
 
 pytestmark = pytest.mark.e2e
-
-
-def field(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, name
-    return match.group(1).replace("&amp;", "&")
 
 
 def test_demo_reaches_a_consent_page_and_the_callback_shows_the_next_step(tmp_path: Path) -> None:
@@ -42,8 +36,8 @@ def test_demo_reaches_a_consent_page_and_the_callback_shows_the_next_step(tmp_pa
                 data={
                     "username": "demo",
                     "password": password.group(1),
-                    "csrf_token": field(login_page.text, "csrf_token"),
-                    "next": field(login_page.text, "next"),
+                    "csrf_token": form_field(login_page.text, "csrf_token"),
+                    "next": form_field(login_page.text, "next"),
                 },
             )
             assert "sekisho demo app" in consent.text and "Read your account information" in consent.text

@@ -7,7 +7,6 @@ may fetch because it runs with `--allow-private-client-ids`.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import json
 import re
@@ -19,7 +18,8 @@ import httpx
 import pytest
 
 from tests.client_pages import PNG, ClientPages
-from tests.live import LiveServer, cli, live_server
+from tests.live import LiveServer, cli, consent_over_http, live_server
+from tests.live import pkce_pair as pkce
 
 pytestmark = pytest.mark.e2e
 
@@ -41,18 +41,6 @@ def pages() -> Iterator[ClientPages]:
         yield running
 
 
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(64)[:86]
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def field(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert match, f"no field {name}"
-    return html.unescape(match.group(1))
-
-
 def span(page: str, ident: str) -> str:
     match = re.search(rf'id="{ident}">(.*?)</span>', page, re.S)
     assert match, f"no #{ident}"
@@ -70,33 +58,10 @@ def authorize(browser: httpx.Client, client_id: str, redirect_uri: str, challeng
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    first = browser.get("/oauth/authorize", params=params)
-    if first.status_code == 303:
-        assert first.headers["location"].startswith("/login?next=")
-        login_page = browser.get(first.headers["location"])
-        assert login_page.status_code == 200
-        signed_in = browser.post(
-            "/login",
-            data={
-                "username": "alice",
-                "password": PASSWORD,
-                "csrf_token": field(login_page.text, "csrf_token"),
-                "next": field(login_page.text, "next"),
-            },
-        )
-        assert signed_in.status_code == 303, signed_in.text
-        first = browser.get(signed_in.headers["location"])
-    assert first.status_code == 200, first.text
-    fields = {
-        name: html.unescape(value)
-        for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', first.text)
-    }
-    decision = browser.post("/oauth/authorize", data={**fields, "decision": "allow"})
-    assert decision.status_code == 303, decision.text
-    location = decision.headers["location"]
+    consent, location = consent_over_http(browser, params, username="alice", password=PASSWORD)
     query = parse_qs(urlsplit(location).query)
     assert query["state"] == [params["state"]]
-    return first.text, location
+    return consent, location
 
 
 def redeem_and_post(server: LiveServer, client_id: str, redirect_uri: str, location: str, verifier: str) -> None:

@@ -7,12 +7,7 @@ SQLite file) and over real HTTP against a real `sekisho serve` process.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import html as html_lib
 import json
-import re
-import secrets
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +27,8 @@ from sekisho.server.settings import Settings
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.token import Minted
 from tests.conftest import ISSUER, REDIRECT_URI, World
-from tests.live import cli, live_server
+from tests.live import cli, consent_over_http, live_server
+from tests.live import pkce_pair as pkce
 
 ROUNDS = 5
 
@@ -178,18 +174,6 @@ PASSWORD = "race password 1"
 LIVE_REDIRECT = "http://127.0.0.1:9/callback"
 
 
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def field(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"no field {name}"
-    return html_lib.unescape(match.group(1))
-
-
 def live_code(browser: httpx.Client, client_id: str) -> tuple[str, str]:
     verifier, challenge = pkce()
     params = {
@@ -201,25 +185,8 @@ def live_code(browser: httpx.Client, client_id: str) -> tuple[str, str]:
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    page = browser.get("/oauth/authorize", params=params)
-    if page.status_code == 303:
-        login_page = browser.get(page.headers["location"])
-        signed_in = browser.post(
-            "/login",
-            data={
-                "username": "alice",
-                "password": PASSWORD,
-                "csrf_token": field(login_page.text, "csrf_token"),
-                "next": field(login_page.text, "next"),
-            },
-        )
-        assert signed_in.status_code == 303, signed_in.text
-        page = browser.get(signed_in.headers["location"])
-    assert page.status_code == 200, page.text
-    fields = {name: field(page.text, name) for name in (*params, "csrf_token")}
-    decided = browser.post("/oauth/authorize", data={**fields, "decision": "allow"})
-    assert decided.status_code == 303
-    return parse_qs(urlsplit(decided.headers["location"]).query)["code"][0], verifier
+    _, location = consent_over_http(browser, params, username="alice", password=PASSWORD)
+    return parse_qs(urlsplit(location).query)["code"][0], verifier
 
 
 def post_twice_at_once(url: str, body: dict[str, str]) -> list[httpx.Response]:
