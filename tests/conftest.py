@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -56,6 +57,7 @@ class World:
     database: str
     confidential: Registered
     public: Registered
+    resource_server: Registered  # may introspect and revoke every client's tokens
     verifiers: dict[str, str] = field(default_factory=dict)
 
     def authorize_params(self, client_id: str, **overrides: str | None) -> dict[str, str]:
@@ -135,7 +137,7 @@ def hidden_fields(html: str) -> dict[str, str]:
     return {name: html_lib.unescape(value) for name, value in fields}
 
 
-async def _seed(database: str) -> tuple[Registered, Registered]:
+async def _seed(database: str) -> tuple[Registered, Registered, Registered]:
     store = await SqlStore.open(database)
     try:
         await create_user(store, "alice", PASSWORD, 1_700_000_000)
@@ -155,7 +157,19 @@ async def _seed(database: str) -> tuple[Registered, Registered]:
             public=True,
             **common,  # type: ignore[arg-type]
         )
-        return Registered(confidential.client_id, secret), Registered(public.client_id, None)
+        api, api_secret = await register_client(
+            store,
+            name="Notes API",
+            redirect_uris=[],
+            public=False,
+            resource_server=True,
+            **common,  # type: ignore[arg-type]
+        )
+        return (
+            Registered(confidential.client_id, secret),
+            Registered(public.client_id, None),
+            Registered(api.client_id, api_secret),
+        )
     finally:
         await store.close()
 
@@ -166,13 +180,13 @@ def database(tmp_path: Path) -> str:
 
 
 @contextmanager
-def make_world(database: str) -> Iterator[World]:
-    confidential, public = asyncio.run(_seed(database))
+def make_world(database: str, settings: Settings | None = None, **app_options: Any) -> Iterator[World]:
+    """A seeded database and the app over it; `app_options` go to `create_app`."""
+    confidential, public, resource_server = asyncio.run(_seed(database))
     clock = Clock()
-    settings = Settings(issuer=ISSUER, database=database)
-    app = create_app(settings, clock=clock)
+    app = create_app(settings or Settings(issuer=ISSUER, database=database), clock=clock, **app_options)
     with TestClient(app, base_url=ISSUER) as http:
-        yield World(http=http, clock=clock, database=database, confidential=confidential, public=public)
+        yield World(http, clock, database, confidential, public, resource_server)
 
 
 @pytest.fixture

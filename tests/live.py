@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -137,3 +139,41 @@ def consent_over_http(
     decided = browser.post("/oauth/authorize", data={**fields, "decision": "allow"})
     assert decided.status_code == 303, decided.text
     return page.text, decided.headers["location"]
+
+
+def user_tokens(
+    url: str,
+    client: dict[str, str | None],
+    *,
+    redirect_uri: str,
+    scope: str,
+    username: str,
+    password: str,
+) -> dict[str, Any]:
+    """The whole flow over real HTTP for a registered client (from `client add --json`); the token response."""
+    verifier, challenge = pkce_pair()
+    params = {
+        "response_type": "code",
+        "client_id": str(client["client_id"]),
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    with httpx.Client(base_url=url, timeout=10) as browser:
+        _, location = consent_over_http(browser, params, username=username, password=password)
+        code = parse_qs(urlsplit(location).query)["code"][0]
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+        }
+        if client["client_secret"]:
+            response = browser.post("/oauth/token", data=form, auth=(str(client["client_id"]), client["client_secret"]))
+        else:
+            response = browser.post("/oauth/token", data={**form, "client_id": str(client["client_id"])})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -26,8 +26,10 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage users of this server.", no_args_is_help=True)
 client_app = typer.Typer(help="Manage registered clients of this server.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage the keys that sign JWT access tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
+app.add_typer(keys_app, name="keys")
 
 DatabaseOption = Annotated[
     str, typer.Option("--database", envvar="SEKISHO_DATABASE", help="sqlite:///PATH or postgresql://…")
@@ -55,12 +57,20 @@ def run(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
         fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
 
 
-async def _open(database: str) -> Any:
+def with_store(database: str, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the database (migrating it), run `action(store)`, close it; failures are reported as `run` does."""
     from sekisho.server.settings import check_database_url
     from sekisho.server.store.sql import SqlStore
 
-    check_database_url(database)
-    return await SqlStore.open(database)
+    async def go() -> T:
+        check_database_url(database)
+        store = await SqlStore.open(database)
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    return run(go)
 
 
 @app.command()
@@ -97,8 +107,6 @@ def serve(
         )
     except SettingsError as exc:
         fail(str(exc), 2)
-    if settings.access_token_format == "jwt":
-        fail("--access-token-format jwt is not available yet; use opaque")
     for line in run(lambda: prepare(settings)):
         typer.echo(line, err=True)
     if settings.allow_private_client_ids:
@@ -139,14 +147,10 @@ def user_add(
     else:
         fail("no terminal to ask for a password: pipe it in with --password-stdin", 2)
 
-    async def add() -> None:
-        store = await _open(database)
-        try:
-            await create_user(store, name, password, int(time.time()))
-        finally:
-            await store.close()
+    async def add(store: Any) -> None:
+        await create_user(store, name, password, int(time.time()))
 
-    run(add)
+    with_store(database, add)
     typer.echo(f"created user {name}")
 
 
@@ -157,14 +161,10 @@ def user_list(
 ) -> None:
     """List users."""
 
-    async def users() -> list[Any]:
-        store = await _open(database)
-        try:
-            return list(await store.list_users())
-        finally:
-            await store.close()
+    async def users(store: Any) -> list[Any]:
+        return list(await store.list_users())
 
-    found = run(users)
+    found = with_store(database, users)
     if as_json:
         typer.echo(json.dumps([{"id": u.id, "username": u.username, "created_at": u.created_at} for u in found]))
         return
@@ -176,15 +176,11 @@ def user_list(
 def user_remove(name: str, database: DatabaseOption = "sqlite:///sekisho.db") -> None:
     """Remove a user with their sessions, grants, tokens and notes."""
 
-    async def remove() -> bool:
-        store = await _open(database)
-        try:
-            user = await store.find_user_by_name(name)
-            return user is not None and bool(await store.remove_user(user.id))
-        finally:
-            await store.close()
+    async def remove(store: Any) -> bool:
+        user = await store.find_user_by_name(name)
+        return user is not None and bool(await store.remove_user(user.id))
 
-    if not run(remove):
+    if not with_store(database, remove):
         fail(f"no user named {name!r}")
     typer.echo(f"removed user {name}")
 
@@ -196,6 +192,9 @@ def client_add(
     public: Annotated[bool, typer.Option("--public", help="no secret (native apps, CLIs, SPAs)")] = False,
     scope: Annotated[str | None, typer.Option("--scope", help='allowed scopes, e.g. "read:account"')] = None,
     grant_type: Annotated[list[str] | None, typer.Option("--grant-type", help="repeat for more")] = None,
+    resource_server: Annotated[
+        bool, typer.Option("--resource-server", help="may introspect and revoke every client's tokens")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     database: DatabaseOption = "sqlite:///sekisho.db",
 ) -> None:
@@ -203,23 +202,20 @@ def client_add(
     from sekisho.protocol.scopes import DEFAULT_SCOPES
     from sekisho.server.registry import register_client
 
-    async def add() -> tuple[Any, str | None]:
-        store = await _open(database)
-        try:
-            return await register_client(
-                store,
-                name=name,
-                redirect_uris=redirect_uri or [],
-                public=public,
-                scope=scope,
-                grant_types=grant_type or [],
-                known_scopes=DEFAULT_SCOPES,
-                now=int(time.time()),
-            )
-        finally:
-            await store.close()
+    async def add(store: Any) -> tuple[Any, str | None]:
+        return await register_client(
+            store,
+            name=name,
+            redirect_uris=redirect_uri or [],
+            public=public,
+            scope=scope,
+            grant_types=grant_type or [],
+            known_scopes=DEFAULT_SCOPES,
+            now=int(time.time()),
+            resource_server=resource_server,
+        )
 
-    client, secret = run(add)
+    client, secret = with_store(database, add)
     if as_json:
         typer.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
         return
@@ -236,14 +232,10 @@ def client_list(
 ) -> None:
     """List registered clients."""
 
-    async def clients() -> list[Any]:
-        store = await _open(database)
-        try:
-            return list(await store.list_clients())
-        finally:
-            await store.close()
+    async def clients(store: Any) -> list[Any]:
+        return list(await store.list_clients())
 
-    found = run(clients)
+    found = with_store(database, clients)
     rows = [
         {
             "client_id": c.client_id,
@@ -252,6 +244,7 @@ def client_list(
             "redirect_uris": list(c.redirect_uris),
             "grant_types": list(c.grant_types),
             "scope": " ".join(c.scopes) if c.scopes is not None else None,
+            "resource_server": c.resource_server,
         }
         for c in found
     ]
@@ -259,7 +252,7 @@ def client_list(
         typer.echo(json.dumps(rows))
         return
     for row in rows:
-        kind = "public" if row["public"] else "confidential"
+        kind = "public" if row["public"] else "resource server" if row["resource_server"] else "confidential"
         typer.echo(f"{row['client_id']}  {row['name']}  ({kind})  {' '.join(row['redirect_uris'])}")
 
 
@@ -267,16 +260,45 @@ def client_list(
 def client_remove(client_id: str, database: DatabaseOption = "sqlite:///sekisho.db") -> None:
     """Remove a client with its grants and tokens."""
 
-    async def remove() -> bool:
-        store = await _open(database)
-        try:
-            return bool(await store.remove_client(client_id))
-        finally:
-            await store.close()
+    async def remove(store: Any) -> bool:
+        return bool(await store.remove_client(client_id))
 
-    if not run(remove):
+    if not with_store(database, remove):
         fail(f"no client {client_id!r}")
     typer.echo(f"removed client {client_id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(database: DatabaseOption = "sqlite:///sekisho.db") -> None:
+    """Sign new JWT access tokens with a new key; the old key stays published until its tokens expire."""
+    from sekisho.server.signing_keys import rotate
+
+    async def new(store: Any) -> Any:
+        return await rotate(store, int(time.time()))
+
+    typer.echo(f"new signing key: {with_store(database, new).kid}")
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = "sqlite:///sekisho.db",
+) -> None:
+    """List the signing keys, newest last (public parts only)."""
+
+    async def keys(store: Any) -> list[Any]:
+        return list(await store.list_signing_keys())
+
+    rows = [
+        {"kid": k.kid, "algorithm": k.algorithm, "created_at": k.created_at, "retired_at": k.retired_at}
+        for k in with_store(database, keys)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        status = "signing" if row["retired_at"] is None else "retired"
+        typer.echo(f"{row['kid']}  {row['algorithm']}  {status}")
 
 
 def main() -> None:

@@ -120,6 +120,17 @@ def test_client_add_json_and_list(db: str) -> None:
     assert public["client_id"] not in cli("client", "list", database=db).stdout
 
 
+def test_a_resource_server_client(db: str) -> None:
+    api = json.loads(cli("client", "add", "--name", "Notes API", "--resource-server", "--json", database=db).stdout)
+    assert api["client_secret"].startswith("sek_cs_")
+    listed = {row["client_id"]: row for row in json.loads(cli("client", "list", "--json", database=db).stdout)}
+    assert listed[api["client_id"]]["resource_server"] is True
+    assert listed[api["client_id"]]["grant_types"] == []  # it only checks tokens; it gets none
+    assert "(resource server)" in cli("client", "list", database=db).stdout
+    refused = sekisho("client", "add", "--name", "X", "--resource-server", "--public", "--database", db)
+    assert "--public" in one_line_error(refused)
+
+
 def test_database_comes_from_the_environment(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'env.db'}"
     done = sekisho("user", "add", "carol", "--password-stdin", stdin="long enough\n", env={"SEKISHO_DATABASE": db})
@@ -135,6 +146,7 @@ def test_database_comes_from_the_environment(tmp_path: Path) -> None:
         (("--issuer", "ftp://x"), 2, "--issuer"),
         (("--issuer", "https://x.example/"), 2, "slash"),
         (("--database", "mysql://x"), 2, "--database"),
+        (("--access-token-format", "paseto"), 2, "--access-token-format"),
     ],
 )
 def test_serve_refuses_bad_settings(tmp_path: Path, args: tuple[str, ...], code: int, message: str) -> None:

@@ -22,10 +22,9 @@ def test_a_machine_client_gets_an_access_token_and_nothing_else(world: World) ->
     assert str(body["access_token"]).startswith("sek_at_")
     assert body["scope"] == "read:account write:notes" and body["token_type"] == "Bearer"
     assert "refresh_token" not in body
-    secret = world.confidential.client_secret
-    assert secret
+    assert machine.client_secret
     info = world.http.post(
-        "/oauth/introspect", data={"token": str(body["access_token"])}, auth=(world.confidential.client_id, secret)
+        "/oauth/introspect", data={"token": str(body["access_token"])}, auth=(machine.client_id, machine.client_secret)
     ).json()
     assert info["active"] is True and info["client_id"] == machine.client_id and "username" not in info
     # It acts for no user: the account API refuses it.

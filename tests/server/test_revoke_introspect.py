@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from tests.conftest import World
+import pytest
+
+from tests.conftest import Registered, World
 
 
 def api_status(world: World, access_token: object) -> int:
     return world.http.post("/api/i", headers={"Authorization": f"Bearer {access_token}"}).status_code
 
 
-def introspect(world: World, token: object, **extra: str) -> dict[str, object]:
-    secret = world.confidential.client_secret
-    assert secret
+def introspect(world: World, token: object, caller: Registered | None = None, **extra: str) -> dict[str, object]:
+    """Introspect as `caller`, by default the world's designated resource server."""
+    caller = caller or world.resource_server
+    assert caller.client_secret
     response = world.http.post(
-        "/oauth/introspect", data={"token": str(token), **extra}, auth=(world.confidential.client_id, secret)
+        "/oauth/introspect", data={"token": str(token), **extra}, auth=(caller.client_id, caller.client_secret)
     )
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -106,3 +109,67 @@ def test_introspection_needs_a_confidential_caller(world: World) -> None:
     assert denied.status_code == 401 and denied.json()["error"] == "invalid_client"
     anonymous = world.http.post("/oauth/introspect", data={"token": "x"})
     assert anonymous.status_code == 401
+
+
+def test_a_client_introspects_its_own_tokens_but_not_another_clients(world: World) -> None:
+    world.login()
+    theirs = world.tokens()  # issued to the public client
+    code, verifier = world.code(world.confidential.client_id)
+    own = world.exchange(code, verifier, world.confidential)
+    assert introspect(world, own["access_token"], world.confidential)["active"] is True
+    assert introspect(world, own["refresh_token"], world.confidential)["active"] is True
+    for token in (theirs["access_token"], theirs["refresh_token"]):
+        assert introspect(world, token, world.confidential) == {"active": False}
+        assert introspect(world, token)["active"] is True  # the designated resource server sees it
+
+
+def test_a_resource_server_may_revoke_any_clients_token(world: World) -> None:
+    world.login()
+    tokens = world.tokens()  # issued to the public client
+    api = world.resource_server
+    assert api.client_secret
+    auth = (api.client_id, api.client_secret)
+    assert world.http.post("/oauth/revoke", data={"token": str(tokens["access_token"])}, auth=auth).status_code == 200
+    assert api_status(world, tokens["access_token"]) == 401
+    second = world.tokens()
+    assert world.http.post("/oauth/revoke", data={"token": str(second["refresh_token"])}, auth=auth).status_code == 200
+    assert api_status(world, second["access_token"]) == 401  # the whole grant family ended
+    assert introspect(world, second["refresh_token"]) == {"active": False}
+
+
+def test_introspection_of_a_revoked_token_is_inactive(world: World) -> None:
+    world.login()
+    tokens = world.tokens()
+    world.http.post("/oauth/revoke", data={"token": tokens["refresh_token"], "client_id": world.public.client_id})
+    assert introspect(world, tokens["access_token"]) == {"active": False}
+    assert introspect(world, tokens["refresh_token"]) == {"active": False}
+
+
+@pytest.mark.parametrize("path", ["/oauth/introspect", "/oauth/revoke"])
+def test_bad_client_credentials_are_invalid_client(world: World, path: str) -> None:
+    api = world.resource_server
+    for auth in ((api.client_id, "sek_cs_wrong"), ("no-such-client", "secret"), (api.client_id, "")):
+        response = world.http.post(path, data={"token": "x"}, auth=auth)
+        assert response.status_code == 401, auth
+        assert response.json()["error"] == "invalid_client"
+        assert response.headers["www-authenticate"].startswith("Basic")
+    post = world.http.post(path, data={"token": "x", "client_id": api.client_id, "client_secret": "wrong"})
+    assert post.status_code == 401 and post.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("path", ["/oauth/introspect", "/oauth/revoke"])
+def test_bad_requests_get_rfc_errors_never_a_500(world: World, path: str) -> None:
+    api = world.resource_server
+    assert api.client_secret
+    auth = (api.client_id, api.client_secret)
+    for body in ({}, {"token": ""}, {"token": ["a", "b"]}):
+        response = world.http.post(path, data=body, auth=auth)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request", body
+    for json_body in ({"token": 12}, {"token": None}, [1, 2], "x"):
+        response = world.http.post(path, json=json_body, auth=auth)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request", json_body
+    for odd in ("é" * 100, "\x00", "x" * 60_000):
+        response = world.http.post(path, data={"token": odd}, auth=auth)
+        assert response.status_code in (200, 400), odd
+        if path == "/oauth/introspect" and response.status_code == 200:
+            assert response.json() == {"active": False}

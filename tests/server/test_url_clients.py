@@ -7,7 +7,6 @@ injected resolver, so `ok.test` is 127.0.0.1 and `evil.test` is 10.0.0.5 without
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import html
 import ipaddress
@@ -22,14 +21,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from sekisho import __version__
 from sekisho.server.fetch import AddressPolicy, Resolver
-from sekisho.server.settings import Settings
-from sekisho.server.web.app import create_app
 from tests.client_pages import PNG, SVG, ClientPages, Reply, closed_port, wait_for
-from tests.conftest import ISSUER, Clock, World, _seed, hidden_fields
+from tests.conftest import ISSUER, World, hidden_fields, make_world
 
 LOOPBACK_ONLY = AddressPolicy(also_allowed=(ipaddress.ip_network("127.0.0.1/32"),))
 HOSTS = {
@@ -53,11 +49,7 @@ def url_world(
     database: str, policy: AddressPolicy = LOOPBACK_ONLY, resolver: Resolver = fake_resolver
 ) -> Iterator[World]:
     """conftest's world, with an address policy and a resolver for URL clients; alice is signed in."""
-    confidential, public = asyncio.run(_seed(database))
-    clock = Clock()
-    app = create_app(Settings(issuer=ISSUER, database=database), clock=clock, address_policy=policy, resolver=resolver)
-    with TestClient(app, base_url=ISSUER) as http:
-        world = World(http=http, clock=clock, database=database, confidential=confidential, public=public)
+    with make_world(database, address_policy=policy, resolver=resolver) as world:
         world.login()
         yield world
 

@@ -6,9 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def build_metadata(issuer: str, *, scopes: Iterable[str], grant_types: Iterable[str]) -> dict[str, Any]:
+def build_metadata(
+    issuer: str, *, scopes: Iterable[str], grant_types: Iterable[str], jwt_access_tokens: bool = False
+) -> dict[str, Any]:
     base = issuer.rstrip("/")
-    return {
+    jwks = {"jwks_uri": f"{base}/oauth/jwks"} if jwt_access_tokens else {}
+    return jwks | {
         "issuer": issuer,
         "authorization_endpoint": f"{base}/oauth/authorize",
         "token_endpoint": f"{base}/oauth/token",

@@ -1,14 +1,18 @@
-"""Token verifiers: a protocol, and a same-process store lookup (introspection and JWT come later)."""
+"""What every token verifier gives and refuses, and the same-process one that looks tokens up in the store."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
-from sekisho.errors import InsufficientScope, InvalidToken
+from sekisho.errors import InsufficientScope, InvalidToken, TemporarilyUnavailable
 from sekisho.protocol import tokens
+from sekisho.protocol.jwt_access import MAX_TOKEN_LENGTH
+
+_VISIBLE_ASCII: Final = re.compile(r"[!-~]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,16 +24,34 @@ class TokenInfo:
     scope: tuple[str, ...]
     expires_at: int
 
-    def require(self, scope: str) -> None:
-        """RFC 6750 §3.1: `insufficient_scope` names the missing scope."""
-        if scope not in self.scope:
-            raise InsufficientScope(scope)
+    def require(self, *scopes: str) -> None:
+        """RFC 6750 §3.1: `insufficient_scope` names the first missing scope."""
+        for scope in scopes:
+            if scope not in self.scope:
+                raise InsufficientScope(scope)
 
 
 class TokenVerifier(Protocol):
     async def verify(self, token: str) -> TokenInfo:
-        """The token's info, or raise `InvalidToken`."""
+        """The token's info; `InvalidToken` if it is not a valid access token, `VerifierUnavailable` if unknowable."""
         ...
+
+
+class VerifierUnavailable(TemporarilyUnavailable):
+    """The authorization server could not be asked or gave no usable answer: a 503, never a 401 or a 500."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("the access token cannot be checked right now; try again later", detail=detail)
+
+
+def check_shape(token: str) -> None:
+    """Refuse, before any lookup, what cannot be an access token: empty, oversized, not ASCII, a refresh token."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("the access token is too large")
+    if not _VISIBLE_ASCII.fullmatch(token):
+        raise InvalidToken("the access token is not valid")
+    if token.startswith(tokens.REFRESH_TOKEN):
+        raise InvalidToken("a refresh token is not an access token")
 
 
 class _StoredToken(Protocol):
@@ -50,15 +72,14 @@ class TokenLookup(Protocol):
 
 
 class StoreVerifier:
-    """Look the token's digest up in the authorization server's store (same process)."""
+    """Look the token's digest up in the authorization server's store (same process); opaque and JWT tokens alike."""
 
     def __init__(self, store: TokenLookup, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
 
     async def verify(self, token: str) -> TokenInfo:
-        if not token.startswith(tokens.ACCESS_TOKEN):
-            raise InvalidToken("the access token is not valid")
+        check_shape(token)
         found = await self._store.find_access_token(tokens.digest(token), int(self._clock()))
         if found is None:
             raise InvalidToken("the access token is not valid, has expired or was revoked")

@@ -24,6 +24,7 @@ class Client:
     created_at: int
     logo: str | None = None  # a data: URL (URL clients)
     client_uri: str | None = None  # the client_id page (URL clients)
+    resource_server: bool = False  # may introspect and revoke any client's tokens (RFC 7662 §2.1)
 
     @property
     def is_public(self) -> bool:
@@ -116,3 +117,14 @@ class MiAuthSession:
     allowed: int  # 1 allowed, 0 denied
     created_at: int
     expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A JWT signing key (RFC 9068); published in the JWKS until its tokens have expired after retirement."""
+
+    kid: str
+    algorithm: str
+    private_jwk: str = field(repr=False)  # JSON
+    created_at: int
+    retired_at: int | None = None

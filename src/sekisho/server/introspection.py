@@ -14,8 +14,13 @@ from sekisho.server.store import Store
 INACTIVE: dict[str, Any] = {"active": False}
 
 
+def may_handle(caller: Client, token_client_id: str) -> bool:
+    """Whether `caller` may introspect or revoke a token issued to `token_client_id`."""
+    return caller.client_id == token_client_id or caller.resource_server
+
+
 async def introspect(params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int) -> dict[str, Any]:
-    # RFC 7662 §2.1: the caller must be authorised; here, any confidential client (a resource server).
+    """RFC 7662 §2.1: a confidential client may introspect its own tokens; a designated resource server, any."""
     if caller.is_public:
         raise InvalidClient("introspection needs a confidential client that authenticates with its secret")
     token = require(params.get("token"), "token")
@@ -31,6 +36,8 @@ async def introspect(params: Mapping[str, str], caller: Client, store: Store, is
         if found is None:
             return INACTIVE
         token_type = "Bearer"
+    if not may_handle(caller, found.client_id):
+        return INACTIVE  # RFC 7662 §4: say nothing of tokens the caller may not see
     body: dict[str, Any] = {
         "active": True,
         "scope": found.scope,

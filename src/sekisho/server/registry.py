@@ -41,13 +41,19 @@ async def register_client(
     grant_types: Iterable[str],
     known_scopes: Mapping[str, str],
     now: int,
+    resource_server: bool = False,
 ) -> tuple[Client, str | None]:
-    """Store a new client; returns it and its secret (None for a public client)."""
+    """Store a new client; returns it and its secret (None for a public client).
+
+    A resource server may introspect and revoke every client's tokens; it gets no grant unless asked for one.
+    """
     name = name.strip()
     if not name or len(name) > 255:
         raise RegistrationError("--name must be 1-255 characters")
+    if resource_server and public:
+        raise RegistrationError("a resource server authenticates with a secret, so it cannot be --public")
     uris = tuple(dict.fromkeys(redirect_uris))
-    grants = tuple(dict.fromkeys(grant_types)) or DEFAULT_GRANT_TYPES
+    grants = tuple(dict.fromkeys(grant_types)) or (() if resource_server else DEFAULT_GRANT_TYPES)
     for grant in grants:
         if grant not in GRANT_TYPES:
             raise RegistrationError(f"unknown grant type {grant!r} (one of: {', '.join(GRANT_TYPES)})")
@@ -73,6 +79,7 @@ async def register_client(
         scopes=scopes,
         secret_digest=tokens.digest(secret) if secret else None,
         created_at=now,
+        resource_server=resource_server,
     )
     await store.add_client(client)
     return client, secret

@@ -7,11 +7,15 @@ from collections.abc import Mapping
 from sekisho.protocol import tokens
 from sekisho.protocol.params import require
 from sekisho.server.entities import Client
+from sekisho.server.introspection import may_handle
 from sekisho.server.store import Store
 
 
 async def revoke(params: Mapping[str, str], client: Client, store: Store, now: int) -> None:
-    """RFC 7009 §2.2: unknown tokens, and tokens of other clients, are answered with 200 all the same."""
+    """RFC 7009 §2.2: unknown tokens, and tokens of other clients, are answered with 200 all the same.
+
+    A client revokes its own tokens; a designated resource server may revoke any.
+    """
     token = require(params.get("token"), "token")
     digest = tokens.digest(token)
     # The hint only orders the look-ups (RFC 7009 §2.1); an unknown hint is ignored.
@@ -26,7 +30,7 @@ async def revoke(params: Mapping[str, str], client: Client, store: Store, now: i
 
 async def _revoke_refresh(digest: str, client: Client, store: Store, now: int) -> bool:
     found = await store.find_refresh_token(digest)
-    if found is None or found.client_id != client.client_id:
+    if found is None or not may_handle(client, found.client_id):
         return False
     await store.revoke_grant(found.grant_id, now)
     return True
@@ -34,7 +38,7 @@ async def _revoke_refresh(digest: str, client: Client, store: Store, now: int) -
 
 async def _revoke_access(digest: str, client: Client, store: Store, now: int) -> bool:
     found = await store.find_access_token(digest, now)
-    if found is None or found.client_id != client.client_id:
+    if found is None or not may_handle(client, found.client_id):
         return False
     await store.revoke_access_token(digest, now)
     return True

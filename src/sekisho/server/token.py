@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from sekisho.protocol import tokens
+from sekisho.protocol.jwt_access import AccessClaims
 from sekisho.server.entities import AccessToken, NewTokens, RefreshToken
 from sekisho.server.settings import Settings
+from sekisho.server.signing_keys import Signer
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +45,35 @@ def mint(
     refresh_scope: str | None = None,
     absolute_expires_at: int | None = None,
     ttl: int | None = None,
+    signer: Signer | None = None,
 ) -> Minted:
-    """An access token, and a refresh token when `refresh_scope` is given (the grant's full scope)."""
-    access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
+    """An access token, and a refresh token when `refresh_scope` is given (the grant's full scope).
+
+    With a `signer` the access token is an RFC 9068 JWT; its digest is stored all the same, so revocation,
+    introspection and same-process verification treat both formats alike.
+    """
+    expires_at = now + (ttl or settings.access_token_ttl)
+    if signer is None:
+        access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
+    else:
+        claims = AccessClaims(
+            issuer=settings.issuer,
+            subject=user_id or client_id,  # RFC 9068 §2.2: the client itself when no user is involved
+            audience=settings.issuer,  # the demo API lives at the issuer; resource servers check it
+            client_id=client_id,
+            scope=scope,
+            issued_at=now,
+            expires_at=expires_at,
+            jwt_id=secrets.token_urlsafe(16),
+        )
+        access_token = signer(claims)
     access = AccessToken(
         digest=tokens.digest(access_token),
         grant_id=grant_id,
         client_id=client_id,
         user_id=user_id,
         scope=scope,
-        expires_at=now + (ttl or settings.access_token_ttl),
+        expires_at=expires_at,
         created_at=now,
     )
     refresh_token = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sekisho.protocol.params import TokenRequest
 from sekisho.server.entities import Client
 from sekisho.server.settings import Settings
+from sekisho.server.signing_keys import Signer
 from sekisho.server.store import Store
 from sekisho.server.token import Minted
 
@@ -17,6 +18,7 @@ class GrantContext:
     store: Store
     settings: Settings
     now: int
+    signer: Signer | None = None  # set when access tokens are JWTs
 
 
 Handler = Callable[[TokenRequest, Client, GrantContext], Awaitable[Minted]]

@@ -34,6 +34,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
         scope=code.scope,
         now=ctx.now,
         refresh_scope=code.scope if "refresh_token" in client.grant_types else None,
+        signer=ctx.signer,
     )
     if not await ctx.store.redeem_code(digest, minted.records, ctx.now):
         # Another exchange won the race: this is a replay, and revokes what the winner got (RFC 6749 §4.1.2).

@@ -21,7 +21,13 @@ async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Min
     scope = check_scope(request.scope, known=ctx.settings.scopes, allowed=client.scopes, default=client.scopes or ())
     # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
     minted = mint(
-        ctx.settings, grant_id=None, client_id=client.client_id, user_id=None, scope=join_scope(scope), now=ctx.now
+        ctx.settings,
+        grant_id=None,
+        client_id=client.client_id,
+        user_id=None,
+        scope=join_scope(scope),
+        now=ctx.now,
+        signer=ctx.signer,
     )
     await ctx.store.save_tokens(minted.records, ctx.now)
     return minted

@@ -36,6 +36,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         now=ctx.now,
         refresh_scope=token.scope,
         absolute_expires_at=token.absolute_expires_at,
+        signer=ctx.signer,
     )
     if not await ctx.store.rotate_refresh_token(digest, minted.records, ctx.now):
         await ctx.store.revoke_grant(token.grant_id, ctx.now)

@@ -19,6 +19,7 @@ from sekisho.server.store.schema import (
     refresh_tokens,
     server_secrets,
     sessions,
+    signing_keys,
     url_clients,
     users,
 )
@@ -38,6 +39,7 @@ CLIENT_COLUMNS = (
     clients.c.scopes,
     clients.c.secret_digest,
     clients.c.created_at,
+    clients.c.resource_server,
 )
 CODE_COLUMNS = (
     authorization_codes.c.digest,
@@ -171,6 +173,16 @@ DELETE_SESSION = Query(delete(sessions).where(sessions.c.digest == bindparam("di
 # server secrets (shared by every worker and server through the database)
 INSERT_SECRET = _insert(server_secrets)
 FIND_SECRET = Query(select(server_secrets.c.value).where(server_secrets.c.name == bindparam("name")))
+
+# JWT signing keys: a handful of rows, read whole
+INSERT_SIGNING_KEY = _insert(signing_keys)
+LIST_SIGNING_KEYS = Query(select(signing_keys).order_by(signing_keys.c.created_at, signing_keys.c.kid))
+RETIRE_SIGNING_KEYS = Query(
+    update(signing_keys)
+    .where(signing_keys.c.kid != bindparam("kid"), signing_keys.c.retired_at.is_(None))
+    .values(retired_at=bindparam("now"))
+)
+DELETE_SIGNING_KEYS_RETIRED_BEFORE = Query(delete(signing_keys).where(signing_keys.c.retired_at < bindparam("before")))
 
 # notes
 INSERT_NOTE = _insert(notes)

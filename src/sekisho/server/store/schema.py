@@ -32,6 +32,7 @@ clients = Table(
     Column("redirect_uris", Text, nullable=False),
     Column("grant_types", Text, nullable=False),
     Column("scopes", Text, nullable=True),
+    Column("resource_server", BigInteger, nullable=False, server_default="0"),  # 1: may introspect any token
     _time("created_at"),
 )
 
@@ -112,6 +113,16 @@ server_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
     _time("created_at"),
+)
+
+signing_keys = Table(
+    "signing_keys",  # RFC 9068 access-token keys; the newest unretired one signs
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("private_jwk", Text, nullable=False),
+    _time("created_at"),
+    _time("retired_at", nullable=True),
 )
 
 login_throttles = Table(

@@ -16,6 +16,7 @@ from sekisho.server.entities import (
     NewTokens,
     Note,
     RefreshToken,
+    SigningKey,
     User,
 )
 from sekisho.server.store import queries as q
@@ -44,6 +45,7 @@ def _client(row: Sequence[Any]) -> Client:
         scopes=tuple(row[4].split()) if row[4] is not None else None,
         secret_digest=row[5],
         created_at=row[6],
+        resource_server=bool(row[7]),
     )
 
 
@@ -127,6 +129,7 @@ class SqlStore:
                 "redirect_uris": " ".join(client.redirect_uris),
                 "grant_types": " ".join(client.grant_types),
                 "scopes": " ".join(client.scopes) if client.scopes is not None else None,
+                "resource_server": int(client.resource_server),
             }
             await tx.execute(q.INSERT_CLIENT, **_row(client, **listed))
 
@@ -294,6 +297,20 @@ class SqlStore:
             await tx.execute(q.INSERT_GRANT, **_row(grant, last_used_at=None, revoked_at=None))
             await _insert_tokens(tx, tokens, now)
             return str(row[0]), tokens
+
+    # JWT signing keys
+    async def list_signing_keys(self) -> list[SigningKey]:
+        return [SigningKey(*row) for row in await self._read.fetch_all(q.LIST_SIGNING_KEYS)]
+
+    async def add_signing_key(self, key: SigningKey, *, retire_others: bool) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(q.INSERT_SIGNING_KEY, **_row(key))
+            if retire_others:
+                await tx.execute(q.RETIRE_SIGNING_KEYS, kid=key.kid, now=key.created_at)
+
+    async def delete_signing_keys_retired_before(self, before: int) -> None:
+        async with self.database.transaction() as tx:
+            await tx.execute(q.DELETE_SIGNING_KEYS_RETIRED_BEFORE, before=before)
 
     # notes
     async def add_note(self, note: Note) -> None:

@@ -20,6 +20,7 @@ from sekisho.errors import OAuthError
 from sekisho.resource import StoreVerifier
 from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
 from sekisho.server.settings import Settings, build_settings
+from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
 from sekisho.server.web import miauth, oauth, pages
@@ -52,7 +53,8 @@ def create_app(
         app.state.settings = settings
         fetcher = Fetcher.for_issuer(settings.issuer, policy, resolver)
         url_clients = UrlClients(store, fetcher, clock)
-        app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, clock)
+        signing_keys = SigningKeys(store, settings.access_token_ttl)
+        app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, clock)
         try:
             yield
         finally:
@@ -69,6 +71,8 @@ def create_app(
         Route("/oauth/revoke", oauth.revoke, methods=["POST"]),
         Route("/oauth/revoke", oauth.cors_preflight, methods=["OPTIONS"]),
         Route("/oauth/introspect", oauth.introspect, methods=["POST"]),
+        Route("/oauth/jwks", oauth.jwks, methods=["GET"]),
+        Route("/oauth/jwks", oauth.cors_preflight, methods=["OPTIONS"]),
         Route("/login", pages.login_form, methods=["GET"]),
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),

@@ -22,7 +22,12 @@ from sekisho.server.web.sessions import current_user, set_cookies
 
 async def metadata(request: Request) -> Response:
     app = state(request)
-    body = build_metadata(app.settings.issuer, scopes=app.settings.scopes, grant_types=sorted(HANDLERS))
+    body = build_metadata(
+        app.settings.issuer,
+        scopes=app.settings.scopes,
+        grant_types=sorted(HANDLERS),
+        jwt_access_tokens=app.settings.access_token_format == "jwt",
+    )
     return JSONResponse(body, headers={**CORS, "Cache-Control": "public, max-age=300"})
 
 
@@ -104,7 +109,8 @@ async def token(request: Request) -> Response:
         raise UnsupportedGrantType(f"grant_type {req.grant_type!r} is not supported")
     if req.grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {req.grant_type} grant")
-    minted = await handler(req, client, GrantContext(app.store, app.settings, app.now()))
+    now = app.now()
+    minted = await handler(req, client, GrantContext(app.store, app.settings, now, await app.signer(now)))
     return token_json(minted.response())
 
 
@@ -122,3 +128,10 @@ async def introspect(request: Request) -> Response:
     client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store, app.url_clients)
     body = await introspection.introspect(params, client, app.store, app.settings.issuer, app.now())
     return token_json(body)
+
+
+async def jwks(request: Request) -> Response:
+    """RFC 7517 key set of the access-token signing keys (RFC 9068); empty while tokens are opaque."""
+    app = state(request)
+    body = await app.signing_keys.jwks(app.now())
+    return JSONResponse(body, headers={**CORS, "Cache-Control": "public, max-age=60"})

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from sekisho.errors import InvalidRequest
 from sekisho.protocol.params import MAX_BODY_BYTES
 from sekisho.server.settings import Settings
+from sekisho.server.signing_keys import Signer, SigningKeys
 from sekisho.server.store import Store
 from sekisho.server.url_clients import UrlClients
 from sekisho.server.web.sessions import Csrf
@@ -22,10 +23,17 @@ class AppState:
     store: Store
     csrf: Csrf
     url_clients: UrlClients
+    signing_keys: SigningKeys
     clock: Callable[[], float] = field(default=time.time)
 
     def now(self) -> int:
         return int(self.clock())
+
+    async def signer(self, now: int) -> Signer | None:
+        """What signs access tokens: None for opaque ones."""
+        if self.settings.access_token_format != "jwt":
+            return None
+        return await self.signing_keys.signer(now)
 
 
 def state(request: Request) -> AppState:

@@ -1,0 +1,93 @@
+"""Verify an RFC 9068 JWT access token locally, with the keys of the authorization server's JWKS."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+
+import httpx
+
+from sekisho.errors import InvalidToken
+from sekisho.protocol import jwt_access
+from sekisho.resource.jwks import KEY_TYPES, JwksKeys
+from sekisho.resource.verifiers import TokenInfo, TokenVerifier, check_shape
+
+
+class JwtVerifier:
+    """Signature with a pinned `alg`, `typ`, `iss`, `aud`, `exp`, `iat` and `nbf`, within `leeway` seconds of skew.
+
+    A token checked only here stays valid until its `exp` even if it was revoked: it carries everything, and the
+    authorization server is not asked. To see revocations, pass `confirm_with` (say an `IntrospectionVerifier`, which
+    sees one within its `cache_ttl`): it is asked after the local checks pass, and its refusal or unavailability is
+    this verifier's.
+    """
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: Collection[str] = (jwt_access.ALGORITHM,),
+        leeway: int = 30,
+        http: httpx.AsyncClient | None = None,
+        jwks_ttl: float = 300,
+        min_refetch_interval: float = 10,
+        clock: Callable[[], float] = time.time,
+        confirm_with: TokenVerifier | None = None,
+    ) -> None:
+        check_algorithms(algorithms)
+        if not 0 <= leeway <= jwt_access.MAX_LEEWAY:
+            raise ValueError(f"leeway must be between 0 and {jwt_access.MAX_LEEWAY} seconds")
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithms = tuple(algorithms)
+        self._leeway = leeway
+        self._clock = clock
+        self._confirm_with = confirm_with
+        self._keys = JwksKeys(
+            jwks_url,
+            algorithms=self._algorithms,
+            http=http,
+            ttl=jwks_ttl,
+            min_refetch_interval=min_refetch_interval,
+            clock=clock,
+        )
+
+    async def verify(self, token: str) -> TokenInfo:
+        check_shape(token)
+        header = jwt_access.unverified_header(token)
+        # Checked before the keys are looked at, so a token that will be refused anyway never causes a JWKS fetch.
+        if header.get("alg") not in self._algorithms or not isinstance(header.get("kid"), str):
+            raise InvalidToken("the access token is not signed with an accepted algorithm and a named key")
+        keys = await self._keys.for_kid(header["kid"])
+        claims = jwt_access.verify(
+            token,
+            keys,
+            issuer=self._issuer,
+            audience=self._audience,
+            now=int(self._clock()),
+            leeway=self._leeway,
+            algorithms=self._algorithms,
+        )
+        if self._confirm_with is not None:
+            await self._confirm_with.verify(token)
+        return TokenInfo(
+            client_id=claims.client_id,
+            # RFC 9068 §2.2: `sub` is the client itself when no user is involved (client_credentials).
+            user_id=None if claims.subject == claims.client_id else claims.subject,
+            scope=tuple(claims.scope.split()),
+            expires_at=claims.expires_at,
+        )
+
+    async def aclose(self) -> None:
+        await self._keys.aclose()
+
+
+def check_algorithms(algorithms: Collection[str]) -> None:
+    """Only asymmetric signatures: `none` forges anything, and an HS* key would have to be shared with the issuer."""
+    if isinstance(algorithms, str) or not algorithms:
+        raise ValueError("algorithms must be a non-empty collection of algorithm names, such as ('ES256',)")
+    for algorithm in algorithms:
+        if algorithm[:2] not in KEY_TYPES:
+            raise ValueError(f"{algorithm!r} is not an asymmetric signature algorithm (ES*, RS*, PS*, EdDSA)")

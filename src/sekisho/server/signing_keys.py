@@ -1,0 +1,68 @@
+"""RFC 9068 signing keys, kept in the database so every worker and server signs and publishes the same keys.
+
+The newest unretired key signs. `rotate` retires the others; a retired key stays published in the JWKS until every
+token it signed has expired (plus the most clock skew a verifier may allow), then it is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from joserfc.jwk import ECKey
+
+from sekisho.protocol import jwt_access
+from sekisho.server.entities import SigningKey
+from sekisho.server.store import Store
+
+Signer = Callable[[jwt_access.AccessClaims], str]
+FORGET_AFTER = 7 * 24 * 3600  # retired keys older than this are deleted at the next rotation
+
+
+def new_key(now: int) -> SigningKey:
+    key = jwt_access.new_signing_key()
+    return SigningKey(
+        kid=str(key.kid),
+        algorithm=jwt_access.ALGORITHM,
+        private_jwk=json.dumps(key.as_dict(private=True)),
+        created_at=now,
+    )
+
+
+async def rotate(store: Store, now: int) -> SigningKey:
+    """A new signing key; the others are retired now, still published until their tokens expire."""
+    key = new_key(now)
+    await store.add_signing_key(key, retire_others=True)
+    await store.delete_signing_keys_retired_before(now - FORGET_AFTER)
+    return key
+
+
+class SigningKeys:
+    """Read on each use, so a `sekisho keys rotate` run against the database takes effect at once."""
+
+    def __init__(self, store: Store, access_token_ttl: int) -> None:
+        self._store = store
+        self._horizon = access_token_ttl + jwt_access.MAX_LEEWAY
+        self._parsed: dict[str, ECKey] = {}  # a kid always names the same key, so parsing once is safe
+
+    async def signer(self, now: int) -> Signer:
+        """Sign with the newest unretired key, made on first use."""
+        active = [key for key in await self._store.list_signing_keys() if key.retired_at is None]
+        if not active:
+            await self._store.add_signing_key(new_key(now), retire_others=False)
+            active = [key for key in await self._store.list_signing_keys() if key.retired_at is None]
+        return partial(jwt_access.sign, key=self._parse(active[-1]))
+
+    async def jwks(self, now: int) -> dict[str, Any]:
+        """RFC 7517 JWK Set of the public keys whose tokens may still be alive."""
+        keys = await self._store.list_signing_keys()
+        alive = [key for key in keys if key.retired_at is None or key.retired_at + self._horizon > now]
+        return {"keys": [self._parse(key).as_dict(private=False) for key in alive]}
+
+    def _parse(self, key: SigningKey) -> ECKey:
+        parsed = self._parsed.get(key.kid)
+        if parsed is None:
+            parsed = self._parsed[key.kid] = ECKey.import_key(json.loads(key.private_jwk))
+        return parsed
