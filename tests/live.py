@@ -57,10 +57,17 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(tmp: Path, extra: Sequence[str] = (), database: str | None = None) -> Iterator[LiveServer]:
-    """Start `sekisho serve` on a free port and wait until it answers; stop it afterwards."""
+def live_server(
+    tmp: Path, extra: Sequence[str] = (), database: str | None = None, user: tuple[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """Start `sekisho serve` on a free port and wait until it answers; stop it afterwards.
+
+    `user` is (name, password) of a user to add first with `sekisho user add`.
+    """
     port = free_port()
     database = database or f"sqlite:///{tmp / 'live.db'}"
+    if user is not None:
+        cli("user", "add", user[0], "--password-stdin", database=database, stdin=user[1] + "\n")
     log = tmp / f"server-{port}.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as sink:

@@ -226,8 +226,6 @@ def pkce_pair() -> tuple[str, str]:
 @pytest.fixture(scope="package")
 def sekisho(tmp_path_factory: pytest.TempPathFactory, client_app: ClientApp) -> Iterator[Sekisho]:
     tmp: Path = tmp_path_factory.mktemp("browser")
-    database = f"sqlite:///{tmp / 'browser.db'}"
-    cli("user", "add", USERNAME, "--password-stdin", database=database, stdin=PASSWORD + "\n")
-    with live_server(tmp, database=database) as server:
+    with live_server(tmp, user=(USERNAME, PASSWORD)) as server:
         issuer = httpx.get(server.url + "/.well-known/oauth-authorization-server", timeout=10).json()["issuer"]
         yield Sekisho(server, issuer, client_app)

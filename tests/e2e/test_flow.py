@@ -22,9 +22,7 @@ REDIRECT = "http://127.0.0.1:9/callback"  # never followed: the test reads the L
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("e2e")
-    database = f"sqlite:///{tmp / 'e2e.db'}"
-    cli("user", "add", "alice", "--password-stdin", database=database, stdin=PASSWORD + "\n")
-    with live_server(tmp, database=database) as running:
+    with live_server(tmp, user=("alice", PASSWORD)) as running:
         yield running
 
 

@@ -21,9 +21,7 @@ REDIRECT = "http://127.0.0.1:9/callback"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("jwt")
-    database = f"sqlite:///{tmp / 'jwt.db'}"
-    cli("user", "add", "alice", "--password-stdin", database=database, stdin=PASSWORD + "\n")
-    with live_server(tmp, ["--access-token-format", "jwt"], database=database) as running:
+    with live_server(tmp, ["--access-token-format", "jwt"], user=("alice", PASSWORD)) as running:
         yield running
 
 

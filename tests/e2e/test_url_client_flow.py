@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.client_pages import PNG, ClientPages
-from tests.live import LiveServer, cli, consent_over_http, live_server
+from tests.live import LiveServer, consent_over_http, live_server
 from tests.live import pkce_pair as pkce
 
 pytestmark = pytest.mark.e2e
@@ -29,9 +29,7 @@ PASSWORD = "url client e2e pw"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("url-client-e2e")
-    database = f"sqlite:///{tmp / 'e2e.db'}"
-    cli("user", "add", "alice", "--password-stdin", database=database, stdin=PASSWORD + "\n")
-    with live_server(tmp, ["--allow-private-client-ids"], database=database) as running:
+    with live_server(tmp, ["--allow-private-client-ids"], user=("alice", PASSWORD)) as running:
         yield running
 
 
