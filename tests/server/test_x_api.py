@@ -1,4 +1,4 @@
-"""The X dialect of the demo API: GET /2/users/me, POST /2/tweets, DELETE /2/tweets/{id} (PROVIDERS.md)."""
+"""The X dialect of the demo API: GET /2/users/me, POST /2/tweets, GET/DELETE /2/tweets/{id} (PROVIDERS.md)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,15 @@ def test_post_and_delete_a_tweet(world: World, bearer: dict[str, str]) -> None:
     assert created.status_code == 201
     data = created.json()["data"]
     assert data["text"] == "hello from a bot" and set(data) == {"id", "text"}
+    shown = world.http.get(f"/2/tweets/{data['id']}", headers=bearer)
+    assert shown.status_code == 200
+    assert shown.json() == {"data": {**data, "edit_history_tweet_ids": [data["id"]]}}
     deleted = world.http.delete(f"/2/tweets/{data['id']}", headers=bearer)
     assert deleted.status_code == 200 and deleted.json() == {"data": {"deleted": True}}
     again = world.http.delete(f"/2/tweets/{data['id']}", headers=bearer)
     assert again.status_code == 404 and again.json()["title"] == "Not Found Error"
+    gone = world.http.get(f"/2/tweets/{data['id']}", headers=bearer)
+    assert gone.status_code == 404 and gone.json()["title"] == "Not Found Error"
 
 
 @pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "x" * 281}, {"text": 5}, [1], "nope"])
@@ -57,6 +62,10 @@ def test_errors_are_x_problems_with_bearer_challenges(world: World, bearer: dict
     )
     assert forbidden.status_code == 403 and forbidden.json()["title"] == "Forbidden"
     assert 'scope="tweet.write"' in forbidden.headers["www-authenticate"]
+    unreadable = world.http.get("/2/tweets/x", headers={"Authorization": f"Bearer {narrow['access_token']}"})
+    assert unreadable.status_code == 403 and 'scope="tweet.read"' in unreadable.headers["www-authenticate"]
+    garbage = world.http.get("/2/tweets/x", headers={"Authorization": "Bearer garbage"})
+    assert garbage.status_code == 401 and 'error="invalid_token"' in garbage.headers["www-authenticate"]
 
 
 def test_one_notes_table_serves_both_dialects(world: World, bearer: dict[str, str]) -> None:

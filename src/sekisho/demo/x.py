@@ -1,4 +1,4 @@
-"""X's dialect of the notes API (API v2): GET /2/users/me, POST /2/tweets, DELETE /2/tweets/{id}."""
+"""X's dialect of the notes API (API v2): GET /2/users/me, POST /2/tweets, GET and DELETE /2/tweets/{id}."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class XApi(NotesApi):
         return [
             Route("/2/users/me", self.endpoint(self.me, "users.read"), methods=["GET"]),
             Route("/2/tweets", self.endpoint(self.create, "tweet.write"), methods=["POST"]),
+            Route("/2/tweets/{id}", self.endpoint(self.show, "tweet.read"), methods=["GET"]),
             Route("/2/tweets/{id}", self.endpoint(self.delete, "tweet.write"), methods=["DELETE"]),
         ]
 
@@ -72,6 +73,13 @@ class XApi(NotesApi):
         note = Note(new_id(int(now * 1000)), user.id, text, "public", None, int(now))
         await self.store.add_note(note)
         return JSONResponse({"data": {"id": note.id, "text": note.text}}, status_code=201)
+
+    async def show(self, request: Request, user: User) -> Response:
+        """X's default fields: `id`, `text`, and the edit history (a note is never edited here)."""
+        note = await self.store.find_note(request.path_params["id"][:64])
+        if note is None:
+            raise XProblem(404, "Not Found Error", "Could not find a post with that id.")
+        return JSONResponse({"data": {"id": note.id, "text": note.text, "edit_history_tweet_ids": [note.id]}})
 
     async def delete(self, request: Request, user: User) -> Response:
         deleted = await self.store.delete_note(request.path_params["id"][:64], user.id)
