@@ -1,0 +1,103 @@
+"""One login, start to end: find the server, open the browser, receive the redirect, get tokens, remember them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from sekisho.client import authorization, oauth
+from sekisho.client.errors import ClientError
+from sekisho.client.loopback import LoopbackReceiver
+from sekisho.client.posting import StaticBearer, whoami
+from sekisho.client.providers import DEFAULT_SCOPES, Endpoints, resolve
+from sekisho.client.token_store import Account, TokenStore
+
+
+@dataclass(frozen=True, slots=True)
+class LoginOptions:
+    provider: str = "sekisho"
+    server: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+    port: int = 0
+    account: str | None = None
+    timeout: float = 300.0
+    authorize_url: str | None = None
+    token_url: str | None = None
+    api_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """How the login talks to the person: a status line, the URL to open, and opening it."""
+
+    say: Callable[[str], None]
+    show_url: Callable[[str], None]
+    open_browser: Callable[[str], bool] | None  # None: --no-browser
+
+
+async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Account:
+    async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
+        endpoints = await resolve(
+            options.provider,
+            options.server,
+            http,
+            authorize_url=options.authorize_url,
+            token_url=options.token_url,
+            api_url=options.api_url,
+        )
+        async with LoopbackReceiver(options.port) as receiver:
+            credentials = _credentials(options, endpoints, receiver)
+            request = authorization.start(
+                authorization_endpoint=endpoints.authorization_endpoint,
+                client_id=credentials.client_id,
+                redirect_uri=receiver.redirect_uri,
+                scope=options.scope or DEFAULT_SCOPES[options.provider],
+                issuer=endpoints.expected_iss,
+            )
+            hooks.show_url(request.url)
+            if hooks.open_browser is not None and not hooks.open_browser(request.url):
+                hooks.say("could not open a browser: open the URL above yourself")
+            hooks.say("waiting for the browser…")
+            query = await receiver.wait(options.timeout)
+        code = authorization.finish(request, query, iss_required=endpoints.iss_required)
+        tokens = await oauth.exchange_code(
+            http,
+            endpoints.token_endpoint,
+            credentials,
+            code=code,
+            code_verifier=request.code_verifier,
+            redirect_uri=request.redirect_uri,
+            now=time.time(),
+        )
+        me = await whoami(http, endpoints.api, auth=StaticBearer(tokens.access_token))
+    account = Account(
+        name=options.account or f"{me.username}@{urlsplit(endpoints.api.issuer).netloc}",
+        provider=endpoints.api.provider,
+        issuer=endpoints.api.issuer,
+        api_base=endpoints.api.api_base,
+        token_endpoint=endpoints.token_endpoint if tokens.refresh_token else None,
+        revocation_endpoint=endpoints.revocation_endpoint,
+        credentials=credentials,
+        tokens=tokens,
+        username=me.username,
+        user_id=me.id,
+    )
+    store.save(account)
+    return account
+
+
+def _credentials(options: LoginOptions, endpoints: Endpoints, receiver: LoopbackReceiver) -> oauth.ClientCredentials:
+    """A registered client, or the CLI's own loopback page as a URL client id where the server takes those."""
+    if options.client_id:
+        return oauth.ClientCredentials(options.client_id, options.client_secret)
+    if endpoints.accepts_url_client_ids:
+        return oauth.ClientCredentials(receiver.client_id)
+    raise ClientError(
+        f"{endpoints.api.issuer} needs a registered app: pass --client-id (and --client-secret for a confidential one)"
+    )

@@ -1,0 +1,106 @@
+"""Provider profiles: where to authorize, get tokens and post, for sekisho (and any RFC 8414 server), Misskey and X.
+
+sekisho and Misskey publish RFC 8414 metadata and speak Misskey's API dialect (`/api/i`, `/api/notes/create`); X
+publishes no metadata (PROVIDERS.md), so its endpoints are built in and can be pointed elsewhere for tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import httpx
+
+from sekisho.client.discovery import discover, issuer_from
+from sekisho.client.errors import ClientError
+
+Dialect = Literal["misskey", "x"]
+PROVIDERS: Final = ("sekisho", "misskey", "x")
+DEFAULT_SCOPES: Final = {
+    "sekisho": "read:account write:notes",
+    "misskey": "read:account write:notes",
+    "x": "tweet.read tweet.write users.read offline.access",  # offline.access: X's refresh tokens (PROVIDERS.md)
+}
+X_AUTHORIZE: Final = "https://x.com/i/oauth2/authorize"
+X_TOKEN: Final = "https://api.x.com/2/oauth2/token"
+X_REVOKE: Final = "https://api.x.com/2/oauth2/revoke"
+X_API: Final = "https://api.x.com"
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """Where posts go, and in which dialect; kept with each account."""
+
+    provider: str
+    issuer: str  # the server's identity; for X, its API's origin
+    api_base: str  # Misskey dialect: …/api ; X: the origin of /2/…
+
+    @property
+    def dialect(self) -> Dialect:
+        return "x" if self.provider == "x" else "misskey"
+
+    def post_url(self, note_id: str, username: str | None) -> str:
+        """Where a person sees a post in a browser."""
+        if self.provider == "x":
+            return f"https://x.com/{username or 'i/web'}/status/{note_id}"
+        if self.provider == "sekisho":
+            return f"{self.issuer}/@{username}#note-{note_id}"
+        return f"{self.issuer}/notes/{note_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Everything a login needs to know about one server."""
+
+    api: Api
+    authorization_endpoint: str
+    token_endpoint: str
+    revocation_endpoint: str | None
+    expected_iss: str | None  # RFC 9207: the `iss` the redirect must carry, or None when the server sends none
+    iss_required: bool
+    accepts_url_client_ids: bool
+
+
+async def resolve(
+    provider: str,
+    server: str | None,
+    http: httpx.AsyncClient,
+    *,
+    authorize_url: str | None = None,
+    token_url: str | None = None,
+    api_url: str | None = None,
+    revoke_url: str | None = None,
+) -> Endpoints:
+    if provider not in PROVIDERS:
+        raise ClientError(f"unknown provider {provider!r}: use one of {', '.join(PROVIDERS)}")
+    if provider == "x":
+        return _x(authorize_url, token_url, api_url, revoke_url)
+    if not server:
+        raise ClientError(f"which server? e.g. `sekisho login misskey.example --provider {provider}`")
+    metadata = await discover(issuer_from(server), http)
+    return Endpoints(
+        api=Api(provider, metadata.issuer, (api_url or metadata.issuer).rstrip("/") + "/api"),
+        authorization_endpoint=metadata.authorization_endpoint,
+        token_endpoint=metadata.token_endpoint,
+        revocation_endpoint=metadata.revocation_endpoint,
+        expected_iss=metadata.issuer,
+        iss_required=metadata.authorization_response_iss_parameter_supported,
+        accepts_url_client_ids=provider == "misskey" or metadata.client_id_metadata_document_supported,
+    )
+
+
+def _x(authorize_url: str | None, token_url: str | None, api_url: str | None, revoke_url: str | None) -> Endpoints:
+    token = token_url or X_TOKEN
+    if revoke_url is None:
+        # Beside the token endpoint, as at X (…/oauth2/token, …/oauth2/revoke) and at sekisho (…/oauth/…).
+        revoke_url = token.rsplit("/", 1)[0] + "/revoke" if token_url else X_REVOKE
+    api = (api_url or X_API).rstrip("/")
+    return Endpoints(
+        api=Api("x", api, api),
+        authorization_endpoint=authorize_url or X_AUTHORIZE,
+        token_endpoint=token,
+        revocation_endpoint=revoke_url,
+        expected_iss=None,  # X sends no `iss`; one that arrives anyway must not be trusted blindly
+        iss_required=False,
+        accepts_url_client_ids=False,
+    )
