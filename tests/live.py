@@ -119,10 +119,18 @@ def form_field(page: str, name: str) -> str:
 
 
 def consent_over_http(
-    browser: httpx.Client, params: dict[str, str], *, username: str, password: str
+    browser: httpx.Client,
+    params: dict[str, str],
+    *,
+    username: str,
+    password: str,
+    path: str = "/oauth/authorize",
 ) -> tuple[str, str]:
-    """authorize → (login) → consent → Allow, as a browser does over real HTTP; returns (consent page, Location)."""
-    page = browser.get("/oauth/authorize", params=params)
+    """authorize → (login) → consent → Allow, as a browser does over real HTTP; returns (consent page, Location).
+
+    `path` is where the consent lives: `/oauth/authorize`, or `/miauth/SESSION` for MiAuth.
+    """
+    page = browser.get(path, params=params)
     if page.status_code == 303:  # not signed in yet
         assert page.headers["location"].startswith("/login?next=")
         login_page = browser.get(page.headers["location"])
@@ -143,7 +151,7 @@ def consent_over_http(
         name: html.unescape(value)
         for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
     }
-    decided = browser.post("/oauth/authorize", data={**fields, "decision": "allow"})
+    decided = browser.post(path, data={**fields, "decision": "allow"})
     assert decided.status_code == 303, decided.text
     return page.text, decided.headers["location"]
 

@@ -1,6 +1,6 @@
-"""The `sekisho` command: server and admin subcommands (client subcommands come with the client issue).
+"""The `sekisho` command: server and admin subcommands, and the client's (login, post, token, …).
 
-Imports of the server are lazy so that `sekisho --help` and the client commands stay fast.
+Imports are lazy so that `sekisho --help` and the client commands stay fast (and never load the server).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractContextManager
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -299,6 +300,209 @@ def keys_list(
     for row in rows:
         status = "signing" if row["retired_at"] is None else "retired"
         typer.echo(f"{row['kid']}  {row['algorithm']}  {status}")
+
+
+# ---------------------------------------------------------------- client side: log in somewhere, then post
+
+AccountOption = Annotated[str | None, typer.Option("--account", help="which saved login (default: the only one)")]
+
+
+def run_client(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a client action; expected failures become one line on stderr and exit 1."""
+    from sekisho.client.errors import ClientError
+
+    try:
+        return asyncio.run(action())
+    except ClientError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+def _store() -> Any:
+    from sekisho.client.token_store import TokenStore
+
+    return TokenStore()
+
+
+@app.command()
+def login(
+    server: Annotated[str | None, typer.Argument(help="issuer URL or host name; not needed for --provider x")] = None,
+    provider: Annotated[str, typer.Option("--provider", help="sekisho, misskey or x")] = "sekisho",
+    client_id: Annotated[str | None, typer.Option("--client-id", help="a registered app's id")] = None,
+    client_secret: Annotated[
+        str | None, typer.Option("--client-secret", envvar="SEKISHO_CLIENT_SECRET", help="for a confidential app")
+    ] = None,
+    scope: Annotated[str | None, typer.Option("--scope", help='e.g. "read:account write:notes"')] = None,
+    port: Annotated[int, typer.Option("--port", help="loopback port for the redirect (0: any free one)")] = 0,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="print the URL instead of opening it")] = False,
+    device: Annotated[bool, typer.Option("--device", help="RFC 8628 device flow")] = False,
+    account: AccountOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for the browser")] = 300.0,
+    authorize_url: Annotated[str | None, typer.Option("--authorize-url", help="override (X, for tests)")] = None,
+    token_url: Annotated[str | None, typer.Option("--token-url", help="override (X, for tests)")] = None,
+    api_url: Annotated[str | None, typer.Option("--api-url", help="override where the API lives")] = None,
+    miauth: Annotated[
+        bool, typer.Option("--miauth", help="Misskey: use MiAuth (taken anyway where the server has no OAuth)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Log in with OAuth 2.0 + PKCE in the browser; the tokens are kept for post, token and whoami."""
+    from sekisho.client.login import Hooks, LoginOptions
+    from sekisho.client.login import login as do_login
+
+    if device:
+        fail("--device (RFC 8628) is not available yet; use --no-browser on a machine without a browser")
+    if not 0 <= port < 65536:
+        fail("--port must be between 0 and 65535", 2)
+    options = LoginOptions(
+        provider=provider,
+        server=server,
+        client_id=client_id,
+        client_secret=client_secret,
+        scope=scope,
+        port=port,
+        account=account,
+        timeout=timeout,
+        authorize_url=authorize_url,
+        token_url=token_url,
+        api_url=api_url,
+        miauth=miauth,
+    )
+    hooks = Hooks(
+        say=lambda line: typer.echo(line, err=True),
+        show_url=lambda url: typer.echo(f"Open this URL to sign in:\n{url}", err=True),
+        open_browser=None if no_browser else _open_browser,
+        waiting=_spinner(),
+    )
+    saved = run_client(lambda: do_login(options, _store(), hooks))
+    if as_json:
+        typer.echo(json.dumps({"account": saved.name, "username": saved.username, "server": saved.issuer}))
+        return
+    typer.echo(f"logged in as @{saved.username} on {saved.issuer} (account {saved.name})")
+
+
+def _spinner() -> Callable[[str], AbstractContextManager[object]] | None:
+    """rich's spinner on a terminal; None elsewhere, so that logs and pipes get the message once, as a line."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    return lambda message: console.status(message, spinner="dots")
+
+
+def _open_browser(url: str) -> bool:
+    import webbrowser
+
+    try:
+        return webbrowser.open(url)
+    except webbrowser.Error:
+        return False
+
+
+@app.command()
+def post(
+    text: Annotated[str, typer.Argument(help="what to post")],
+    account: AccountOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Post a note (Misskey notes/create, X POST /2/tweets, sekisho's demo API), refreshing the token first."""
+    from sekisho.client.accounts import post_text
+
+    if not text.strip():
+        fail("nothing to post: the text is empty", 2)
+    used, posted = run_client(lambda: post_text(_store(), account, text))
+    if as_json:
+        typer.echo(json.dumps({"id": posted.id, "url": posted.url, "account": used.name}))
+        return
+    typer.echo(f"posted {posted.id}\n{posted.url}")
+
+
+@app.command()
+def whoami(account: AccountOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Who the saved login acts for, as the server says now."""
+    from sekisho.client.accounts import who
+
+    used, me = run_client(lambda: who(_store(), account))
+    if as_json:
+        typer.echo(json.dumps({"id": me.id, "username": me.username, "server": used.issuer, "account": used.name}))
+        return
+    typer.echo(f"@{me.username} on {used.issuer} (account {used.name})")
+
+
+@app.command()
+def token(account: AccountOption = None) -> None:
+    """Print a valid access token, refreshed if need be: `curl -H "Authorization: Bearer $(sekisho token)" …`."""
+    from sekisho.client.accounts import access_token
+
+    typer.echo(run_client(lambda: access_token(_store(), account)))
+
+
+@app.command()
+def logout(account: AccountOption = None) -> None:
+    """Revoke the login at the server where it can, then forget it."""
+    from sekisho.client.accounts import logout as do_logout
+
+    used, problem = run_client(lambda: do_logout(_store(), account))
+    if problem:
+        typer.echo(f"warning: not revoked at the server: {problem}", err=True)
+    typer.echo(f"logged out of {used.name}")
+
+
+@app.command()
+def accounts(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The saved logins."""
+    from sekisho.client.errors import ClientError
+
+    try:
+        saved = _store().accounts()
+    except ClientError as exc:
+        fail(str(exc))
+    rows = [
+        {
+            "account": a.name,
+            "provider": a.provider,
+            "server": a.issuer,
+            "username": a.username,
+            "expires_at": a.tokens.expires_at,
+            "refreshes": a.token_endpoint is not None and a.tokens.refresh_token is not None,
+        }
+        for a in saved
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    if not rows:
+        typer.echo("no saved logins: run `sekisho login SERVER`", err=True)
+    for row in rows:
+        typer.echo(f"{row['account']}  {row['provider']}  {row['server']}")
+
+
+@app.command("client-page")
+def client_page_command(
+    name: Annotated[str, typer.Option("--name", help="the app's name, shown on the consent page")],
+    url: Annotated[str, typer.Option("--url", help="where you will host the page: it is the client_id")],
+    redirect_uri: Annotated[list[str], typer.Option("--redirect-uri", help="repeat for more")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="file to write (default: stdout)")] = None,
+) -> None:
+    """Write the static client page for servers that take URL client ids (Misskey, IndieAuth, sekisho)."""
+    from urllib.parse import urlsplit
+
+    from sekisho.client.loopback import client_page
+
+    if urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).netloc:
+        fail("--url must be the https URL where the page will live", 2)
+    page = client_page(name, url, redirect_uri)
+    if output is None:
+        typer.echo(page, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as sink:
+            sink.write(page)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    typer.echo(f"wrote {output}: host it at {url} and use that URL as --client-id", err=True)
 
 
 def main() -> None:

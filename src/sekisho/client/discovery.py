@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from sekisho.client.errors import DiscoveryError
+from sekisho.client.errors import DiscoveryError, NoMetadata
 from sekisho.client.transport import exchange, url_problem
 
 RFC8414_PATH = "/.well-known/oauth-authorization-server"
@@ -98,7 +98,7 @@ async def discover(issuer: str, http: httpx.AsyncClient) -> ServerMetadata:
             tried.append(f"{url} is not JSON")
             continue
         return ServerMetadata.from_document(document, issuer)
-    raise DiscoveryError(
+    raise NoMetadata(
         f"{issuer} publishes no OAuth metadata ({'; '.join(tried)}): is it an OAuth 2.0 server, at this address?"
     )
 

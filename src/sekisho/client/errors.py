@@ -22,6 +22,10 @@ class DiscoveryError(ClientError):
     """No usable RFC 8414 metadata: unreachable server, no document, wrong `issuer`, no S256."""
 
 
+class NoMetadata(DiscoveryError):
+    """The server answers, but publishes no metadata document at all (a Misskey older than 2023.9.0 does not)."""
+
+
 class AuthorizationError(ClientError):
     """The redirect back from the browser is unusable: bad `state` or `iss`, an `error=`, or none came."""
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from sekisho.client import authorization, oauth
-from sekisho.client.errors import ClientError
+from sekisho.client import authorization, miauth, oauth
+from sekisho.client.errors import AuthorizationError, ClientError
 from sekisho.client.loopback import LoopbackReceiver
 from sekisho.client.posting import StaticBearer, whoami
 from sekisho.client.providers import DEFAULT_SCOPES, Endpoints, resolve
@@ -30,6 +32,10 @@ class LoginOptions:
     authorize_url: str | None = None
     token_url: str | None = None
     api_url: str | None = None
+    miauth: bool = False  # Misskey's MiAuth even where the server offers OAuth
+
+
+APP_NAME = "sekisho CLI"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ class Hooks:
     say: Callable[[str], None]
     show_url: Callable[[str], None]
     open_browser: Callable[[str], bool] | None  # None: --no-browser
+    waiting: Callable[[str], AbstractContextManager[object]] | None = None  # a spinner; None: `say` it once
 
 
 async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Account:
@@ -50,31 +57,13 @@ async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Accou
             authorize_url=options.authorize_url,
             token_url=options.token_url,
             api_url=options.api_url,
+            miauth=options.miauth,
         )
-        async with LoopbackReceiver(options.port) as receiver:
-            credentials = _credentials(options, endpoints, receiver)
-            request = authorization.start(
-                authorization_endpoint=endpoints.authorization_endpoint,
-                client_id=credentials.client_id,
-                redirect_uri=receiver.redirect_uri,
-                scope=options.scope or DEFAULT_SCOPES[options.provider],
-                issuer=endpoints.expected_iss,
-            )
-            hooks.show_url(request.url)
-            if hooks.open_browser is not None and not hooks.open_browser(request.url):
-                hooks.say("could not open a browser: open the URL above yourself")
-            hooks.say("waiting for the browser…")
-            query = await receiver.wait(options.timeout)
-        code = authorization.finish(request, query, iss_required=endpoints.iss_required)
-        tokens = await oauth.exchange_code(
-            http,
-            endpoints.token_endpoint,
-            credentials,
-            code=code,
-            code_verifier=request.code_verifier,
-            redirect_uri=request.redirect_uri,
-            now=time.time(),
-        )
+        scope = options.scope or DEFAULT_SCOPES[options.provider]
+        if endpoints.miauth:
+            credentials, tokens = await _miauth(http, endpoints, options, scope, hooks)
+        else:
+            credentials, tokens = await _oauth(http, endpoints, options, scope, hooks)
         me = await whoami(http, endpoints.api, auth=StaticBearer(tokens.access_token))
     account = Account(
         name=options.account or f"{me.username}@{urlsplit(endpoints.api.issuer).netloc}",
@@ -90,6 +79,62 @@ async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Accou
     )
     store.save(account)
     return account
+
+
+async def _oauth(
+    http: httpx.AsyncClient, endpoints: Endpoints, options: LoginOptions, scope: str, hooks: Hooks
+) -> tuple[oauth.ClientCredentials, oauth.TokenSet]:
+    """Authorization code with PKCE, `state` and RFC 9207 `iss`, received on the loopback listener."""
+    async with LoopbackReceiver(options.port, app_name=APP_NAME) as receiver:
+        credentials = _credentials(options, endpoints, receiver)
+        request = authorization.start(
+            authorization_endpoint=endpoints.authorization_endpoint,
+            client_id=credentials.client_id,
+            redirect_uri=receiver.redirect_uri,
+            scope=scope,
+            issuer=endpoints.expected_iss,
+        )
+        query = await _browser(request.url, receiver, options.timeout, hooks)
+    code = authorization.finish(request, query, iss_required=endpoints.iss_required)
+    tokens = await oauth.exchange_code(
+        http,
+        endpoints.token_endpoint,
+        credentials,
+        code=code,
+        code_verifier=request.code_verifier,
+        redirect_uri=request.redirect_uri,
+        now=time.time(),
+    )
+    return credentials, tokens
+
+
+async def _miauth(
+    http: httpx.AsyncClient, endpoints: Endpoints, options: LoginOptions, scope: str, hooks: Hooks
+) -> tuple[oauth.ClientCredentials, oauth.TokenSet]:
+    """MiAuth: the browser comes back with `?session=…`, which must be ours; then the session is checked once."""
+    async with LoopbackReceiver(options.port, app_name=APP_NAME) as receiver:
+        session = miauth.start(
+            endpoints.api.issuer, name=APP_NAME, callback=receiver.redirect_uri, permissions=scope.split()
+        )
+        query = await _browser(session.url, receiver, options.timeout, hooks)
+    came_back = parse_qs(query).get("session", [""])[0]
+    if not hmac.compare_digest(came_back.encode(), session.session.encode()):
+        raise AuthorizationError("the browser came back from another MiAuth session; run the login again")
+    token, _ = await miauth.check(http, endpoints.api.issuer, session)
+    return oauth.ClientCredentials(APP_NAME), oauth.TokenSet(access_token=token, scope=scope)
+
+
+async def _browser(url: str, receiver: LoopbackReceiver, timeout: float, hooks: Hooks) -> str:
+    """Show (and open) `url`, then wait for the redirect to the loopback listener; its query string."""
+    hooks.show_url(url)
+    if hooks.open_browser is not None and not hooks.open_browser(url):
+        hooks.say("could not open a browser: open the URL above yourself")
+    message = f"waiting for the browser (at most {timeout:.0f} s; Ctrl-C to give up)…"
+    if hooks.waiting is None:
+        hooks.say(message)
+        return await receiver.wait(timeout)
+    with hooks.waiting(message):
+        return await receiver.wait(timeout)
 
 
 def _credentials(options: LoginOptions, endpoints: Endpoints, receiver: LoopbackReceiver) -> oauth.ClientCredentials:

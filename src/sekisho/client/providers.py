@@ -12,7 +12,7 @@ from typing import Final, Literal
 import httpx
 
 from sekisho.client.discovery import discover, issuer_from
-from sekisho.client.errors import ClientError
+from sekisho.client.errors import ClientError, NoMetadata
 
 Dialect = Literal["misskey", "x"]
 PROVIDERS: Final = ("sekisho", "misskey", "x")
@@ -59,6 +59,7 @@ class Endpoints:
     expected_iss: str | None  # RFC 9207: the `iss` the redirect must carry, or None when the server sends none
     iss_required: bool
     accepts_url_client_ids: bool
+    miauth: bool = False  # Misskey's MiAuth instead of OAuth: authorization_endpoint is then `…/miauth`
 
 
 async def resolve(
@@ -70,14 +71,26 @@ async def resolve(
     token_url: str | None = None,
     api_url: str | None = None,
     revoke_url: str | None = None,
+    miauth: bool = False,
 ) -> Endpoints:
+    """Where to log in; a Misskey without metadata (older than 2023.9.0), or `miauth=True`, gets MiAuth."""
     if provider not in PROVIDERS:
         raise ClientError(f"unknown provider {provider!r}: use one of {', '.join(PROVIDERS)}")
     if provider == "x":
         return _x(authorize_url, token_url, api_url, revoke_url)
     if not server:
         raise ClientError(f"which server? e.g. `sekisho login misskey.example --provider {provider}`")
-    metadata = await discover(issuer_from(server), http)
+    if miauth and provider != "misskey":
+        raise ClientError("MiAuth is Misskey's: use it with --provider misskey")
+    issuer = issuer_from(server)
+    if miauth:
+        return _miauth(issuer, api_url)
+    try:
+        metadata = await discover(issuer, http)
+    except NoMetadata:
+        if provider != "misskey":
+            raise
+        return _miauth(issuer, api_url)  # PROVIDERS.md: OAuth support is told by the metadata document
     return Endpoints(
         api=Api(provider, metadata.issuer, (api_url or metadata.issuer).rstrip("/") + "/api"),
         authorization_endpoint=metadata.authorization_endpoint,
@@ -103,4 +116,17 @@ def _x(authorize_url: str | None, token_url: str | None, api_url: str | None, re
         expected_iss=None,  # X sends no `iss`; one that arrives anyway must not be trusted blindly
         iss_required=False,
         accepts_url_client_ids=False,
+    )
+
+
+def _miauth(issuer: str, api_url: str | None) -> Endpoints:
+    return Endpoints(
+        api=Api("misskey", issuer, (api_url or issuer).rstrip("/") + "/api"),
+        authorization_endpoint=f"{issuer}/miauth",
+        token_endpoint=f"{issuer}/api/miauth",
+        revocation_endpoint=None,  # MiAuth tokens never expire; the user revokes them in the server's settings
+        expected_iss=None,
+        iss_required=False,
+        accepts_url_client_ids=False,
+        miauth=True,
     )

@@ -1,0 +1,291 @@
+"""node's `oidc-provider` (npm) on 127.0.0.1, for interoperability tests of `sekisho.client`.
+
+`node_deps` installs the npm packages of tests/interop/oidc_provider (oidc-provider 9 and the `node` package, which
+ships the Node 22 binary oidc-provider 9 needs; Debian 12 has Node 18, this machine Node 20) with `npm ci`, only
+when node_modules is missing or was installed from another package.json / package-lock.json. `oidc_provider`
+starts provider.mjs with that Node, mounted under /oidc (so discovery has to fall back to OpenID Connect's
+`{issuer}/.well-known/openid-configuration`), with one public and one confidential client, and stops it afterwards.
+`sign_in` walks oidc-provider's own login and consent pages (devInteractions) over real HTTP, as a browser would.
+
+No npm or a failed install skips these tests on a developer machine and fails them in CI (CI=true), like the
+browser tests. Nothing is fetched except npm packages, and only by `npm ci`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import selectors
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+
+from tests.live import free_port
+
+HERE = Path(__file__).parent / "oidc_provider"
+NODE_MODULES = HERE / "node_modules"
+NODE = NODE_MODULES / "node" / "bin" / "node"
+LAUNCHER = HERE / "provider.mjs"
+STAMP = NODE_MODULES / ".sekisho-installed-from"  # hash of package.json + package-lock.json at install time
+NPM_TIMEOUT = 300.0
+START_TIMEOUT = 20.0
+MOUNT_PATH = "/oidc"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip on a developer machine without node/npm; in CI (CI=true) that is a failure (see tests/browser)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: interop tests must run in CI, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+def _manifest_hash() -> str:
+    digest = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        path = HERE / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"-") + b"\0")
+    return digest.hexdigest()
+
+
+def _installed() -> bool:
+    return NODE.is_file() and os.access(NODE, os.X_OK) and STAMP.is_file() and STAMP.read_text() == _manifest_hash()
+
+
+def _npm(npm: str, *args: str) -> None:
+    command = [npm, *args, "--no-audit", "--no-fund", "--no-update-notifier"]
+    try:
+        done = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        unavailable(f"`{' '.join(command)}` in {HERE} took more than {NPM_TIMEOUT:.0f} s")
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        unavailable(f"`{' '.join(command)}` in {HERE} failed ({done.returncode}):\n{tail}")
+
+
+@pytest.fixture(scope="session")
+def node_deps() -> Path:
+    """The Node 22 binary from tests/interop/oidc_provider/node_modules, installing the npm packages if needed.
+
+    `npm ci` when package-lock.json exists (reproducible, and it wipes a stale node_modules first); `npm install`
+    only the very first time, to write the lock file (commit it). An exclusive lock on package.json keeps two test
+    runs from installing into the same folder at once.
+    """
+    if _installed():
+        return NODE
+    npm = shutil.which("npm")
+    if npm is None:
+        unavailable("npm is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
+    with (HERE / "package.json").open("rb") as manifest:
+        fcntl.flock(manifest, fcntl.LOCK_EX)
+        try:
+            if not _installed():  # another run may have installed while we waited for the lock
+                _npm(npm, "ci" if (HERE / "package-lock.json").exists() else "install")
+                if not (NODE.is_file() and os.access(NODE, os.X_OK)):
+                    unavailable(f"npm installed the `node` package but {NODE} is missing (its install script ran?)")
+                STAMP.write_text(_manifest_hash())
+        finally:
+            fcntl.flock(manifest, fcntl.LOCK_UN)
+    return NODE
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    client_id: str
+    client_secret: str | None
+    redirect_uri: str
+
+    def metadata(self) -> dict[str, object]:
+        """The client as oidc-provider's static `clients` configuration wants it."""
+        common: dict[str, object] = {
+            "client_id": self.client_id,
+            "redirect_uris": [self.redirect_uri],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        }
+        if self.client_secret is None:
+            return {**common, "token_endpoint_auth_method": "none"}
+        return {**common, "client_secret": self.client_secret, "token_endpoint_auth_method": "client_secret_basic"}
+
+
+@dataclass
+class OidcProvider:
+    issuer: str
+    public: RegisteredClient
+    confidential: RegisteredClient
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _wait_for_ready(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The issuer from the launcher's `READY <issuer>` line; fails with its stderr if it dies or hangs."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT
+    buffered = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"\n" not in buffered:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"oidc-provider did not start within {START_TIMEOUT} s:\n{log.read_text()}")
+            if selector.select(timeout=left):
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    process.wait(timeout=5)
+                    raise AssertionError(
+                        f"oidc-provider exited ({process.returncode}) before it was ready:\n{log.read_text()}"
+                    )
+                buffered += chunk
+    line = buffered.split(b"\n", 1)[0].decode()
+    assert line.startswith("READY http://127.0.0.1:"), f"unexpected first line {line!r}:\n{log.read_text()}"
+    return line.removeprefix("READY ")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.stdin is not None:
+        process.stdin.close()  # the launcher also stops when its stdin closes
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def oidc_provider(node_deps: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """oidc-provider on a free loopback port, issuer http://127.0.0.1:PORT/oidc.
+
+    The redirect URI is a loopback callback nobody listens on: tests read the code from the Location header of the
+    last redirect instead of following it. The confidential client's id and secret carry characters that HTTP Basic
+    client authentication must form-urlencode first (RFC 6749 §2.3.1), and oidc-provider decodes them that way.
+    """
+    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    public = RegisteredClient("interop-public", None, redirect_uri)
+    confidential = RegisteredClient("interop:confidential", f"s3cret +/:%&={secrets.token_urlsafe(16)}", redirect_uri)
+    log = tmp_path_factory.mktemp("oidc-provider") / "provider.log"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "OIDC_CLIENTS": json.dumps([public.metadata(), confidential.metadata()]),
+        "OIDC_PATH": MOUNT_PATH,
+        "NODE_ENV": "test",
+    }
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(node_deps), str(LAUNCHER), "0"],
+            cwd=HERE,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=sink,
+        )
+    try:
+        issuer = _wait_for_ready(process, log)
+        yield OidcProvider(issuer, public, confidential, process, log)
+    finally:
+        _stop(process)
+
+
+# A browser, as far as oidc-provider's devInteractions pages need one: cookies, redirects, HTML forms.
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)  # names of the visible inputs, to fill in
+
+
+class _PageParser(HTMLParser):
+    """The forms of a page, and its links by their text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+        self.links: dict[str, str] = {}
+        self._href: str | None = None
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None and data.strip():
+            self.links[data.strip()] = self._href
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._href = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "a":
+            self._href = values.get("href")
+        elif tag == "form":
+            self.forms.append(Form(values.get("action", ""), values.get("method", "get").lower()))
+        elif tag == "input" and self.forms and values.get("name"):
+            form = self.forms[-1]
+            if values.get("type") == "hidden":
+                form.fields[values["name"]] = values.get("value", "")
+            else:
+                form.inputs.append(values["name"])
+
+
+@dataclass
+class SignIn:
+    callback: str  # the Location of the redirect to the client's redirect URI
+    pages: list[str]  # which pages were shown on the way ("login", "consent")
+
+
+async def sign_in(
+    browser: httpx.AsyncClient, url: str, *, redirect_uri: str, login: str, cancel_at: str | None = None
+) -> SignIn:
+    """Open the authorization URL and go through oidc-provider's login and consent pages until it redirects to
+    `redirect_uri`; that redirect is not followed. `browser` keeps cookies and must not follow redirects.
+
+    `cancel_at="consent"` (or "login") follows the page's "[ Cancel ]" link there instead of submitting its form.
+    """
+    pages: list[str] = []
+    response = await browser.get(url)
+    for _ in range(12):
+        if response.is_redirect:
+            location = urljoin(str(response.url), response.headers["location"])
+            if location.startswith(redirect_uri + "?") or location.startswith(redirect_uri + "#"):
+                return SignIn(location, pages)
+            response = await browser.get(location)
+            continue
+        assert response.status_code == 200, f"{response.status_code} from {response.url}: {response.text[:500]}"
+        parser = _PageParser()
+        parser.feed(response.text)
+        assert len(parser.forms) == 1, f"expected one form on {response.url}: {response.text[:500]}"
+        form = parser.forms[0]
+        prompt = form.fields.get("prompt", "")
+        pages.append(prompt)
+        if prompt == cancel_at:
+            assert "[ Cancel ]" in parser.links, f"no cancel link on {response.url}: {parser.links}"
+            response = await browser.get(urljoin(str(response.url), parser.links["[ Cancel ]"]))
+            continue
+        data = dict(form.fields)
+        if prompt == "login":
+            assert set(form.inputs) >= {"login", "password"}, form
+            data.update(login=login, password="any password will do")
+        else:
+            assert prompt == "consent", f"unexpected page {response.url}: {form}"
+        assert form.method == "post", form
+        response = await browser.post(urljoin(str(response.url), form.action), data=data)
+    raise AssertionError(f"no redirect to {redirect_uri} after 12 steps; pages: {pages}")
