@@ -22,13 +22,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
 
+from tests.conftest import Databases
 from tests.live import LiveServer, cli, live_server
+from tests.needs import unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -47,13 +49,6 @@ CHROMIUM_ARGS = [
 USERNAME = "alice"
 PASSWORD = "browser password 1"
 SCOPE = "read:account write:notes"
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip on a developer machine without a browser; in CI (CI=true) a missing browser is a failure."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: browser tests must run in CI, so this fails instead of skipping)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="package")
@@ -224,8 +219,13 @@ def pkce_pair() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="package")
-def sekisho(tmp_path_factory: pytest.TempPathFactory, client_app: ClientApp) -> Iterator[Sekisho]:
+def sekisho(
+    tmp_path_factory: pytest.TempPathFactory,
+    client_app: ClientApp,
+    databases: Databases,
+    request: pytest.FixtureRequest,
+) -> Iterator[Sekisho]:
     tmp: Path = tmp_path_factory.mktemp("browser")
-    with live_server(tmp, user=(USERNAME, PASSWORD)) as server:
+    with live_server(tmp, user=(USERNAME, PASSWORD), database=databases.new(tmp, request)) as server:
         issuer = httpx.get(server.url + "/.well-known/oauth-authorization-server", timeout=10).json()["issuer"]
         yield Sekisho(server, issuer, client_app)

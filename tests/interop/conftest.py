@@ -26,13 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import NoReturn
 from urllib.parse import urljoin
 
 import httpx
 import pytest
 
 from tests.live import free_port
+from tests.needs import unavailable
 
 HERE = Path(__file__).parent / "oidc_provider"
 NODE_MODULES = HERE / "node_modules"
@@ -42,13 +42,6 @@ STAMP = NODE_MODULES / ".sekisho-installed-from"  # hash of package.json + packa
 NPM_TIMEOUT = 300.0
 START_TIMEOUT = 20.0
 MOUNT_PATH = "/oidc"
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip on a developer machine without node/npm; in CI (CI=true) that is a failure (see tests/browser)."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: interop tests must run in CI, so this fails instead of skipping)")
-    pytest.skip(reason)
 
 
 def _manifest_hash() -> str:

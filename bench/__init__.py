@@ -1,0 +1,1 @@
+"""sekisho's benchmark harness (bench/run): see bench/run.py."""

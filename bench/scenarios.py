@@ -1,0 +1,217 @@
+"""The scenarios: what each one sends, and what has to exist on the server before it can be sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from bench import mint
+from bench.load import Request
+from bench.targets import REDIRECT_URI, SCOPE, USERNAME, Seed, basic
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running server as the workloads see it: sekisho (with the seed of its database) or the peer."""
+
+    url: str
+    folder: Path  # where request bodies and pools are written
+    client_id: str  # a confidential client allowed client_credentials
+    client_secret: str
+    token_path: str
+    introspection_path: str
+    seed: Seed | None = None  # sekisho only: what the CLI registered (the scenario's database is a copy)
+    user_id: str | None = None  # sekisho only: the seeded user's id
+    database: str | None = None  # sekisho only: the scenario's database
+
+    def sekisho(self) -> tuple[Seed, str, str]:
+        """The seed, the user's id and the database URL; only sekisho has them."""
+        if self.seed is None or self.user_id is None or self.database is None:
+            raise RuntimeError("this workload needs sekisho (a seeded database)")
+        return self.seed, self.user_id, self.database
+
+    def write(self, name: str, content: str) -> Path:
+        """A file for wrk to read, named after this server's port so that two servers never share one."""
+        path = self.folder / f"{urlsplit(self.url).port}-{name}"
+        path.write_text(content)
+        return path
+
+
+@dataclass(frozen=True)
+class Workload:
+    """`make(n)` gives the request for the next wrk run; pooled workloads mint `n` single-use secrets for it."""
+
+    make: Callable[[int], Request]
+    pooled: bool = False
+
+
+def fixed(request: Request) -> Workload:
+    """The same request for every run, tried once first."""
+    check_once(request)
+    return Workload(lambda _size: request)
+
+
+def check_once(request: Request) -> httpx.Response:
+    """Send the request once before wrk does, so a mistake shows as a clear error rather than 32 000 of them."""
+    assert request.body is not None
+    response = httpx.post(request.url, headers=request.headers, content=request.body.read_bytes(), timeout=30)
+    if response.status_code != request.expect:
+        raise RuntimeError(
+            f"POST {request.url} answered {response.status_code}, not {request.expect}: {response.text[:300]}"
+        )
+    return response
+
+
+# -------------------------------------------------------------------------------------------- the workloads
+
+
+def client_credentials(target: Target) -> Workload:
+    body = target.write("client_credentials.body", urlencode({"grant_type": "client_credentials", "scope": SCOPE}))
+    headers = {"Authorization": basic(target.client_id, target.client_secret), "Content-Type": FORM}
+    return fixed(Request(target.url + target.token_path, headers, body=body))
+
+
+def introspection(target: Target) -> Workload:
+    """Introspect one client_credentials token of the same client, over and over (a client's own token)."""
+    auth = {"Authorization": basic(target.client_id, target.client_secret), "Content-Type": FORM}
+    issued = httpx.post(
+        target.url + target.token_path,
+        headers=auth,
+        content=urlencode({"grant_type": "client_credentials", "scope": SCOPE}),
+        timeout=30,
+    )
+    issued.raise_for_status()
+    body = target.write("introspect.body", urlencode({"token": issued.json()["access_token"]}))
+    request = Request(target.url + target.introspection_path, auth, body=body)
+    if check_once(request).json().get("active") is not True:
+        raise RuntimeError(f"the token is not active at {request.url}")
+    return Workload(lambda _size: request)
+
+
+def refresh_rotation(target: Target) -> Workload:
+    seed, user_id, database = target.sekisho()
+
+    def make(size: int) -> Request:
+        secrets, rows = mint.refresh_token_rows(database, user_id, seed.app_id, SCOPE, size)
+        mint.insert(database, rows)
+        lines = (
+            urlencode({"grant_type": "refresh_token", "refresh_token": s, "client_id": seed.app_id}) for s in secrets
+        )
+        pool = target.write("refresh.pool", "\n".join(lines) + "\n")
+        return Request(target.url + target.token_path, {"Content-Type": FORM}, pool=pool)
+
+    return Workload(make, pooled=True)
+
+
+def code_exchange(target: Target) -> Workload:
+    seed, user_id, database = target.sekisho()
+
+    def make(size: int) -> Request:
+        codes = _mint_codes(database, seed, user_id, size)
+        pool = target.write("code.pool", "\n".join(_exchange_body(seed, code) for code in codes) + "\n")
+        return Request(target.url + target.token_path, {"Content-Type": FORM}, pool=pool)
+
+    return Workload(make, pooled=True)
+
+
+def _mint_codes(database: str, seed: Seed, user_id: str, count: int) -> list[str]:
+    codes, rows = mint.code_rows(user_id, seed.app_id, REDIRECT_URI, SCOPE, count)
+    mint.insert(database, rows)
+    return codes
+
+
+def _exchange_body(seed: Seed, code: str) -> str:
+    return urlencode(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": seed.app_id,
+            "code_verifier": mint.VERIFIER,
+        }
+    )
+
+
+def protected_api(target: Target) -> Workload:
+    """`POST /api/i` with the user's access token (opaque or JWT, as the server issues them), from a real
+    code exchange."""
+    seed, user_id, database = target.sekisho()
+    (code,) = _mint_codes(database, seed, user_id, 1)
+    exchanged = httpx.post(
+        target.url + target.token_path, headers={"Content-Type": FORM}, content=_exchange_body(seed, code), timeout=30
+    )
+    exchanged.raise_for_status()
+    headers = {"Authorization": f"Bearer {exchanged.json()['access_token']}", "Content-Type": "application/json"}
+    return fixed(Request(target.url + "/api/i", headers, body=target.write("api.body", "{}")))
+
+
+def password_login(target: Target) -> Workload:
+    """`POST /login` with the right password: argon2id verification, a new session row, a 303.
+
+    The CSRF token is a signed double-submit (HMAC of the cookie's value), stateless on the server, so one pair
+    from one GET /login serves every request."""
+    seed = target.sekisho()[0]
+    page = httpx.get(target.url + "/login", timeout=30)
+    page.raise_for_status()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    cookie = page.cookies.get("sekisho_csrf")
+    if token is None or cookie is None:
+        raise RuntimeError("GET /login gave no csrf_token field or sekisho_csrf cookie")
+    form = {"username": USERNAME, "password": seed.password, "csrf_token": token.group(1), "next": "/"}
+    headers = {"Content-Type": FORM, "Cookie": f"sekisho_csrf={cookie}"}
+    return fixed(Request(target.url + "/login", headers, expect=303, body=target.write("login.body", urlencode(form))))
+
+
+# -------------------------------------------------------------------------------------------- the table
+
+Backend = Literal["pg", "sqlite"]
+Format = Literal["opaque", "jwt"]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """How the peer runs for a comparison, and what is sent to it."""
+
+    key: str
+    token_format: Format
+    workload: Callable[[Target], Workload]
+
+
+PEER_CC_OPAQUE = Peer("cc-opaque", "opaque", client_credentials)
+PEER_CC_JWT = Peer("cc-jwt", "jwt", client_credentials)
+PEER_INTROSPECT = Peer("introspect", "opaque", introspection)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    backend: Backend
+    token_format: Format
+    workload: Callable[[Target], Workload]
+    peer: Peer | None = None
+
+
+SCENARIOS = (
+    Scenario(
+        "cc-opaque-pg", "client_credentials, opaque, PostgreSQL", "pg", "opaque", client_credentials, PEER_CC_OPAQUE
+    ),
+    Scenario(
+        "cc-opaque-sqlite", "client_credentials, opaque, SQLite", "sqlite", "opaque", client_credentials, PEER_CC_OPAQUE
+    ),
+    Scenario("cc-jwt-pg", "client_credentials, JWT (ES256), PostgreSQL", "pg", "jwt", client_credentials, PEER_CC_JWT),
+    Scenario("refresh-pg", "refresh_token with rotation, PostgreSQL", "pg", "opaque", refresh_rotation),
+    Scenario("code-pg", "authorization_code + PKCE exchange, PostgreSQL", "pg", "opaque", code_exchange),
+    Scenario("introspect-pg", "introspection (opaque), PostgreSQL", "pg", "opaque", introspection, PEER_INTROSPECT),
+    Scenario("api-opaque-pg", "POST /api/i, opaque token, PostgreSQL", "pg", "opaque", protected_api),
+    Scenario("api-jwt-pg", "POST /api/i, JWT, PostgreSQL", "pg", "jwt", protected_api),
+    Scenario("login-pg", "POST /login (argon2id), PostgreSQL", "pg", "opaque", password_login),
+)

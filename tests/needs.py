@@ -1,0 +1,15 @@
+"""What some tests need from the machine (Chromium, npm, PostgreSQL): skip without it, except in CI."""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import pytest
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip on a developer machine that lacks a tool; in CI (CI=true) that is a failure, so nothing silently skips."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: these tests must run in CI, so this fails instead of skipping)")
+    pytest.skip(reason)
