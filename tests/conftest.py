@@ -1,12 +1,19 @@
-"""Shared fixtures: a real SQLite store in a temporary folder, the app under a controllable clock."""
+"""Shared fixtures: a real database (SQLite, and PostgreSQL in a throwaway cluster), the app under a clock.
+
+Every test that asks for `database` (or `world`, or `databases`) runs twice: `[sqlite]` on a file in its temporary
+folder and `[postgresql]` on a fresh database copied from a migrated template in one session-wide cluster
+(tests/pg.py). PostgreSQL's tests skip when its binaries are missing, except in CI (CI=true), where that fails.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import hashlib
+import itertools
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +30,8 @@ from sekisho.server.registry import register_client
 from sekisho.server.settings import Settings
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.web.app import create_app
+from tests.needs import unavailable
+from tests.pg import Cluster, PostgresMissing, throwaway_cluster
 
 ISSUER = "http://testserver"
 PASSWORD = "correct horse battery"
@@ -174,9 +183,55 @@ async def _seed(database: str) -> tuple[Registered, Registered, Registered]:
         await store.close()
 
 
+BACKENDS = ("sqlite", "postgresql")
+TEMPLATE = "sekisho_template"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One throwaway cluster for the session, with a migrated template database to copy for each test."""
+    folder = Path(tempfile.mkdtemp(prefix="sekisho-pg-"))  # under /tmp: the `postgres` user must reach it
+    try:
+        with throwaway_cluster(folder) as cluster:
+            url = cluster.create_database(TEMPLATE)
+            asyncio.run(_migrate(url))
+            yield cluster
+    except PostgresMissing as missing:
+        unavailable(str(missing))
+
+
+async def _migrate(url: str) -> None:
+    store = await SqlStore.open(url)
+    await store.close()
+
+
+@dataclass
+class Databases:
+    """Fresh databases of one backend: a SQLite file in a folder, or a copy of the PostgreSQL template."""
+
+    backend: str
+    request: pytest.FixtureRequest
+    counter: Iterator[int] = field(default_factory=itertools.count)
+
+    def new(self, folder: Path, owner: pytest.FixtureRequest) -> str:
+        """A fresh database, dropped when `owner` (the asking fixture's request) finishes."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{folder / f'sekisho-{next(self.counter)}.db'}"
+        cluster: Cluster = self.request.getfixturevalue("postgres")
+        name = f"test_{next(self.counter)}_{secrets.token_hex(3)}"
+        url = cluster.create_database(name, template=TEMPLATE)
+        owner.addfinalizer(lambda: cluster.drop_database(name))
+        return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def databases(request: pytest.FixtureRequest) -> Databases:
+    return Databases(request.param, request)
+
+
 @pytest.fixture
-def database(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'sekisho.db'}"
+def database(databases: Databases, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    return databases.new(tmp_path, request)
 
 
 @contextmanager

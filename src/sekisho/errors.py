@@ -90,3 +90,4 @@ class ServerError(OAuthError):
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status = 503
+    retry_after = 2  # seconds, sent as Retry-After

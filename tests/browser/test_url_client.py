@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import PASSWORD, SCOPE, USERNAME, pkce_pair
+from tests.conftest import Databases
 from tests.live import LiveServer, cli, live_server
 
 if TYPE_CHECKING:
@@ -143,10 +144,12 @@ def app_server() -> Iterator[AppServer]:
 
 
 @pytest.fixture(scope="module")
-def private_sekisho(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def private_sekisho(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
     """`sekisho serve --allow-private-client-ids` (the app lives on 127.0.0.1), with a user made by the CLI."""
     tmp: Path = tmp_path_factory.mktemp("url-client")
-    database = f"sqlite:///{tmp / 'url-client.db'}"
+    database = databases.new(tmp, request)
     cli("user", "add", USERNAME, "--password-stdin", database=database, stdin=PASSWORD + "\n")
     with live_server(tmp, extra=["--allow-private-client-ids"], database=database) as server:
         yield server

@@ -16,6 +16,7 @@ import pytest
 from sekisho.client import authorization, oauth
 from sekisho.client.discovery import ServerMetadata, discover, issuer_from
 from sekisho.client.token_store import Account, TokenStore
+from tests.conftest import Databases
 from tests.live import LiveServer, cli, consent_over_http, live_server
 
 T = TypeVar("T")
@@ -25,9 +26,11 @@ SCOPE = "read:account write:notes"
 
 
 @pytest.fixture(scope="package")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("client-library")
-    with live_server(tmp, user=("alice", PASSWORD)) as running:
+    with live_server(tmp, user=("alice", PASSWORD), database=databases.new(tmp, request)) as running:
         yield running
 
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from tests.conftest import Databases
 from tests.live import SEKISHO, LiveServer, cli, consent_over_http, free_port, live_server
 
 pytestmark = pytest.mark.e2e
@@ -28,9 +29,13 @@ LOOPBACK = "http://127.0.0.1/callback"  # registered once; the port varies (RFC 
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("client-cli")
-    with live_server(tmp, ["--allow-private-client-ids"], user=("alice", PASSWORD)) as running:
+    with live_server(
+        tmp, ["--allow-private-client-ids"], user=("alice", PASSWORD), database=databases.new(tmp, request)
+    ) as running:
         yield running
 
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.conftest import Databases
 from tests.live import LiveServer, cli, consent_over_http, live_server
 from tests.live import pkce_pair as pkce
 
@@ -20,9 +21,11 @@ REDIRECT = "http://127.0.0.1:9/callback"  # never followed: the test reads the L
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("e2e")
-    with live_server(tmp, user=("alice", PASSWORD)) as running:
+    with live_server(tmp, user=("alice", PASSWORD), database=databases.new(tmp, request)) as running:
         yield running
 
 
@@ -180,6 +183,6 @@ def test_public_client_flow_and_server_log(server: LiveServer) -> None:
     assert tokens["access_token"] not in log and "Traceback" not in log
 
 
-def test_serve_says_how_to_start(tmp_path: Path) -> None:
-    with live_server(tmp_path) as running:
+def test_serve_says_how_to_start(tmp_path: Path, database: str) -> None:
+    with live_server(tmp_path, database=database) as running:
         assert "sekisho user add" in running.output()

@@ -10,6 +10,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tests.conftest import Databases
 from tests.live import LiveServer, cli, live_server, user_tokens
 
 pytestmark = pytest.mark.e2e
@@ -19,9 +20,13 @@ REDIRECT = "http://127.0.0.1:9/callback"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("jwt")
-    with live_server(tmp, ["--access-token-format", "jwt"], user=("alice", PASSWORD)) as running:
+    with live_server(
+        tmp, ["--access-token-format", "jwt"], user=("alice", PASSWORD), database=databases.new(tmp, request)
+    ) as running:
         yield running
 
 

@@ -21,8 +21,8 @@ from tests.live import cli, form_field, live_server
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_reaches_a_consent_page_and_the_callback_shows_the_next_step(tmp_path: Path) -> None:
-    with live_server(tmp_path, ["--demo"]) as server:
+def test_demo_reaches_a_consent_page_and_the_callback_shows_the_next_step(tmp_path: Path, database: str) -> None:
+    with live_server(tmp_path, ["--demo"], database=database) as server:
         password = re.search(r"Demo user: demo\s+password: (\S+)", server.output())
         assert password, server.output()
         with httpx.Client(base_url=server.url, follow_redirects=True, timeout=10) as browser:
@@ -54,8 +54,7 @@ def test_demo_reaches_a_consent_page_and_the_callback_shows_the_next_step(tmp_pa
             assert tokens["access_token"].startswith("sek_at_")
 
 
-def test_demo_restart_prints_a_new_password_that_works(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'demo.db'}"
+def test_demo_restart_prints_a_new_password_that_works(tmp_path: Path, database: str) -> None:
     passwords = []
     for _ in range(2):
         with live_server(tmp_path, ["--demo"], database=database) as server:
@@ -65,9 +64,8 @@ def test_demo_restart_prints_a_new_password_that_works(tmp_path: Path) -> None:
     assert passwords[0] != passwords[1]
 
 
-def test_workers_serve_flows_across_processes(tmp_path: Path) -> None:
+def test_workers_serve_flows_across_processes(tmp_path: Path, database: str) -> None:
     """Two worker processes share the port; state lives in the database, so any step may land on either."""
-    database = f"sqlite:///{tmp_path / 'workers.db'}"
     cli("user", "add", "alice", "--password-stdin", database=database, stdin=flow.PASSWORD + "\n")
     with live_server(tmp_path, ["--workers", "2"], database=database) as server:
         client_id = flow.register(server, "--public")["client_id"]

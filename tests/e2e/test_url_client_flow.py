@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.client_pages import PNG, ClientPages
+from tests.conftest import Databases
 from tests.live import LiveServer, consent_over_http, live_server
 from tests.live import pkce_pair as pkce
 
@@ -27,9 +28,13 @@ PASSWORD = "url client e2e pw"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("url-client-e2e")
-    with live_server(tmp, ["--allow-private-client-ids"], user=("alice", PASSWORD)) as running:
+    with live_server(
+        tmp, ["--allow-private-client-ids"], user=("alice", PASSWORD), database=databases.new(tmp, request)
+    ) as running:
         yield running
 
 

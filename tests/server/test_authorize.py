@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Sequence
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -12,8 +11,8 @@ from httpx2 import Response
 
 from sekisho.protocol.scopes import DEFAULT_SCOPES
 from sekisho.server.registry import register_client
-from sekisho.server.store.driver import sqlite_path
 from sekisho.server.store.sql import SqlStore
+from tests import sql
 from tests.conftest import ISSUER, REDIRECT_URI, World, csrf_of, hidden_fields
 
 LOOPBACK = "http://127.0.0.1/cb"  # registered by the public client
@@ -64,9 +63,7 @@ def error_page(response: Response, error: str) -> None:
 
 
 def count(world: World, table: str) -> int:
-    with sqlite3.connect(sqlite_path(world.database)) as db:
-        (found,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(found)
+    return sql.count(world.database, table)
 
 
 def add_client(world: World, *, redirect_uri: str, public: bool = True, grant_types: Sequence[str] = ()) -> str:
@@ -527,8 +524,7 @@ def test_allow_issues_a_code_bound_to_the_request(world: World) -> None:
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["referrer-policy"] == "no-referrer"
     assert count(world, "authorization_codes") == 1
-    with sqlite3.connect(sqlite_path(world.database)) as db:
-        row = db.execute("SELECT client_id, redirect_uri, scope, code_challenge FROM authorization_codes").fetchone()
+    [row] = sql.rows(world.database, "SELECT client_id, redirect_uri, scope, code_challenge FROM authorization_codes")
     assert row == (world.public.client_id, REDIRECT_URI, params["scope"], params["code_challenge"])
 
 

@@ -205,8 +205,7 @@ def post_twice_at_once(url: str, body: dict[str, str]) -> list[httpx.Response]:
 
 
 @pytest.mark.e2e
-def test_parallel_code_exchanges_over_http(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'race.db'}"
+def test_parallel_code_exchanges_over_http(tmp_path: Path, database: str) -> None:
     cli("user", "add", "alice", "--password-stdin", database=database, stdin=PASSWORD + "\n")
     added = cli(
         "client", "add", "--name", "Racer", "--redirect-uri", LIVE_REDIRECT, "--public", "--json", database=database

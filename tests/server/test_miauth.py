@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 import uuid
-from contextlib import closing
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from httpx2 import Response
 
 from tests.conftest import PASSWORD, World, csrf_of, hidden_fields
+from tests.sql import rows
 
 CALLBACK = "https://app.example/miauth/done?from=sekisho"
 PERMISSION = "write:notes,read:account"
@@ -74,10 +73,8 @@ def error_page(response: Response, status: int, error: str) -> str:
 
 
 def stored(world: World) -> list[tuple[str, int]]:
-    """The MiAuth decisions in the database, straight from SQLite: (session, allowed)."""
-    path = world.database.removeprefix("sqlite:///")
-    with closing(sqlite3.connect(path)) as db:
-        return [(str(row[0]), int(row[1])) for row in db.execute("SELECT session, allowed FROM miauth_sessions")]
+    """The MiAuth decisions in the database, read past sekisho: (session, allowed)."""
+    return [(str(row[0]), int(row[1])) for row in rows(world.database, "SELECT session, allowed FROM miauth_sessions")]
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -16,9 +15,9 @@ from starlette.testclient import TestClient
 from sekisho.protocol.scopes import DEFAULT_SCOPES
 from sekisho.server.registry import register_client
 from sekisho.server.settings import Settings
-from sekisho.server.store.driver import sqlite_path
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.web.app import create_app
+from tests import sql
 from tests.conftest import ISSUER, PASSWORD, REDIRECT_URI, Clock, World, csrf_of, hidden_fields
 
 HTTPS_ISSUER = "https://auth.example"
@@ -38,9 +37,7 @@ def check_page_headers(response: Response) -> None:
 
 
 def count_codes(world: World) -> int:
-    with sqlite3.connect(sqlite_path(world.database)) as db:
-        (found,) = db.execute("SELECT count(*) FROM authorization_codes").fetchone()
-    return int(found)
+    return sql.count(world.database, "authorization_codes")
 
 
 def add_client(database: str, name: str, redirect_uri: str = REDIRECT_URI) -> str:

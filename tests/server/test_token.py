@@ -8,7 +8,6 @@ import hashlib
 import json
 import logging
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from sekisho.protocol.scopes import DEFAULT_SCOPES
 from sekisho.server.registry import register_client
 from sekisho.server.store.driver import sqlite_path
 from sekisho.server.store.sql import SqlStore
+from tests import sql
 from tests.conftest import REDIRECT_URI, Registered, World
 
 # RFC 7636 Appendix B.
@@ -189,8 +189,7 @@ def test_replay_does_not_touch_other_grants(signed_in: World) -> None:
 def test_code_lifetime_is_short(signed_in: World) -> None:
     world = signed_in
     world.code()
-    with sqlite3.connect(sqlite_path(world.database)) as db:
-        (created, expires) = db.execute("SELECT created_at, expires_at FROM authorization_codes").fetchone()
+    [(created, expires)] = sql.rows(world.database, "SELECT created_at, expires_at FROM authorization_codes")
     assert 0 < expires - created <= 300
 
 
@@ -453,17 +452,6 @@ def test_other_methods_are_refused_without_a_500(world: World) -> None:
 # storage: digests only
 
 
-def stored_values(database: str) -> Iterator[tuple[str, str, object]]:
-    with sqlite3.connect(sqlite_path(database)) as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            cursor = db.execute(f"SELECT * FROM {table}")  # names from sqlite_master
-            columns = [column[0] for column in cursor.description]
-            for row in cursor.fetchall():
-                for column, value in zip(columns, row, strict=True):
-                    yield table, column, value
-
-
 def test_storage_keeps_only_digests(signed_in: World) -> None:
     world = signed_in
     secret = world.confidential.client_secret
@@ -490,12 +478,12 @@ def test_storage_keeps_only_digests(signed_in: World) -> None:
     }
     assert session.startswith("sek_ss_")
 
-    values = list(stored_values(world.database))
+    values = list(sql.every_value(world.database))
     for table, column, value in values:
         for name, secret_value in raw.items():
             assert secret_value not in str(value), f"raw {name} stored in {table}.{column}"
-    # Also not in the files themselves (main database and write-ahead log).
-    path = Path(sqlite_path(world.database))
+    # Also not in SQLite's files themselves (main database and write-ahead log).
+    path = Path(sqlite_path(world.database)) if world.database.startswith("sqlite") else Path("/nonexistent")
     for file in path.parent.glob(path.name + "*"):
         content = file.read_bytes()
         for name, secret_value in raw.items():

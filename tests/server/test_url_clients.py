@@ -861,13 +861,15 @@ def test_pathological_markup_at_the_size_cap_is_answered_quickly(
     callback = pages.url("/cb")
     head = f'<link rel="redirect_uri" href="{callback}">'
     pages.html("/app/", head + unit * ((250 * 1024 - len(head)) // len(unit)))
-    began = time.monotonic()
+    # CPU time of this process (the app runs in it), not wall time: a busy machine must not fail the test, while a
+    # quadratic parse still shows as seconds to minutes of CPU.
+    began = time.process_time()
     if reason is None:
         consent(site, pages.url("/app/"), callback)
     else:
         assert page_error(site, pages.url("/app/"), callback) == reason
-    elapsed = time.monotonic() - began
-    assert elapsed < 4, f"the page took {elapsed:.1f} s"
+    elapsed = time.process_time() - began
+    assert elapsed < 4, f"the page took {elapsed:.1f} s of CPU"
     healthy(site)
 
 
@@ -875,9 +877,9 @@ def test_hundreds_of_link_elements(site: World, pages: ClientPages) -> None:
     uris = [pages.url(f"/cb/{n}") for n in range(500)]
     pages.html("/app/", links=uris, link_headers=[", ".join(f'<{uri}x>; rel="redirect_uri"' for uri in uris)])
     client_id = pages.url("/app/")
-    began = time.monotonic()
+    began = time.process_time()
     assert accepted(site, client_id, uris[0] + "x")
-    assert time.monotonic() - began < 5
+    assert time.process_time() - began < 5  # CPU seconds, not wall time: see the test above
     # The header's first 100 come first, then the elements: 100 kept in all, so none of the elements.
     assert accepted(site, client_id, uris[99] + "x")
     assert not accepted(site, client_id, uris[100] + "x")

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sekisho.errors import InsufficientScope, InvalidToken, OAuthError
+from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
 from sekisho.resource import TokenVerifier
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
@@ -52,7 +52,13 @@ def invalid_param(message: str) -> MisskeyError:
 NO_SUCH_NOTE = MisskeyError(400, "NO_SUCH_NOTE", "24fcbfc6-2e37-42b6-8388-c29b3861a08d", "No such note.")
 
 
+UNAVAILABLE_ID = "8a1fb2b0-2d55-4a34-9c43-fa1a4d0e5b64"  # Misskey's ids are UUIDs; this one is sekisho's
+
+
 def _token_error(error: OAuthError) -> JSONResponse:
+    if isinstance(error, TemporarilyUnavailable):
+        body = {"message": error.description, "code": "TEMPORARILY_UNAVAILABLE", "id": UNAVAILABLE_ID, "kind": "server"}
+        return JSONResponse({"error": body}, status_code=503, headers=challenge_headers(error))
     if isinstance(error, InsufficientScope):
         found = MisskeyError(403, "PERMISSION_DENIED", "1370e5b7-d4eb-4566-bb1d-7748ee6a1838", error.description)
     else:

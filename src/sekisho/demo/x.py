@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sekisho.demo.notes import NotesApi, read_json_object
-from sekisho.errors import InsufficientScope, OAuthError
+from sekisho.errors import InsufficientScope, OAuthError, TemporarilyUnavailable
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id
@@ -53,6 +53,8 @@ class XApi(NotesApi):
                 return problem.response()
             except InsufficientScope as error:
                 return XProblem(403, "Forbidden", error.description).response(challenge_headers(error))
+            except TemporarilyUnavailable as error:
+                return XProblem(503, "Service Unavailable", error.description).response(challenge_headers(error))
             except OAuthError as error:
                 return XProblem(401, "Unauthorized", error.description).response(challenge_headers(error))
 

@@ -13,7 +13,7 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from sekisho.errors import InsufficientScope, InvalidToken, OAuthError
+from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
 from sekisho.protocol import bearer
 from sekisho.resource.verifiers import TokenInfo, TokenVerifier
 
@@ -35,7 +35,9 @@ def bearer_token(request: HTTPConnection, body_token: str | None = None) -> str:
 
 
 def challenge_headers(error: OAuthError) -> dict[str, str]:
-    """The WWW-Authenticate header of RFC 6750 §3 for a token error."""
+    """The WWW-Authenticate header of RFC 6750 §3 for a token error; Retry-After when it could not be checked."""
+    if isinstance(error, TemporarilyUnavailable):
+        return {"Retry-After": str(error.retry_after)}
     if isinstance(error, InsufficientScope):
         return {"WWW-Authenticate": bearer.challenge(error.error, error.description, error.scope)}
     if isinstance(error, InvalidToken):

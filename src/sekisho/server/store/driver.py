@@ -7,6 +7,7 @@ aiosqlite or asyncpg: no engine, no greenlet hop per statement (MACHINE-NOTES.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -17,8 +18,27 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.selectable import Select
+
+from sekisho.errors import TemporarilyUnavailable
 
 Row = Sequence[Any]
+CONNECT_TIMEOUT = 5.0  # seconds to open a PostgreSQL connection before the request is answered with a 503
+
+
+class StoreUnavailable(TemporarilyUnavailable):
+    """The database cannot be reached (PostgreSQL down or restarting, a connection cut): a 503 with Retry-After.
+
+    Raised only where nothing was committed, or where the outcome is unknown and the client must not be told
+    either way; the client retries, and single-use values (codes, refresh tokens) stay single-use.
+    """
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(
+            "the database cannot be reached right now; try again in a moment",
+            detail=f"{type(cause).__name__}: {cause}",
+        )
+
 
 _DIALECTS: dict[str, Dialect] = {
     "sqlite": sqlite.dialect(),
@@ -29,11 +49,13 @@ _DIALECTS: dict[str, Dialect] = {
 class Query:
     """A Core statement with named bind parameters, compiled once per dialect."""
 
-    __slots__ = ("statements", "_compiled")
+    __slots__ = ("statements", "repeatable", "_compiled")
 
     def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement]) -> None:
         """One statement for every dialect, or one per dialect (for upserts)."""
         self.statements = statement if isinstance(statement, Mapping) else dict.fromkeys(_DIALECTS, statement)
+        # A read may be sent again after a lost connection; a write may already have happened.
+        self.repeatable = all(isinstance(each, Select) for each in self.statements.values())
         self._compiled: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
     def compiled(self, dialect: str) -> tuple[str, tuple[str, ...], dict[str, Any]]:
@@ -142,24 +164,49 @@ class _PostgresConnection:
         await self._connection.execute(sql, *args)
 
 
-class _PoolReader:
-    """Single statements outside a transaction, each on a connection borrowed from the pool."""
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """What asyncpg raises when the server is gone, restarting or refusing, or a connection was cut."""
+    import asyncpg
 
-    def __init__(self, pool: Any) -> None:
+    return (
+        OSError,  # refused, reset, unreachable
+        asyncio.TimeoutError,
+        asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+        asyncpg.exceptions.OperatorInterventionError,  # class 57: admin shutdown, cannot connect now
+        asyncpg.InterfaceError,  # "connection was closed in the middle of operation", a released connection
+    )
+
+
+class _PoolReader:
+    """Single statements outside a transaction, each on a connection borrowed from the pool.
+
+    A read is safe to repeat: one that fails on a dead connection (after a PostgreSQL restart, every pooled
+    connection is dead until used) is tried once more on a fresh one before the client hears of it.
+    """
+
+    def __init__(self, pool: Any, unavailable: tuple[type[BaseException], ...]) -> None:
         self._pool = pool
+        self._unavailable = unavailable
+
+    async def _run(self, method: str, query: Query, params: Mapping[str, Any]) -> Any:
+        sql, args = query.arguments("postgresql", params)
+        for attempt in (1, 2):
+            try:
+                return await getattr(self._pool, method)(sql, *args)
+            except self._unavailable as error:
+                if attempt == 2 or not query.repeatable:
+                    raise StoreUnavailable(error) from None
+        raise AssertionError("unreachable")
 
     async def fetch_all(self, query: Query, **params: Any) -> list[Row]:
-        sql, args = query.arguments("postgresql", params)
-        return list(await self._pool.fetch(sql, *args))
+        return list(await self._run("fetch", query, params))
 
     async def fetch_one(self, query: Query, **params: Any) -> Row | None:
-        sql, args = query.arguments("postgresql", params)
-        row: Row | None = await self._pool.fetchrow(sql, *args)
+        row: Row | None = await self._run("fetchrow", query, params)
         return row
 
     async def execute(self, query: Query, **params: Any) -> None:
-        sql, args = query.arguments("postgresql", params)
-        await self._pool.execute(sql, *args)
+        await self._run("execute", query, params)
 
 
 class PostgresDatabase:
@@ -167,7 +214,8 @@ class PostgresDatabase:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
-        self._reader = _PoolReader(pool)
+        self._unavailable = _connection_errors()
+        self._reader = _PoolReader(pool, self._unavailable)
 
     @classmethod
     async def open(cls, url: str, *, max_size: int = 10) -> PostgresDatabase:
@@ -175,13 +223,52 @@ class PostgresDatabase:
             import asyncpg
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError("PostgreSQL needs the extra: pip install 'sekisho[postgresql]'") from exc
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size)
+        # min_size=0: connections open on demand and stay for reuse; with a minimum, asyncpg would keep reconnecting
+        # (and logging tracebacks) in the background while PostgreSQL is down, instead of when a request needs one.
+        pool = await asyncpg.create_pool(url, min_size=0, max_size=max_size, timeout=CONNECT_TIMEOUT)
         return cls(pool)
+
+    async def _begin(self) -> tuple[Any, Any]:
+        """A pooled connection inside BEGIN. Nothing has been sent yet, so a dead connection is swapped once."""
+        for attempt in (1, 2):
+            connection = await self._pool.acquire()
+            transaction = connection.transaction()
+            try:
+                await transaction.start()
+                return connection, transaction
+            except BaseException:
+                await self._pool.release(connection)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._pool.acquire() as connection, connection.transaction():
-            yield _PostgresConnection(connection)
+        """One transaction; a lost connection at any point is `StoreUnavailable`, never a half-written grant.
+
+        Before COMMIT reaches the server nothing is written. If the connection dies during COMMIT the outcome is
+        unknown: the client gets a 503 and retries, and a code or refresh token that was in fact consumed stays
+        consumed (the retry is refused, as a replay would be).
+        """
+        try:
+            connection, transaction = await self._begin()
+        except self._unavailable as error:
+            raise StoreUnavailable(error) from None
+        try:
+            try:
+                yield _PostgresConnection(connection)
+            except BaseException as failure:
+                with contextlib.suppress(*self._unavailable):
+                    await transaction.rollback()
+                if isinstance(failure, self._unavailable):
+                    raise StoreUnavailable(failure) from None
+                raise
+            try:
+                await transaction.commit()
+            except self._unavailable as error:
+                raise StoreUnavailable(error) from None
+        finally:
+            await self._pool.release(connection)
 
     def reader(self) -> Connection:
         return self._reader

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sekisho.errors import InvalidClient, OAuthError, ServerError
+from sekisho.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
 
 log = logging.getLogger("sekisho")
 
@@ -53,10 +53,14 @@ def token_json(body: dict[str, Any], status: int = 200) -> JSONResponse:
 
 
 def oauth_error_json(error: OAuthError) -> JSONResponse:
-    headers = {**NO_STORE, **CORS}
+    headers = {**NO_STORE, **CORS, **_retry_after(error)}
     if isinstance(error, InvalidClient) and error.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="sekisho"'
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def _retry_after(error: OAuthError) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after)} if isinstance(error, TemporarilyUnavailable) else {}
 
 
 def wants_json(request: Request) -> bool:
@@ -67,8 +71,11 @@ def wants_json(request: Request) -> bool:
 def error_page(request: Request, error: OAuthError) -> Response:
     """An error the user sees: never a redirect (RFC 6749 §4.1.2.1)."""
     if wants_json(request):
-        return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
-    return page(request, "error.html", status=error.status, error=error)
+        headers = {"Cache-Control": "no-store", **_retry_after(error)}
+        return JSONResponse(error.body(), status_code=error.status, headers=headers)
+    response = page(request, "error.html", status=error.status, error=error)
+    response.headers.update(_retry_after(error))
+    return response
 
 
 PAGE_PATHS = ("/oauth/authorize", "/login", "/logout", "/demo", "/miauth/", "/settings/")
