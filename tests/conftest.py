@@ -223,6 +223,16 @@ class Databases:
         owner.addfinalizer(lambda: cluster.drop_database(name))
         return url
 
+    def empty(self, folder: Path, owner: pytest.FixtureRequest) -> str:
+        """A database with no schema at all, for migration tests."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{folder / f'empty-{next(self.counter)}.db'}"
+        cluster: Cluster = self.request.getfixturevalue("postgres")
+        name = f"empty_{next(self.counter)}_{secrets.token_hex(3)}"
+        url = cluster.create_database(name)
+        owner.addfinalizer(lambda: cluster.drop_database(name))
+        return url
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def databases(request: pytest.FixtureRequest) -> Databases:

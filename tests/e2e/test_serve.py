@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
 
-from sekisho.server.store.migrate import migrate
-from sekisho.server.store.schema import metadata
 from tests.e2e import test_flow as flow
 from tests.live import cli, form_field, live_server
 
@@ -88,14 +82,3 @@ def test_workers_serve_flows_across_processes(tmp_path: Path, database: str) -> 
                 assert me.json()["username"] == "alice"
         pids = set(re.findall(r"Started server process \[(\d+)\]", server.output()))
         assert len(pids) == 2, server.output()
-
-
-def test_migrations_build_exactly_the_schema_the_code_uses(tmp_path: Path) -> None:
-    path = tmp_path / "schema.db"
-    asyncio.run(migrate(f"sqlite:///{path}"))
-    asyncio.run(migrate(f"sqlite:///{path}"))  # a second start is a no-op
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
-    engine.dispose()
-    assert differences == []

@@ -27,11 +27,11 @@ def sqlalchemy_url(url: str) -> str:
     return postgres_dsn(url).replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
-async def migrate(url: str) -> None:
-    """Upgrade to head; a no-op when the schema is current."""
+async def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade to `revision` (the newest by default); a no-op when the schema is there already."""
     engine = create_async_engine(sqlalchemy_url(url))
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
     finally:
         await engine.dispose()
