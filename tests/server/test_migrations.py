@@ -61,3 +61,12 @@ def test_an_older_schema_is_upgraded_in_place_and_keeps_its_rows(empty: str) -> 
     assert client.resource_server is False  # type: ignore[attr-defined]  # the new column's default
     with sql.connect(empty) as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
+def test_servers_starting_together_on_an_empty_database_migrate_once(empty: str) -> None:
+    async def start_together() -> None:
+        await asyncio.gather(*(migrate(empty) for _ in range(4)))
+
+    asyncio.run(start_together())
+    with sql.connect(empty) as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
