@@ -15,6 +15,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,7 +195,9 @@ def postgres() -> Iterator[Cluster]:
     try:
         with throwaway_cluster(folder) as cluster:
             url = cluster.create_database(TEMPLATE)
-            asyncio.run(_migrate(url))
+            # In a thread of its own: the first test to ask may be running an event loop (Playwright's, say).
+            with ThreadPoolExecutor(max_workers=1) as thread:
+                thread.submit(asyncio.run, _migrate(url)).result()
             yield cluster
     except PostgresMissing as missing:
         unavailable(str(missing))

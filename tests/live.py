@@ -156,6 +156,30 @@ def consent_over_http(
     return page.text, decided.headers["location"]
 
 
+def user_code(
+    url: str, client_id: str, *, redirect_uri: str, scope: str, username: str, password: str
+) -> dict[str, str]:
+    """Sign in and consent over real HTTP; the token request's form for the code (without client credentials)."""
+    verifier, challenge = pkce_pair()
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    with httpx.Client(base_url=url, timeout=10) as browser:
+        _, location = consent_over_http(browser, params, username=username, password=password)
+    return {
+        "grant_type": "authorization_code",
+        "code": parse_qs(urlsplit(location).query)["code"][0],
+        "code_verifier": verifier,
+        "redirect_uri": redirect_uri,
+    }
+
+
 def user_tokens(
     url: str,
     client: dict[str, str | None],
@@ -166,29 +190,12 @@ def user_tokens(
     password: str,
 ) -> dict[str, Any]:
     """The whole flow over real HTTP for a registered client (from `client add --json`); the token response."""
-    verifier, challenge = pkce_pair()
-    params = {
-        "response_type": "code",
-        "client_id": str(client["client_id"]),
-        "redirect_uri": redirect_uri,
-        "scope": scope,
-        "state": secrets.token_urlsafe(8),
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    with httpx.Client(base_url=url, timeout=10) as browser:
-        _, location = consent_over_http(browser, params, username=username, password=password)
-        code = parse_qs(urlsplit(location).query)["code"][0]
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "code_verifier": verifier,
-            "redirect_uri": redirect_uri,
-        }
-        if client["client_secret"]:
-            response = browser.post("/oauth/token", data=form, auth=(str(client["client_id"]), client["client_secret"]))
-        else:
-            response = browser.post("/oauth/token", data={**form, "client_id": str(client["client_id"])})
+    client_id = str(client["client_id"])
+    form = user_code(url, client_id, redirect_uri=redirect_uri, scope=scope, username=username, password=password)
+    if client["client_secret"]:
+        response = httpx.post(url + "/oauth/token", data=form, auth=(client_id, client["client_secret"]), timeout=10)
+    else:
+        response = httpx.post(url + "/oauth/token", data={**form, "client_id": client_id}, timeout=10)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -6,6 +6,8 @@ Each test has a cluster of its own (tests/pg.py), since it stops that cluster or
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.live import LiveServer, cli, live_server
+from tests.load import read_record
 from tests.needs import unavailable
 from tests.pg import Cluster, PostgresMissing, throwaway_cluster
 
@@ -126,3 +129,44 @@ def test_connections_cut_mid_traffic_never_give_a_500_or_a_token_that_does_not_w
     )  # a dead pooled connection is replaced, mostly without the client noticing
     for token in tokens:
         assert rig.active(token).json()["active"] is True
+
+
+def test_a_postgresql_restart_under_load_from_another_process(rig: Rig, tmp_path: Path) -> None:
+    """A second process keeps asking for tokens while PostgreSQL stops and starts: 200s, then 503s, then 200s."""
+    plan = {
+        "url": rig.server.url,
+        "client_id": rig.client[0],
+        "client_secret": rig.client[1],
+        "client_credentials": {"grant_type": "client_credentials", "scope": "read:account"},
+        "public_client": {},
+        "refresh_tokens": [],
+        "codes": [],
+        "cc_threads": 4,
+        "stop_on_error": False,
+        "seconds": 14,
+        "requests": 50_000,
+    }
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    record = tmp_path / "record.jsonl"
+    load = subprocess.Popen([sys.executable, "-m", "tests.load", str(tmp_path / "plan.json"), str(record)])
+    try:
+        time.sleep(3)
+        rig.cluster.stop("fast")
+        time.sleep(4)
+        rig.cluster.start()
+    finally:
+        load.wait(timeout=60)
+    answers = read_record(record)
+    statuses = [answer["status"] for answer in answers]
+    assert set(statuses) <= {200, 503}, {status for status in statuses if status not in (200, 503)}
+    first_503 = statuses.index(503)
+    last_503 = len(statuses) - 1 - statuses[::-1].index(503)
+    assert 200 in statuses[:first_503] and 200 in statuses[last_503:], "service before and after the outage"
+    for answer in answers:
+        if answer["status"] == 503:
+            assert answer["body"]["error"] == "temporarily_unavailable"
+    received = [answer["body"]["access_token"] for answer in answers if answer["status"] == 200]
+    assert all(rig.active(token).json()["active"] is True for token in received)
+    assert rig.server.process.poll() is None  # the same sekisho process throughout
+    outage = statuses.count(503)
+    print(f"postgresql restart: {len(answers)} requests, {outage} answered 503, {len(received)} tokens checked")

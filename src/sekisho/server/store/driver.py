@@ -7,7 +7,6 @@ aiosqlite or asyncpg: no engine, no greenlet hop per statement (MACHINE-NOTES.md
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -174,6 +173,7 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
         asyncpg.PostgresConnectionError,  # SQLSTATE class 08
         asyncpg.exceptions.OperatorInterventionError,  # class 57: admin shutdown, cannot connect now
         asyncpg.InterfaceError,  # "connection was closed in the middle of operation", a released connection
+        asyncpg.exceptions.InternalClientError,  # "cannot switch to state …": a connection broken mid-operation
     )
 
 
@@ -237,6 +237,7 @@ class PostgresDatabase:
                 await transaction.start()
                 return connection, transaction
             except BaseException:
+                connection.terminate()
                 await self._pool.release(connection)
                 if attempt == 2:
                     raise
@@ -258,14 +259,20 @@ class PostgresDatabase:
             try:
                 yield _PostgresConnection(connection)
             except BaseException as failure:
-                with contextlib.suppress(*self._unavailable):
-                    await transaction.rollback()
-                if isinstance(failure, self._unavailable):
+                lost = isinstance(failure, self._unavailable)
+                if not lost:
+                    try:
+                        await transaction.rollback()
+                    except self._unavailable:
+                        lost = True
+                if lost:
+                    connection.terminate()  # never hand a half-dead connection back to the pool
                     raise StoreUnavailable(failure) from None
                 raise
             try:
                 await transaction.commit()
             except self._unavailable as error:
+                connection.terminate()
                 raise StoreUnavailable(error) from None
         finally:
             await self._pool.release(connection)

@@ -1,0 +1,104 @@
+"""A bounded load from a second process, for fault tests: `python -m tests.load PLAN.json RECORD.jsonl`.
+
+The plan names the server, a confidential client (client_credentials), refresh-token chains to rotate and codes to
+exchange. Threads send requests until `seconds` have passed or `requests` were sent; every answer that reaches this
+process is appended to RECORD (one JSON line each, flushed at once), so that what the client *received* survives
+the server being killed. Connection errors and non-2xx statuses are recorded too; nothing is retried.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class Recorder:
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, **entry: Any) -> None:
+        with self._lock:
+            self._file.write(json.dumps(entry) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def post(http: httpx.Client, url: str, record: Recorder, kind: str, **extra: Any) -> dict[str, Any] | None:
+    """POST the token request; the body when it is a 200."""
+    form = extra.pop("form")
+    try:
+        response = http.post(url, data=form)
+    except httpx.HTTPError as error:
+        record.write(kind=kind, status=None, error=type(error).__name__, **extra)
+        return None
+    body: dict[str, Any] | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    record.write(kind=kind, status=response.status_code, body=body, **extra)
+    return body if response.status_code == 200 else None
+
+
+def run(plan: dict[str, Any], record: Recorder) -> None:
+    token_url = plan["url"] + "/oauth/token"
+    deadline = time.monotonic() + plan["seconds"]
+    budget = threading.Semaphore(plan["requests"])
+    client = (plan["client_id"], plan["client_secret"])
+
+    def going() -> bool:
+        return time.monotonic() < deadline and budget.acquire(blocking=False)
+
+    def client_credentials() -> None:
+        with httpx.Client(auth=client, timeout=10) as http:
+            while going():
+                if post(http, token_url, record, "client_credentials", form=plan["client_credentials"]) is None:
+                    if plan.get("stop_on_error", True):
+                        return  # the server is gone: a client backs off rather than hammer it
+                    time.sleep(0.05)
+
+    def chain(number: int, refresh_token: str) -> None:
+        with httpx.Client(timeout=10) as http:
+            while going():
+                form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **plan["public_client"]}
+                body = post(http, token_url, record, "refresh", form=form, chain=number, used=refresh_token)
+                if body is None:
+                    return  # the chain is broken (server gone or token refused): stop, as a careful client would
+                refresh_token = body["refresh_token"]
+
+    def codes() -> None:
+        with httpx.Client(timeout=10) as http:
+            for code in plan["codes"]:
+                if not going():
+                    return
+                form = {**code["form"], **plan["public_client"]}
+                post(http, token_url, record, "code", form=form, code=code["form"]["code"])
+
+    threads = [threading.Thread(target=client_credentials) for _ in range(plan.get("cc_threads", 2))]
+    threads += [threading.Thread(target=chain, args=(n, token)) for n, token in enumerate(plan["refresh_tokens"])]
+    threads.append(threading.Thread(target=codes))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def read_record(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+if __name__ == "__main__":
+    recorder = Recorder(Path(sys.argv[2]))
+    try:
+        run(json.loads(Path(sys.argv[1]).read_text()), recorder)
+    finally:
+        recorder.close()
