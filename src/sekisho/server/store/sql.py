@@ -20,7 +20,7 @@ from sekisho.server.entities import (
     User,
 )
 from sekisho.server.store import queries as q
-from sekisho.server.store.driver import Connection, Database, open_database
+from sekisho.server.store.driver import Connection, Database, Query, open_database
 from sekisho.server.store.migrate import migrate
 
 Backoff = Callable[[int], int]
@@ -164,6 +164,9 @@ class SqlStore:
 
     async def redeem_code(self, digest: str, tokens: NewTokens, now: int) -> bool:
         """Consume the code and persist its tokens atomically; False if it was already consumed."""
+        if self.database.dialect == "postgresql":
+            query = q.REDEEM_CODE if tokens.refresh is None else q.REDEEM_CODE_WITH_REFRESH
+            return await self._consume_and_issue(query, digest, tokens, now)
         async with self.database.transaction() as tx:
             if await tx.fetch_one(q.CONSUME_CODE, digest=digest, now=now) is None:
                 return False
@@ -190,11 +193,21 @@ class SqlStore:
 
     async def rotate_refresh_token(self, digest: str, tokens: NewTokens, now: int) -> bool:
         """Consume the refresh token and persist its successors atomically; False if it was used or revoked."""
+        if self.database.dialect == "postgresql":
+            return await self._consume_and_issue(q.ROTATE_REFRESH_TOKEN, digest, tokens, now)
         async with self.database.transaction() as tx:
             if await tx.fetch_one(q.CONSUME_REFRESH_TOKEN, digest=digest, now=now) is None:
                 return False
             await _insert_tokens(tx, tokens, now)
             return True
+
+    async def _consume_and_issue(self, query: Query, digest: str, tokens: NewTokens, now: int) -> bool:
+        """PostgreSQL: the consuming UPDATE and the inserts as one statement (queries._consume_and_issue)."""
+        params = {f"a_{name}": value for name, value in _row(tokens.access, revoked_at=None).items()}
+        if tokens.refresh is not None:
+            params |= {f"r_{name}": value for name, value in _row(tokens.refresh).items()}
+        row = await self._write.fetch_one(query, digest=digest, now=now, grant_id=tokens.access.grant_id, **params)
+        return row is not None
 
     async def revoke_access_token(self, digest: str, now: int) -> None:
         await self._write.execute(q.REVOKE_ACCESS_TOKEN, digest=digest, now=now)
