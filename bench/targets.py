@@ -103,7 +103,7 @@ def sekisho_serve(database: str, token_format: str, log: Path) -> Iterator[Serve
     port = free_port()
     command = [
         str(SEKISHO), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database,
-        "--workers", "1", "--access-token-format", token_format,
+        "--workers", "1", "--access-token-format", token_format, "--no-access-log",
     ]  # fmt: skip
     process = procs.start(procs.pinned(procs.SERVER_CORE, command), log=log)
     try:

@@ -86,6 +86,9 @@ def serve(
     ] = False,
     access_token_format: Annotated[str, typer.Option(envvar="SEKISHO_ACCESS_TOKEN_FORMAT")] = "opaque",
     demo: Annotated[bool, typer.Option(envvar="SEKISHO_DEMO", help="seed a demo user and app")] = False,
+    access_log: Annotated[
+        bool, typer.Option(envvar="SEKISHO_ACCESS_LOG", help="one log line per request (about 7 % of a core)")
+    ] = True,
 ) -> None:
     """Run the authorization server (and the demo notes API)."""
     import logging
@@ -114,7 +117,13 @@ def serve(
         typer.echo("warning: --allow-private-client-ids is on: for development and tests only", err=True)
     typer.echo(f"sekisho serving {settings.issuer} on http://{host}:{port} (database {database})", err=True)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    config: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "proxy_headers": False}
+    config: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "proxy_headers": False,
+        "access_log": access_log,
+    }
     if workers > 1:
         os.environ.update(
             SEKISHO_HOST=host,

@@ -183,6 +183,14 @@ def test_public_client_flow_and_server_log(server: LiveServer) -> None:
     assert tokens["access_token"] not in log and "Traceback" not in log
 
 
+def test_no_access_log_drops_the_request_lines(tmp_path: Path, database: str) -> None:
+    with live_server(tmp_path, ["--no-access-log"], database=database) as running:
+        answer = httpx.get(running.url + "/.well-known/oauth-authorization-server", timeout=10)
+        assert answer.status_code == 200
+        log = running.output()
+    assert "sekisho serving" in log and "/.well-known/oauth-authorization-server HTTP/1.1" not in log
+
+
 def test_serve_says_how_to_start(tmp_path: Path, database: str) -> None:
     with live_server(tmp_path, database=database) as running:
         assert "sekisho user add" in running.output()

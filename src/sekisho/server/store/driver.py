@@ -84,6 +84,7 @@ class Database(Protocol):
 
     def transaction(self) -> Any: ...  # an async context manager yielding a Connection
     def reader(self) -> Connection: ...
+    def writer(self) -> Connection: ...  # one write statement at a time, each atomic by itself (no BEGIN/COMMIT)
     async def close(self) -> None: ...
 
 
@@ -94,6 +95,24 @@ class _SqliteConnection:
     async def fetch_all(self, query: Query, **params: Any) -> list[Row]:
         sql, args = query.arguments("sqlite", params)
         return list(await self._connection.execute_fetchall(sql, args))
+
+    async def fetch_one(self, query: Query, **params: Any) -> Row | None:
+        rows = await self.fetch_all(query, **params)
+        return rows[0] if rows else None
+
+    async def execute(self, query: Query, **params: Any) -> None:
+        await self.fetch_all(query, **params)
+
+
+class _SqliteStatement:
+    """One statement on the writer connection, outside any transaction (autocommit), under the writer's lock."""
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._database = database
+
+    async def fetch_all(self, query: Query, **params: Any) -> list[Row]:
+        async with self._database._lock:
+            return await self._database._writer.fetch_all(query, **params)
 
     async def fetch_one(self, query: Query, **params: Any) -> Row | None:
         rows = await self.fetch_all(query, **params)
@@ -139,6 +158,9 @@ class SqliteDatabase:
 
     def reader(self) -> Connection:
         return self._reader
+
+    def writer(self) -> Connection:
+        return _SqliteStatement(self)
 
     async def close(self) -> None:
         for connection in self._raw:
@@ -209,6 +231,10 @@ class _PoolReader:
         await self._run("execute", query, params)
 
 
+async def _keep_session(connection: Any) -> None:
+    """What a connection needs when it goes back to the pool: nothing (see `PostgresDatabase.open`)."""
+
+
 class PostgresDatabase:
     dialect = "postgresql"
 
@@ -225,7 +251,12 @@ class PostgresDatabase:
             raise RuntimeError("PostgreSQL needs the extra: pip install 'sekisho[postgresql]'") from exc
         # min_size=0: connections open on demand and stay for reuse; with a minimum, asyncpg would keep reconnecting
         # (and logging tracebacks) in the background while PostgreSQL is down, instead of when a request needs one.
-        pool = await asyncpg.create_pool(url, min_size=0, max_size=max_size, timeout=CONNECT_TIMEOUT)
+        # reset=_keep_session: asyncpg's default sends "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+        # RESET ALL" on every release, one more round trip per statement or transaction. The store never sets session
+        # state (no SET, LISTEN, advisory locks or cursors), and asyncpg still rolls back a transaction left open.
+        pool = await asyncpg.create_pool(
+            url, min_size=0, max_size=max_size, timeout=CONNECT_TIMEOUT, reset=_keep_session
+        )
         return cls(pool)
 
     async def _begin(self) -> tuple[Any, Any]:
@@ -278,6 +309,11 @@ class PostgresDatabase:
             await self._pool.release(connection)
 
     def reader(self) -> Connection:
+        return self._reader
+
+    def writer(self) -> Connection:
+        # A statement in autocommit is its own transaction: one round trip instead of BEGIN, it, COMMIT. Writes are
+        # not repeatable, so a lost connection is StoreUnavailable at once (the outcome of a sent one is unknown).
         return self._reader
 
     async def close(self) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from sekisho.server.store.driver import Query
 from sekisho.server.store.schema import (
@@ -101,12 +102,13 @@ INSERT_ACCESS_TOKEN = _insert(access_tokens)
 INSERT_REFRESH_TOKEN = _insert(refresh_tokens)
 FIND_CODE = Query(select(*CODE_COLUMNS).where(authorization_codes.c.digest == bindparam("digest")))
 # CONTRACT.md §3: single use is one atomic statement.
-CONSUME_CODE = Query(
+_CONSUME_CODE = (
     update(authorization_codes)
     .where(authorization_codes.c.digest == bindparam("digest"), authorization_codes.c.consumed_at.is_(None))
     .values(consumed_at=bindparam("now"))
     .returning(authorization_codes.c.grant_id)
 )
+CONSUME_CODE = Query(_CONSUME_CODE)
 FIND_ACCESS_TOKEN = Query(
     select(*ACCESS_COLUMNS).where(
         access_tokens.c.digest == bindparam("digest"),
@@ -115,7 +117,7 @@ FIND_ACCESS_TOKEN = Query(
     )
 )
 FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.digest == bindparam("digest")))
-CONSUME_REFRESH_TOKEN = Query(
+_CONSUME_REFRESH_TOKEN = (
     update(refresh_tokens)
     .where(
         refresh_tokens.c.digest == bindparam("digest"),
@@ -125,11 +127,37 @@ CONSUME_REFRESH_TOKEN = Query(
     .values(consumed_at=bindparam("now"))
     .returning(refresh_tokens.c.grant_id)
 )
+CONSUME_REFRESH_TOKEN = Query(_CONSUME_REFRESH_TOKEN)
+
+
+def _consume_and_issue(consume: ReturningUpdate[tuple[str]], *, refresh: bool) -> Query:
+    """PostgreSQL only: consume a code or refresh token and insert its successors in one statement (one round trip).
+
+    The inserts and the grant's touch run only if the consuming UPDATE matched (WHERE EXISTS on its RETURNING), so a
+    secret consumed concurrently yields no row and writes nothing, as the transaction on SQLite does. Access-token
+    parameters are prefixed `a_`, refresh-token ones `r_`.
+    """
+    consumed = consume.cte("consumed")
+    won = select(consumed.c.grant_id).exists()
+    issued = [(access_tokens, "a_")] + ([(refresh_tokens, "r_")] if refresh else [])
+    inserts = [
+        insert(table)
+        .from_select(list(table.c), select(*(bindparam(prefix + c.name, type_=c.type) for c in table.c)).where(won))
+        .cte(f"new_{table.name}")
+        for table, prefix in issued
+    ]
+    touch = update(grants).where(grants.c.id == bindparam("grant_id"), won).values(last_used_at=bindparam("now"))
+    return Query({"postgresql": select(consumed.c.grant_id).add_cte(*inserts, touch.cte("touched"))})
+
+
 REVOKE_ACCESS_TOKEN = Query(
     update(access_tokens)
     .where(access_tokens.c.digest == bindparam("digest"), access_tokens.c.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
 )
+REDEEM_CODE = _consume_and_issue(_CONSUME_CODE, refresh=False)
+REDEEM_CODE_WITH_REFRESH = _consume_and_issue(_CONSUME_CODE, refresh=True)
+ROTATE_REFRESH_TOKEN = _consume_and_issue(_CONSUME_REFRESH_TOKEN, refresh=True)
 TOUCH_GRANT = Query(update(grants).where(grants.c.id == bindparam("grant_id")).values(last_used_at=bindparam("now")))
 REVOKE_GRANT = Query(
     update(grants)

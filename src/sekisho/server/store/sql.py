@@ -20,7 +20,7 @@ from sekisho.server.entities import (
     User,
 )
 from sekisho.server.store import queries as q
-from sekisho.server.store.driver import Connection, Database, open_database
+from sekisho.server.store.driver import Connection, Database, Query, open_database
 from sekisho.server.store.migrate import migrate
 
 Backoff = Callable[[int], int]
@@ -69,12 +69,14 @@ class SqlStore:
         self.url = url
         self.database: Database
         self._read: Connection
+        self._write: Connection  # single statements, each atomic by itself
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
         if migrate_schema:
             await migrate(self.url)
         self.database = await open_database(self.url)
         self._read = self.database.reader()
+        self._write = self.database.writer()
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:
@@ -87,8 +89,7 @@ class SqlStore:
 
     # users
     async def add_user(self, user: User) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(q.INSERT_USER, **_row(user))
+        await self._write.execute(q.INSERT_USER, **_row(user))
 
     async def find_user_by_name(self, username: str) -> User | None:
         row = await self._read.fetch_one(q.FIND_USER_BY_NAME, username=username)
@@ -106,8 +107,7 @@ class SqlStore:
         return int(row[0]) if row else 0
 
     async def set_password(self, user_id: str, password_hash: str) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(q.UPDATE_PASSWORD, id=user_id, password_hash=password_hash)
+        await self._write.execute(q.UPDATE_PASSWORD, id=user_id, password_hash=password_hash)
 
     async def remove_user(self, user_id: str) -> bool:
         async with self.database.transaction() as tx:
@@ -164,6 +164,9 @@ class SqlStore:
 
     async def redeem_code(self, digest: str, tokens: NewTokens, now: int) -> bool:
         """Consume the code and persist its tokens atomically; False if it was already consumed."""
+        if self.database.dialect == "postgresql":
+            query = q.REDEEM_CODE if tokens.refresh is None else q.REDEEM_CODE_WITH_REFRESH
+            return await self._consume_and_issue(query, digest, tokens, now)
         async with self.database.transaction() as tx:
             if await tx.fetch_one(q.CONSUME_CODE, digest=digest, now=now) is None:
                 return False
@@ -173,6 +176,9 @@ class SqlStore:
     # tokens
     async def save_tokens(self, tokens: NewTokens, now: int) -> None:
         """Persist tokens that no code or refresh token pays for (client_credentials)."""
+        if tokens.refresh is None and tokens.access.grant_id is None:  # one row: one statement, no transaction
+            await self._write.execute(q.INSERT_ACCESS_TOKEN, **_row(tokens.access, revoked_at=None))
+            return
         async with self.database.transaction() as tx:
             await _insert_tokens(tx, tokens, now)
 
@@ -187,15 +193,24 @@ class SqlStore:
 
     async def rotate_refresh_token(self, digest: str, tokens: NewTokens, now: int) -> bool:
         """Consume the refresh token and persist its successors atomically; False if it was used or revoked."""
+        if self.database.dialect == "postgresql":
+            return await self._consume_and_issue(q.ROTATE_REFRESH_TOKEN, digest, tokens, now)
         async with self.database.transaction() as tx:
             if await tx.fetch_one(q.CONSUME_REFRESH_TOKEN, digest=digest, now=now) is None:
                 return False
             await _insert_tokens(tx, tokens, now)
             return True
 
+    async def _consume_and_issue(self, query: Query, digest: str, tokens: NewTokens, now: int) -> bool:
+        """PostgreSQL: the consuming UPDATE and the inserts as one statement (queries._consume_and_issue)."""
+        params = {f"a_{name}": value for name, value in _row(tokens.access, revoked_at=None).items()}
+        if tokens.refresh is not None:
+            params |= {f"r_{name}": value for name, value in _row(tokens.refresh).items()}
+        row = await self._write.fetch_one(query, digest=digest, now=now, grant_id=tokens.access.grant_id, **params)
+        return row is not None
+
     async def revoke_access_token(self, digest: str, now: int) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(q.REVOKE_ACCESS_TOKEN, digest=digest, now=now)
+        await self._write.execute(q.REVOKE_ACCESS_TOKEN, digest=digest, now=now)
 
     async def revoke_grant(self, grant_id: str, now: int) -> None:
         """Revoke a grant and every token of its family."""
@@ -206,16 +221,16 @@ class SqlStore:
 
     # login sessions
     async def create_session(self, digest: str, user_id: str, now: int, expires_at: int) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(q.INSERT_SESSION, digest=digest, user_id=user_id, created_at=now, expires_at=expires_at)
+        await self._write.execute(
+            q.INSERT_SESSION, digest=digest, user_id=user_id, created_at=now, expires_at=expires_at
+        )
 
     async def find_session_user(self, digest: str, now: int) -> User | None:
         row = await self._read.fetch_one(q.FIND_SESSION_USER, digest=digest, now=now)
         return _user(row) if row else None
 
     async def delete_session(self, digest: str) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(q.DELETE_SESSION, digest=digest)
+        await self._write.execute(q.DELETE_SESSION, digest=digest)
 
     # server secrets
     async def server_secret(self, name: str, candidate: str, now: int) -> str:
@@ -248,8 +263,7 @@ class SqlStore:
         return int(row[0]) if row and row[0] is not None else 0
 
     async def clear_login_failures(self, key: str) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(q.DELETE_THROTTLE, key=key)
+        await self._write.execute(q.DELETE_THROTTLE, key=key)
 
     # connected apps
     async def list_user_grants(self, user_id: str) -> list[tuple[Grant, int | None]]:
@@ -275,8 +289,7 @@ class SqlStore:
 
     async def save_url_client(self, found: ClientMetadata, now: int, expires_at: int) -> None:
         row = _row(found, redirect_uris=" ".join(found.redirect_uris), fetched_at=now, expires_at=expires_at)
-        async with self.database.transaction() as tx:
-            await tx.execute(q.SAVE_URL_CLIENT, **row, logo=found.logo_uri)
+        await self._write.execute(q.SAVE_URL_CLIENT, **row, logo=found.logo_uri)
 
     # MiAuth
     async def record_miauth(self, session: MiAuthSession) -> bool:
@@ -309,21 +322,18 @@ class SqlStore:
                 await tx.execute(q.RETIRE_SIGNING_KEYS, kid=key.kid, now=key.created_at)
 
     async def delete_signing_keys_retired_before(self, before: int) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(q.DELETE_SIGNING_KEYS_RETIRED_BEFORE, before=before)
+        await self._write.execute(q.DELETE_SIGNING_KEYS_RETIRED_BEFORE, before=before)
 
     # notes
     async def add_note(self, note: Note) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(q.INSERT_NOTE, **_row(note))
+        await self._write.execute(q.INSERT_NOTE, **_row(note))
 
     async def find_note(self, note_id: str) -> Note | None:
         row = await self._read.fetch_one(q.FIND_NOTE, id=note_id)
         return _note(row) if row else None
 
     async def delete_note(self, note_id: str, user_id: str) -> bool:
-        async with self.database.transaction() as tx:
-            return await tx.fetch_one(q.DELETE_NOTE, id=note_id, user_id=user_id) is not None
+        return await self._write.fetch_one(q.DELETE_NOTE, id=note_id, user_id=user_id) is not None
 
     async def list_user_notes(self, user_id: str) -> list[Note]:
         return [_note(row) for row in await self._read.fetch_all(q.LIST_USER_NOTES, user_id=user_id)]
