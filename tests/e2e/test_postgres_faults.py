@@ -95,6 +95,10 @@ def test_a_postgresql_restart_gives_clean_503s_and_then_full_service(rig: Rig) -
         login = httpx.get(rig.server.url + "/login", timeout=15)
         assert login.status_code in (200, 503), login.text  # the form itself needs no database
         assert httpx.get(rig.server.url + "/.well-known/oauth-authorization-server", timeout=15).status_code == 200
+        assert httpx.get(rig.server.url + "/healthz", timeout=15).status_code == 200  # alive: do not restart it
+        not_ready = httpx.get(rig.server.url + "/readyz", timeout=15)
+        assert not_ready.status_code == 503 and not_ready.json()["status"] == "unavailable"
+        assert int(not_ready.headers["retry-after"]) > 0
     finally:
         rig.cluster.start()
 
@@ -105,6 +109,7 @@ def test_a_postgresql_restart_gives_clean_503s_and_then_full_service(rig: Rig) -
         time.sleep(0.2)
     assert answer.status_code == 200, answer.text
     assert rig.active(issued).json()["active"] is True  # what was issued before the outage still holds
+    assert httpx.get(rig.server.url + "/readyz", timeout=15).status_code == 200
     assert rig.active(answer.json()["access_token"]).json()["active"] is True
 
 

@@ -87,6 +87,10 @@ class SqlStore:
     async def close(self) -> None:
         await self.database.close()
 
+    async def ping(self) -> None:
+        """One trivial query: raises (StoreUnavailable on PostgreSQL) when the database cannot answer."""
+        await self._read.fetch_one(q.PING)
+
     # users
     async def add_user(self, user: User) -> None:
         await self._write.execute(q.INSERT_USER, **_row(user))
