@@ -311,6 +311,24 @@ def keys_list(
         typer.echo(f"{row['kid']}  {row['algorithm']}  {status}")
 
 
+@app.command("purge")
+def purge_command(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = "sqlite:///sekisho.db",
+) -> None:
+    """Delete expired codes, tokens, sessions and cached client pages now (the server also does it every 10 min)."""
+    from sekisho.server.purge import purge
+
+    async def run_purge(store: Any) -> dict[str, int]:
+        return await purge(store, int(time.time()))
+
+    removed = with_store(database, run_purge)
+    if as_json:
+        typer.echo(json.dumps(removed))
+        return
+    typer.echo(f"purged {sum(removed.values())} rows: " + ", ".join(f"{n} {table}" for table, n in removed.items()))
+
+
 # ---------------------------------------------------------------- client side: log in somewhere, then post
 
 AccountOption = Annotated[str | None, typer.Option("--account", help="which saved login (default: the only one)")]

@@ -300,3 +300,49 @@ LIST_USER_GRANTS = Query(
 FIND_CLIENT_NAME = Query(select(clients.c.name).where(clients.c.client_id == bindparam("client_id")))
 FIND_URL_CLIENT_NAME = Query(select(url_clients.c.name).where(url_clients.c.client_id == bindparam("client_id")))
 FIND_MIAUTH_NAME = Query(select(miauth_sessions.c.name).where(miauth_sessions.c.session == bindparam("session")))
+
+
+# purge: rows past their use, deleted in bounded batches (sekisho.server.purge)
+def _purge(table: Any, key: Any, *conditions: Any) -> Query:
+    doomed = select(key).where(*conditions).limit(bindparam("batch"))
+    return Query(delete(table).where(key.in_(doomed.scalar_subquery())).returning(key))
+
+
+_GRANT_HAS_TOKENS = (
+    select(access_tokens.c.digest).where(access_tokens.c.grant_id == grants.c.id).exists(),
+    select(refresh_tokens.c.digest).where(refresh_tokens.c.grant_id == grants.c.id).exists(),
+)
+PURGES: dict[str, Query] = {
+    # Consumed codes are kept a while past expiry, so that a replay can still revoke what the code gave.
+    "authorization_codes": _purge(
+        authorization_codes, authorization_codes.c.digest, authorization_codes.c.expires_at < bindparam("cutoff")
+    ),
+    "access_tokens": _purge(access_tokens, access_tokens.c.digest, access_tokens.c.expires_at < bindparam("cutoff")),
+    # A consumed refresh token is kept until it expires: reuse detection needs it.
+    "refresh_tokens": _purge(
+        refresh_tokens,
+        refresh_tokens.c.digest,
+        (refresh_tokens.c.expires_at < bindparam("cutoff"))
+        | (refresh_tokens.c.absolute_expires_at < bindparam("cutoff")),
+    ),
+    "sessions": _purge(sessions, sessions.c.digest, sessions.c.expires_at < bindparam("cutoff")),
+    "url_clients": _purge(url_clients, url_clients.c.client_id, url_clients.c.expires_at < bindparam("cutoff")),
+    "miauth_sessions": _purge(
+        miauth_sessions, miauth_sessions.c.session, miauth_sessions.c.expires_at < bindparam("cutoff")
+    ),
+    "login_throttles": _purge(
+        login_throttles,
+        login_throttles.c.key,
+        login_throttles.c.last_failure_at < bindparam("cutoff"),
+        login_throttles.c.blocked_until < bindparam("now"),
+    ),
+    # A revoked grant disappears from /settings/apps once none of its tokens is left.
+    "grants": _purge(
+        grants,
+        grants.c.id,
+        grants.c.revoked_at.is_not(None),
+        grants.c.revoked_at < bindparam("cutoff"),
+        ~_GRANT_HAS_TOKENS[0],
+        ~_GRANT_HAS_TOKENS[1],
+    ),
+}

@@ -87,6 +87,10 @@ class SqlStore:
     async def close(self) -> None:
         await self.database.close()
 
+    async def purge_batch(self, table: str, *, cutoff: int, now: int, batch: int) -> int:
+        """Delete up to `batch` rows of `table` that are past their use (see queries.PURGES); how many went."""
+        return len(await self._write.fetch_all(q.PURGES[table], cutoff=cutoff, now=now, batch=batch))
+
     async def ping(self) -> None:
         """One trivial query: raises (StoreUnavailable on PostgreSQL) when the database cannot answer."""
         await self._read.fetch_one(q.PING)

@@ -19,6 +19,7 @@ from sekisho.demo.x import XApi
 from sekisho.errors import OAuthError
 from sekisho.resource import StoreVerifier
 from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
+from sekisho.server.purge import purging
 from sekisho.server.settings import Settings, build_settings
 from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.sql import SqlStore
@@ -56,7 +57,8 @@ def create_app(
         signing_keys = SigningKeys(store, settings.access_token_ttl)
         app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, clock)
         try:
-            yield
+            async with purging(store, clock):
+                yield
         finally:
             await fetcher.close()
             await store.close()

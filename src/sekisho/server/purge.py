@@ -1,0 +1,77 @@
+"""Purging what is past its use — expired codes, tokens, sessions, cached client pages, MiAuth sessions, stale
+login throttles and revoked grants with no token left — in bounded batches, so no table grows without bound.
+
+Run by the server on a timer (`run_periodically`, started in the app's lifespan) and by `sekisho purge`. Deleting is
+idempotent, so several servers purging one database at once do no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from sekisho.server.store import Store
+from sekisho.server.throttle import WINDOW
+
+log = logging.getLogger("sekisho")
+
+BATCH = 1000  # rows per statement: short transactions that never hold locks for long
+PAUSE = 0.01  # seconds between batches, so that a large purge leaves room for requests
+INTERVAL = 600  # seconds between the server's own purges
+CODE_REPLAY_WINDOW = 24 * 3600  # a replayed code still revokes what it gave for this long after it expired
+GRANT_RETENTION = 24 * 3600  # a revoked grant stays listed this long, then goes once no token of it is left
+
+
+def cutoffs(now: int) -> dict[str, int]:
+    """For each table, the time before which a row is past its use."""
+    return {
+        "authorization_codes": now - CODE_REPLAY_WINDOW,
+        "access_tokens": now,
+        "refresh_tokens": now,
+        "sessions": now,
+        "url_clients": now,
+        "miauth_sessions": now,
+        "login_throttles": now - WINDOW,
+        "grants": now - GRANT_RETENTION,
+    }
+
+
+async def purge(store: Store, now: int, *, batch: int = BATCH, pause: float = PAUSE) -> dict[str, int]:
+    """Delete everything past its use; how many rows went from each table."""
+    removed: dict[str, int] = {}
+    for table, cutoff in cutoffs(now).items():  # grants last: tokens go first, then the grants they kept
+        removed[table] = 0
+        while True:
+            count = await store.purge_batch(table, cutoff=cutoff, now=now, batch=batch)
+            removed[table] += count
+            if count < batch:
+                break
+            await asyncio.sleep(pause)
+    return removed
+
+
+async def run_periodically(store: Store, clock: Callable[[], float], interval: float = INTERVAL) -> None:
+    """The server's purge loop: every `interval` seconds; a failure is logged and tried again next time."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            removed = await purge(store, int(clock()))
+        except Exception as error:  # the database may be down: the next round tries again
+            log.warning("purge failed: %s: %s", type(error).__name__, error)
+            continue
+        if any(removed.values()):
+            log.info("purged %s", ", ".join(f"{count} {table}" for table, count in removed.items() if count))
+
+
+@contextlib.asynccontextmanager
+async def purging(store: Store, clock: Callable[[], float], interval: float = INTERVAL) -> AsyncIterator[None]:
+    """The purge loop for as long as the block runs (the app's lifespan)."""
+    task = asyncio.create_task(run_periodically(store, clock, interval))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
