@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -89,12 +90,17 @@ def serve(
     access_log: Annotated[
         bool, typer.Option(envvar="SEKISHO_ACCESS_LOG", help="one log line per request (about 7 % of a core)")
     ] = True,
+    log_format: Annotated[
+        str, typer.Option(envvar="SEKISHO_LOG_FORMAT", help="text, or json: one JSON object per line, requests too")
+    ] = "text",
 ) -> None:
     """Run the authorization server (and the demo notes API)."""
     import logging
+    import logging.config
 
     import uvicorn
 
+    from sekisho.server import events
     from sekisho.server.settings import SettingsError, build_settings
     from sekisho.server.setup import prepare
 
@@ -108,21 +114,28 @@ def serve(
             allow_private_client_ids=allow_private_client_ids,
             access_token_format=access_token_format,
             demo=demo,
+            log_format=log_format,
         )
     except SettingsError as exc:
         fail(str(exc), 2)
+    log_config = events.log_config(settings.log_format, access_log=access_log)
+    logging.config.dictConfig(log_config)
+    if settings.log_format == "json":
+        say: Callable[[str], None] = logging.getLogger("sekisho").info  # every line of stderr is a JSON object
+    else:
+        say = partial(typer.echo, err=True)
     for line in run(lambda: prepare(settings)):
-        typer.echo(line, err=True)
+        say(line)
     if settings.allow_private_client_ids:
-        typer.echo("warning: --allow-private-client-ids is on: for development and tests only", err=True)
-    typer.echo(f"sekisho serving {settings.issuer} on http://{host}:{port} (database {database})", err=True)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        say("warning: --allow-private-client-ids is on: for development and tests only")
+    say(f"sekisho serving {settings.issuer} on http://{host}:{port} (database {database})")
     config: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": "info",
+        "log_config": log_config,
         "proxy_headers": False,
-        "access_log": access_log,
+        "access_log": access_log and settings.log_format == "text",  # json: sekisho's own request lines instead
     }
     if workers > 1:
         os.environ.update(
@@ -133,6 +146,7 @@ def serve(
             SEKISHO_ALLOW_PRIVATE_CLIENT_IDS="1" if allow_private_client_ids else "",
             SEKISHO_ACCESS_TOKEN_FORMAT=settings.access_token_format,
             SEKISHO_DEMO="1" if demo else "",
+            SEKISHO_LOG_FORMAT=settings.log_format,
         )
         uvicorn.run("sekisho.server.web.app:create_app_from_environment", factory=True, workers=workers, **config)
         return

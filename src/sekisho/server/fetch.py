@@ -18,6 +18,7 @@ import httpcore
 import httpx
 
 from sekisho import __version__
+from sekisho.server.events import security_event
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -161,9 +162,11 @@ class Fetcher:
         except TimeoutError as exc:
             raise FetchError(f"{_host(url)} did not answer within {timeout:g} s") from exc
         except BlockedAddress as exc:
+            security_event("ssrf_refused", host=_host(url), reason=str(exc)[:200])
             raise FetchError(f"refused to connect: {exc} (SSRF protection)") from exc
         except httpx.HTTPError as exc:
             if isinstance(exc.__cause__, BlockedAddress):  # httpx wraps the backend's error in its own ConnectError
+                security_event("ssrf_refused", host=_host(url), reason=str(exc.__cause__)[:200])
                 raise FetchError(f"refused to connect: {exc.__cause__} (SSRF protection)") from exc
             raise FetchError(f"{_host(url)} could not be reached ({type(exc).__name__})") from exc
         except (httpx.InvalidURL, ValueError) as exc:  # a malformed URL, given or met on a redirect: not a 500

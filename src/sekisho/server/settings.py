@@ -23,6 +23,7 @@ class Settings:
     allow_private_client_ids: bool = False
     access_token_format: Literal["opaque", "jwt"] = "opaque"
     demo: bool = False
+    log_format: Literal["text", "json"] = "text"
     scopes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCOPES))
     code_ttl: int = 120  # seconds; CONTRACT.md §3: at most 5 minutes
     access_token_ttl: int = 3600
@@ -45,6 +46,7 @@ def build_settings(
     allow_private_client_ids: bool = False,
     access_token_format: str = "opaque",
     demo: bool = False,
+    log_format: str = "text",
 ) -> Settings:
     """Check the raw values and fill in derived defaults."""
     if not 0 < port < 65536:
@@ -53,6 +55,8 @@ def build_settings(
         raise SettingsError("--workers must be at least 1")
     if access_token_format not in ("opaque", "jwt"):
         raise SettingsError("--access-token-format must be opaque or jwt")
+    if log_format not in ("text", "json"):
+        raise SettingsError("--log-format must be text or json")
     issuer = issuer or f"http://{_url_host(host)}:{port}"
     check_issuer(issuer)
     check_database_url(database)
@@ -65,6 +69,7 @@ def build_settings(
         allow_private_client_ids=allow_private_client_ids,
         access_token_format="jwt" if access_token_format == "jwt" else "opaque",
         demo=demo,
+        log_format="json" if log_format == "json" else "text",
     )
 
 

@@ -8,6 +8,7 @@ from sekisho.errors import InvalidGrant
 from sekisho.protocol import pkce, tokens
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.server.entities import AuthorizationCode, Client
+from sekisho.server.events import security_event
 from sekisho.server.token import Minted, mint
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
         raise InvalidGrant("the authorization code is not valid")
     if code.consumed_at is not None:
         await ctx.store.revoke_grant(code.grant_id, ctx.now)
+        security_event("authorization_code_replay", client_id=client.client_id, grant_id=code.grant_id)
         raise InvalidGrant("the authorization code was already used", detail=f"grant {code.grant_id} revoked")
     check_code(code, client, redirect_uri, ctx.now)
     pkce.check_verifier(request.code_verifier, code.code_challenge)
@@ -39,6 +41,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
     if not await ctx.store.redeem_code(digest, minted.records, ctx.now):
         # Another exchange won the race: this is a replay, and revokes what the winner got (RFC 6749 §4.1.2).
         await ctx.store.revoke_grant(code.grant_id, ctx.now)
+        security_event("authorization_code_replay", client_id=client.client_id, grant_id=code.grant_id)
         raise InvalidGrant("the authorization code was already used", detail=f"grant {code.grant_id} revoked")
     return minted
 

@@ -9,6 +9,7 @@ from sekisho.protocol import tokens
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.protocol.scopes import check_narrowing, join_scope, split_scope
 from sekisho.server.entities import Client, RefreshToken
+from sekisho.server.events import security_event
 from sekisho.server.token import Minted, mint
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         raise InvalidGrant("the refresh token was issued to another client")
     if token.consumed_at is not None:
         await ctx.store.revoke_grant(token.grant_id, ctx.now)
+        security_event("refresh_token_reuse", client_id=client.client_id, grant_id=token.grant_id)
         raise InvalidGrant("the refresh token was already used", detail=f"reuse: grant {token.grant_id} revoked")
     check_alive(token, ctx.now)
     scope = check_narrowing(request.scope, split_scope(token.scope))
@@ -40,6 +42,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
     )
     if not await ctx.store.rotate_refresh_token(digest, minted.records, ctx.now):
         await ctx.store.revoke_grant(token.grant_id, ctx.now)
+        security_event("refresh_token_reuse", client_id=client.client_id, grant_id=token.grant_id)
         raise InvalidGrant("the refresh token was already used", detail=f"reuse: grant {token.grant_id} revoked")
     return minted
 

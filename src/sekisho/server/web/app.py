@@ -11,6 +11,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -24,7 +25,7 @@ from sekisho.server.settings import Settings, build_settings
 from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
-from sekisho.server.web import health, miauth, oauth, pages
+from sekisho.server.web import health, miauth, oauth, observe, pages
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import handle_http_exception, handle_oauth_error, handle_unexpected
 from sekisho.server.web.sessions import Csrf
@@ -67,6 +68,7 @@ def create_app(
         Route("/", pages.home, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", observe.metrics, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", oauth.metadata, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", oauth.cors_preflight, methods=["OPTIONS"]),
         Route("/oauth/authorize", oauth.authorize, methods=["GET", "POST"]),
@@ -94,6 +96,7 @@ def create_app(
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(observe.Observe, log_requests=settings.log_format == "json")],
         exception_handlers={
             OAuthError: handle_oauth_error,
             HTTPException: handle_http_exception,
@@ -112,5 +115,6 @@ def create_app_from_environment() -> Starlette:
         allow_private_client_ids=os.environ.get("SEKISHO_ALLOW_PRIVATE_CLIENT_IDS", "") in ("1", "true"),
         access_token_format=os.environ.get("SEKISHO_ACCESS_TOKEN_FORMAT", "opaque"),
         demo=os.environ.get("SEKISHO_DEMO", "") in ("1", "true"),
+        log_format=os.environ.get("SEKISHO_LOG_FORMAT", "text"),
     )
     return create_app(settings, migrate=False)

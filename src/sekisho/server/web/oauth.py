@@ -15,6 +15,7 @@ from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
 from sekisho.server import client_auth, introspection, revocation
 from sekisho.server.grants import HANDLERS, GrantContext
+from sekisho.server.web.observe import TOKENS_ISSUED
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import CORS, NO_STORE, page, redirect, token_json
 from sekisho.server.web.sessions import current_user, set_cookies
@@ -111,6 +112,7 @@ async def token(request: Request) -> Response:
         raise UnauthorizedClient(f"this client may not use the {req.grant_type} grant")
     now = app.now()
     minted = await handler(req, client, GrantContext(app.store, app.settings, now, await app.signer(now)))
+    TOKENS_ISSUED.labels(req.grant_type).inc()
     return token_json(minted.response())
 
 

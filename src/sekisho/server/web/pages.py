@@ -15,6 +15,7 @@ from sekisho.protocol.params import parse_form
 from sekisho.protocol.scopes import describe
 from sekisho.server import accounts, throttle
 from sekisho.server import connected_apps as apps
+from sekisho.server.events import security_event
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import page, redirect
 from sekisho.server.web.sessions import current_user, end_session, set_cookies, start_session
@@ -68,6 +69,7 @@ async def login(request: Request) -> Response:
     now = app.now()
     wait = await throttle.retry_after(app.store, username, address, now)
     if wait > 0:
+        security_event("login_throttled", username=username[:64], address=address, retry_after=wait)
         response = _form_page(
             request,
             "login.html",
@@ -81,6 +83,7 @@ async def login(request: Request) -> Response:
     user = await accounts.authenticate(app.store, username, password) if username and password else None
     if user is None:
         await throttle.record_failure(app.store, username, address, now)
+        security_event("login_failed", username=username[:64], address=address)
         return _form_page(
             request,
             "login.html",

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from sekisho.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
+from sekisho.server.web.observe import ERRORS
 
 log = logging.getLogger("sekisho")
 
@@ -83,6 +84,7 @@ PAGE_PATHS = ("/oauth/authorize", "/login", "/logout", "/demo", "/miauth/", "/se
 
 async def handle_oauth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
+    ERRORS.labels(exc.error).inc()
     if exc.status >= 500 or exc.detail:
         log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.detail or exc.description)
     if request.url.path.startswith(PAGE_PATHS) or request.url.path in ("/",) or request.url.path.startswith("/@"):
