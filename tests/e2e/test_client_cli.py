@@ -391,3 +391,28 @@ def test_client_page_is_what_a_server_reads_as_the_apps_identity(home: Home, tmp
     printed = home.ok("client-page", "--name", "Bot", "--url", client_id, "--redirect-uri", "https://bot.example/cb")
     assert '<link rel="redirect_uri" href="https://bot.example/cb">' in printed and 'class="h-app"' in printed
     assert "--url" in one_line_error(home.run("client-page", "--name", "B", "--url", "bot", "--redirect-uri", "x"), 2)
+
+
+def test_without_no_browser_the_url_is_opened_in_a_browser(server: LiveServer, home: Home, tmp_path: Path) -> None:
+    """`sekisho login` opens the URL with the system's browser: here $BROWSER, a script standing in for one."""
+    bot = add_client(server, "--name", "Browser bot", "--redirect-uri", LOOPBACK, "--public")
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n')
+    browser.chmod(0o755)
+    process = subprocess.Popen(
+        [*SEKISHO, "login", server.url, "--client-id", bot["client_id"], "--timeout", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**home.env, "BROWSER": f"{browser} %s"},
+    )
+    deadline = time.monotonic() + 30
+    while not (opened.exists() and opened.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = opened.read_text()
+    assert url.startswith(server.url + "/oauth/authorize?")
+    httpx.get(consent(server, url), timeout=10)
+    code, out, err = finish(process)
+    assert code == 0, err
+    assert out.startswith("logged in as @alice")
