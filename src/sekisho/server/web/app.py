@@ -24,7 +24,7 @@ from sekisho.server.settings import Settings, build_settings
 from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
-from sekisho.server.web import health, miauth, oauth, pages
+from sekisho.server.web import health, miauth, oauth, openapi, pages
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import handle_http_exception, handle_oauth_error, handle_unexpected
 from sekisho.server.web.sessions import Csrf
@@ -67,6 +67,7 @@ def create_app(
         Route("/", pages.home, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", oauth.metadata, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", oauth.cors_preflight, methods=["OPTIONS"]),
         Route("/oauth/authorize", oauth.authorize, methods=["GET", "POST"]),
