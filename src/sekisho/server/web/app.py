@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -30,6 +31,15 @@ from sekisho.server.web.responses import handle_http_exception, handle_oauth_err
 from sekisho.server.web.sessions import Csrf
 
 STATIC = Path(__file__).parent / "static"
+
+
+class AnyText(PathConvertor):
+    """Like `path`, line breaks included (`.` alone stops at one, and the route would be a 404)."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anytext", AnyText())
 
 
 def create_app(
@@ -85,9 +95,10 @@ def create_app(
         Route("/@{username}", pages.user_notes, methods=["GET"]),
         Route("/settings/apps/revoke", pages.revoke_app, methods=["POST"]),
         Route("/demo/callback", pages.demo_callback, methods=["GET"]),
-        # {session:path}: a session id with a slash reaches the handler and gets its 400 / {"ok": false}, not a 404
-        Route("/miauth/{session:path}", miauth.consent, methods=["GET", "POST"]),
-        Route("/api/miauth/{session:path}/check", miauth.check, methods=["POST"]),
+        # {session:anytext}: a session id with a slash or a line break reaches the handler and gets its 400 /
+        # {"ok": false}, not a 404
+        Route("/miauth/{session:anytext}", miauth.consent, methods=["GET", "POST"]),
+        Route("/api/miauth/{session:anytext}/check", miauth.check, methods=["POST"]),
         *demo_api.routes(),
         *x_api.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
