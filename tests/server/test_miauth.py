@@ -269,6 +269,8 @@ def test_another_user_cannot_take_over_a_decided_session(world: World, session: 
         "abcdefgh.ijk",
         "abcdefgh ijk",
         "%00abcdefghij",
+        "abcdefgh%0Aijklmnop",  # an encoded line break (found by tests/e2e/test_openapi_fuzz.py): 400, not a 404
+        "%0D%0Aabcdefghij",
     ],
 )
 def test_malformed_session_ids_are_refused(world: World, bad: str) -> None:

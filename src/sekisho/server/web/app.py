@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
@@ -25,12 +26,21 @@ from sekisho.server.settings import Settings, build_settings
 from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
-from sekisho.server.web import health, miauth, oauth, observe, pages
+from sekisho.server.web import health, miauth, oauth, observe, openapi, pages
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import handle_http_exception, handle_oauth_error, handle_unexpected
 from sekisho.server.web.sessions import Csrf
 
 STATIC = Path(__file__).parent / "static"
+
+
+class AnyText(PathConvertor):
+    """Like `path`, line breaks included (`.` alone stops at one, and the route would be a 404)."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anytext", AnyText())
 
 
 def create_app(
@@ -69,6 +79,7 @@ def create_app(
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", observe.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", oauth.metadata, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", oauth.cors_preflight, methods=["OPTIONS"]),
         Route("/oauth/authorize", oauth.authorize, methods=["GET", "POST"]),
@@ -86,9 +97,10 @@ def create_app(
         Route("/@{username}", pages.user_notes, methods=["GET"]),
         Route("/settings/apps/revoke", pages.revoke_app, methods=["POST"]),
         Route("/demo/callback", pages.demo_callback, methods=["GET"]),
-        # {session:path}: a session id with a slash reaches the handler and gets its 400 / {"ok": false}, not a 404
-        Route("/miauth/{session:path}", miauth.consent, methods=["GET", "POST"]),
-        Route("/api/miauth/{session:path}/check", miauth.check, methods=["POST"]),
+        # {session:anytext}: a session id with a slash or a line break reaches the handler and gets its 400 /
+        # {"ok": false}, not a 404
+        Route("/miauth/{session:anytext}", miauth.consent, methods=["GET", "POST"]),
+        Route("/api/miauth/{session:anytext}/check", miauth.check, methods=["POST"]),
         *demo_api.routes(),
         *x_api.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -1,0 +1,66 @@
+"""GET /openapi.json: a valid OpenAPI 3.1 document that names exactly the routes of app.py, served with the issuer."""
+
+from __future__ import annotations
+
+import re
+
+from openapi_spec_validator import validate
+from starlette.routing import Mount, Route
+
+from sekisho.server.settings import build_settings
+from sekisho.server.web.app import create_app
+from sekisho.server.web.openapi import build_document, load
+from tests.conftest import ISSUER, World
+
+METHODS = ("get", "post", "put", "patch", "delete", "options")
+
+
+def app_operations() -> set[tuple[str, str]]:
+    """(method, path) of every route in the route table, with Starlette's `{name:converter}` as OpenAPI's `{name}`."""
+    app = create_app(build_settings(database="sqlite:///unused.db"), migrate=False)
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if isinstance(route, Mount):  # the static files: one GET with the file's name as a parameter
+            found.add(("get", route.path + "/{file}"))
+            continue
+        assert isinstance(route, Route) and route.methods
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        found |= {(method.lower(), path) for method in route.methods if method != "HEAD"}  # Starlette adds HEAD
+    return found
+
+
+def document_operations() -> set[tuple[str, str]]:
+    paths = load()["paths"]
+    return {(method, path) for path, item in paths.items() for method in item if method in METHODS}
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    document = build_document("https://sekisho.example")
+    validate(document)  # raises on any error, $refs resolved
+    assert document["openapi"].startswith("3.1.")
+
+
+def test_every_route_is_documented_and_every_documented_operation_is_routed() -> None:
+    routed, documented = app_operations(), document_operations()
+    assert routed - documented == set(), "routes missing from openapi.json"
+    assert documented - routed == set(), "operations in openapi.json that app.py does not route"
+
+
+def test_every_operation_has_an_id_and_documents_its_answers() -> None:
+    ids = []
+    for path, item in load()["paths"].items():
+        for method, operation in item.items():
+            ids.append(operation["operationId"])
+            assert operation["responses"], f"{method} {path} documents no response"
+    assert len(ids) == len(set(ids))
+
+
+def test_the_document_is_served_with_the_issuer_and_cors(world: World) -> None:
+    response = world.http.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["cache-control"] == "public, max-age=300"
+    body = response.json()
+    assert body["servers"] == [{"url": ISSUER}]
+    assert body["paths"] == load()["paths"]
+    assert world.http.post("/openapi.json").status_code == 405
