@@ -323,3 +323,54 @@ def test_a_non_ascii_csrf_token_is_refused_cleanly(world: World) -> None:
     response = world.http.post("/login", data={"username": "alice", "password": "x", "csrf_token": "é" * 64})
     assert response.status_code == 400
     assert "form has expired" in response.text
+
+
+# no user enumeration: unknown usernames cost what real ones cost and read the same
+
+
+def test_unknown_usernames_cost_one_password_hash_like_real_ones(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sekisho.server import passwords
+
+    hasher = passwords.HASHER
+    hashes: list[str] = []
+
+    class CountingHasher:
+        def verify(self, stored_hash: str, password: str) -> bool:
+            hashes.append(stored_hash)
+            return hasher.verify(stored_hash, password)
+
+    monkeypatch.setattr(passwords, "HASHER", CountingHasher())
+    for username in ("alice", "nobody", "not a valid name!", "x" * 300):
+        hashes.clear()
+        assert login(world, username, "wrong password").status_code == 401
+        assert len(hashes) == 1, username  # one argon2id verification, whether the account exists or not
+        assert not hasher.check_needs_rehash(hashes[0])  # at the same cost parameters as real hashes
+
+
+def test_unknown_usernames_take_as_long_as_wrong_passwords(world: World) -> None:
+    """CPU time (argon2 runs in a thread; process_time counts every thread), median of 5 each, side by side."""
+    import statistics
+    import time
+
+    def cost(username: str) -> float:
+        start = time.process_time()
+        login(world, username, "wrong password")
+        return time.process_time() - start
+
+    known, unknown = [], []
+    for number in range(5):  # interleaved, and under the five free failures of each account
+        known.append(cost("alice" if number < 4 else "bob"))
+        unknown.append(cost(f"nobody{number}"))
+    ratio = statistics.median(unknown) / statistics.median(known)
+    assert 0.6 < ratio < 1.6, (known, unknown)
+
+
+def test_unknown_usernames_get_the_same_page_as_wrong_passwords(world: World) -> None:
+    def page(username: str) -> tuple[int, str, list[str]]:
+        response = login(world, username, "wrong password")
+        text = re.sub(r'name="csrf_token" value="[^"]*"', "", response.text)
+        text = text.replace(f'value="{username}"', 'value=""')
+        cookies = sorted(header.split("=", 1)[0] for header in response.headers.get_list("set-cookie"))
+        return response.status_code, text, cookies
+
+    assert page("alice") == page("nobody")
