@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -13,13 +13,16 @@ MAX_VALUE_LENGTH = 8192
 MAX_BODY_BYTES = 64 * 1024
 
 
-def parse_items(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Collapse parameters to one value each; duplicates are refused (RFC 6749 §3.1, §3.2)."""
+def parse_items(items: Iterable[tuple[str, str]], *, long_values: Collection[str] = ()) -> dict[str, str]:
+    """Collapse parameters to one value each; duplicates are refused (RFC 6749 §3.1, §3.2).
+
+    Values are capped at MAX_VALUE_LENGTH characters; those named in `long_values` only by the body's size.
+    """
     params: dict[str, str] = {}
     for name, value in items:
         if name in params:
             raise InvalidRequest(f"parameter {name!r} was sent more than once")
-        if len(value) > MAX_VALUE_LENGTH:
+        if len(value) > (MAX_BODY_BYTES if name in long_values else MAX_VALUE_LENGTH):
             raise InvalidRequest(f"parameter {name!r} is too long")
         if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
             raise InvalidRequest(f"parameter {name!r} contains control characters")
@@ -46,7 +49,7 @@ def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return document
 
 
-def parse_form(body: bytes) -> dict[str, str]:
+def parse_form(body: bytes, *, long_values: Collection[str] = ()) -> dict[str, str]:
     """An application/x-www-form-urlencoded body."""
     check_body_size(body)
     try:
@@ -54,7 +57,7 @@ def parse_form(body: bytes) -> dict[str, str]:
         items = parse_qsl(text, keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest("the form body is not valid UTF-8 form encoding") from exc
-    return parse_items(items)
+    return parse_items(items, long_values=long_values)
 
 
 def parse_json(body: bytes) -> dict[str, str]:

@@ -22,11 +22,14 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
     code = await ctx.store.find_code(digest)
     if code is None:
         raise InvalidGrant("the authorization code is not valid")
+    # RFC 6749 §4.1.3: the code must be this client's. Checked before the replay test, so another client cannot end
+    # the owner's grant by presenting a used code it saw somewhere (a log, a Referer): refused, nothing revoked.
+    check_client(code, client)
     if code.consumed_at is not None:
         await ctx.store.revoke_grant(code.grant_id, ctx.now)
         security_event("authorization_code_replay", client_id=client.client_id, grant_id=code.grant_id)
         raise InvalidGrant("the authorization code was already used", detail=f"grant {code.grant_id} revoked")
-    check_code(code, client, redirect_uri, ctx.now)
+    check_code(code, redirect_uri, ctx.now)
     pkce.check_verifier(request.code_verifier, code.code_challenge)
     minted = mint(
         ctx.settings,
@@ -46,11 +49,14 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
     return minted
 
 
-def check_code(code: AuthorizationCode, client: Client, redirect_uri: str, now: int) -> None:
+def check_code(code: AuthorizationCode, redirect_uri: str, now: int) -> None:
     if code.expires_at <= now:
         raise InvalidGrant("the authorization code has expired")
-    if code.client_id != client.client_id:
-        raise InvalidGrant("the authorization code was issued to another client")
     # RFC 6749 §4.1.3: redirect_uri must be identical to the one in the authorization request.
     if redirect_uri != code.redirect_uri:
         raise InvalidGrant("redirect_uri differs from the one in the authorization request")
+
+
+def check_client(code: AuthorizationCode, client: Client) -> None:
+    if code.client_id != client.client_id:
+        raise InvalidGrant("the authorization code was issued to another client")

@@ -61,7 +61,8 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     app = state(request)
-    form = parse_form(await read_body(request))
+    # `next` holds a whole authorization request, whose state alone may be MAX_VALUE_LENGTH characters.
+    form = parse_form(await read_body(request), long_values=("next",))
     app.csrf.check(request, form.get("csrf_token"))
     username, password = form.get("username", ""), form.get("password", "")
     target = safe_next(form.get("next"))
