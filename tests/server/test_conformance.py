@@ -480,6 +480,8 @@ def test_oidcc_ensure_request_with_unknown_parameter_succeeds(signed_in: World) 
         page = authorize(world, {**params, **UNKNOWN_AT_AUTHORIZE}, method)
         assert page.status_code == 200, page.text
         assert hidden_fields(page.text) == hidden_fields(plain.text)  # nothing unknown travels on
+    repeated = [*params.items(), ("foo", "1"), ("foo", "2"), ("nonce", "a\tb")]  # ignored, even sent twice
+    assert world.http.get("/oauth/authorize", params=repeated, follow_redirects=False).status_code == 200
     query = redirect_query(press(world, page))
     assert set(query) == {"code", "state", "iss"} and query["state"] == params["state"]
     verifier = world.verifiers[params["code_challenge"]]
@@ -495,6 +497,8 @@ def test_oidcc_ensure_request_with_unknown_parameter_succeeds(signed_in: World) 
             "refresh_token": tokens["refresh_token"],
             "client_id": world.public.client_id,
             **{name: value for name, value in UNKNOWN_AT_TOKEN.items() if name != "scope"},
+            "expires_in": 3600,  # unknown members are ignored whatever their JSON type
+            "extra": {"nested": [1, True]},
         },
     )
     assert granted(as_json)["scope"] == "read:account write:notes"

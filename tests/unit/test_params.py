@@ -14,6 +14,7 @@ from sekisho.errors import InvalidRequest
 from sekisho.protocol.params import (
     MAX_BODY_BYTES,
     MAX_VALUE_LENGTH,
+    TOKEN_PARAMETERS,
     AuthorizationRequest,
     TokenRequest,
     parse_body,
@@ -124,6 +125,30 @@ def test_json_null_and_empty_string_are_treated_as_omitted() -> None:
     assert parse_json(b'{"a": null, "b": "", "c": "3"}') == {"c": "3"}
 
 
+def test_with_known_names_other_parameters_are_ignored_whatever_they_hold() -> None:
+    # RFC 6749 §3.1: unrecognized parameters are ignored: sent twice, too long, or with control characters.
+    items = [("code", "c"), ("foo", "1"), ("foo", "2"), ("bar", "x" * (MAX_VALUE_LENGTH + 1)), ("baz", "a\nb")]
+    assert parse_items(items, known={"code"}) == {"code": "c"}
+    with pytest.raises(InvalidRequest, match="sent more than once"):  # a known one sent twice is still refused
+        parse_items([("code", "a"), ("code", "b")], known={"code"})
+
+
+def test_token_endpoint_bodies_ignore_unknown_members_of_any_type() -> None:
+    body = {"grant_type": "refresh_token", "refresh_token": "r", "expires_in": 3600, "extra": {"a": [1]}}
+    assert parse_body(json.dumps(body).encode(), "application/json") == {
+        "grant_type": "refresh_token",
+        "refresh_token": "r",
+    }
+    form = b"grant_type=refresh_token&refresh_token=r&foo=1&foo=2"
+    assert parse_body(form, "application/x-www-form-urlencoded") == {
+        "grant_type": "refresh_token",
+        "refresh_token": "r",
+    }
+    with pytest.raises(InvalidRequest, match="'refresh_token' must be a string"):  # known ones are still checked
+        parse_body(b'{"grant_type": "refresh_token", "refresh_token": 1}', "application/json")
+    assert {"grant_type", "code", "code_verifier", "client_secret", "token", "token_type_hint"} <= TOKEN_PARAMETERS
+
+
 @pytest.mark.parametrize("value", ["1", "1.5", "true", "false", "[]", '["a"]', "{}", '{"x": "y"}', "NaN", "-Infinity"])
 def test_json_non_string_values_are_refused(value: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
@@ -210,7 +235,7 @@ def test_json_oversized_body_is_refused() -> None:
     ["application/json", "application/json; charset=utf-8", "Application/JSON", " application/json ", "app/x+json"],
 )
 def test_body_read_as_json(content_type: str) -> None:
-    assert parse_body(b'{"a": "b"}', content_type) == {"a": "b"}
+    assert parse_body(b'{"code": "b"}', content_type) == {"code": "b"}
 
 
 @pytest.mark.parametrize(
@@ -218,7 +243,7 @@ def test_body_read_as_json(content_type: str) -> None:
     ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=UTF-8", "", "  "],
 )
 def test_body_read_as_form(content_type: str) -> None:
-    assert parse_body(b"a=b", content_type) == {"a": "b"}
+    assert parse_body(b"code=b", content_type) == {"code": "b"}
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", "application/xml", "json"])

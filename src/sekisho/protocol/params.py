@@ -12,14 +12,31 @@ from sekisho.errors import InvalidRequest
 MAX_VALUE_LENGTH = 8192
 MAX_BODY_BYTES = 64 * 1024
 
+# What the authorization endpoint reads (RFC 6749 §4.1.1, RFC 7636 §4.3, and the consent form's two fields).
+AUTHORIZE_PARAMETERS = frozenset(
+    {"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
+    | {"decision", "csrf_token"}
+)
+# What the token, revocation and introspection endpoints read (RFC 6749 §4, §6, RFC 7009 §2.1, RFC 7662 §2.1).
+TOKEN_PARAMETERS = frozenset(
+    {"grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"}
+    | {"token", "token_type_hint"}
+)
 
-def parse_items(items: Iterable[tuple[str, str]], *, long_values: Collection[str] = ()) -> dict[str, str]:
+
+def parse_items(
+    items: Iterable[tuple[str, str]], *, known: Collection[str] | None = None, long_values: Collection[str] = ()
+) -> dict[str, str]:
     """Collapse parameters to one value each; duplicates are refused (RFC 6749 §3.1, §3.2).
 
-    Values are capped at MAX_VALUE_LENGTH characters; those named in `long_values` only by the body's size.
+    With `known`, other parameters are ignored whatever they hold, sent twice too (RFC 6749 §3.1: "MUST ignore
+    unrecognized request parameters"). Values are capped at MAX_VALUE_LENGTH characters; those named in
+    `long_values` only by the body's size.
     """
     params: dict[str, str] = {}
     for name, value in items:
+        if known is not None and name not in known:
+            continue
         if name in params:
             raise InvalidRequest(f"parameter {name!r} was sent more than once")
         if len(value) > (MAX_BODY_BYTES if name in long_values else MAX_VALUE_LENGTH):
@@ -49,7 +66,9 @@ def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return document
 
 
-def parse_form(body: bytes, *, long_values: Collection[str] = ()) -> dict[str, str]:
+def parse_form(
+    body: bytes, *, known: Collection[str] | None = None, long_values: Collection[str] = ()
+) -> dict[str, str]:
     """An application/x-www-form-urlencoded body."""
     check_body_size(body)
     try:
@@ -57,11 +76,11 @@ def parse_form(body: bytes, *, long_values: Collection[str] = ()) -> dict[str, s
         items = parse_qsl(text, keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest("the form body is not valid UTF-8 form encoding") from exc
-    return parse_items(items, long_values=long_values)
+    return parse_items(items, known=known, long_values=long_values)
 
 
-def parse_json(body: bytes) -> dict[str, str]:
-    """A JSON object body whose values are all strings (numbers and booleans are refused)."""
+def parse_json(body: bytes, *, known: Collection[str] | None = None) -> dict[str, str]:
+    """A JSON object body whose values are all strings (numbers and booleans are refused, unless ignored)."""
     check_body_size(body)
     try:
         # RFC 8259 §8.1: JSON exchanged between systems is UTF-8; json.loads would guess UTF-16/32 from bytes.
@@ -72,21 +91,24 @@ def parse_json(body: bytes) -> dict[str, str]:
         raise InvalidRequest("the JSON body must be an object")
     items: list[tuple[str, str]] = []
     for name, value in document.items():
-        if value is None:
+        if value is None or (known is not None and name not in known):
             continue
         if not isinstance(value, str):
             raise InvalidRequest(f"parameter {name!r} must be a string")
         items.append((name, value))
-    return parse_items(items)
+    return parse_items(items, known=known)
 
 
 def parse_body(body: bytes, content_type: str) -> dict[str, str]:
-    """Form or JSON, by the Content-Type header; a missing type is read as a form."""
+    """The token endpoints' body: form or JSON, by the Content-Type header; a missing type is read as a form.
+
+    Only TOKEN_PARAMETERS are read; anything else is ignored.
+    """
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "application/json" or media_type.endswith("+json"):
-        return parse_json(body)
+        return parse_json(body, known=TOKEN_PARAMETERS)
     if media_type in ("application/x-www-form-urlencoded", ""):
-        return parse_form(body)
+        return parse_form(body, known=TOKEN_PARAMETERS)
     raise InvalidRequest("the body must be application/x-www-form-urlencoded or application/json")
 
 

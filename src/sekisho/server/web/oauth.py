@@ -9,7 +9,14 @@ from starlette.responses import JSONResponse, Response
 
 from sekisho.errors import AccessDenied, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from sekisho.protocol.metadata import build_metadata
-from sekisho.protocol.params import AuthorizationRequest, TokenRequest, parse_body, parse_form, parse_items
+from sekisho.protocol.params import (
+    AUTHORIZE_PARAMETERS,
+    AuthorizationRequest,
+    TokenRequest,
+    parse_body,
+    parse_form,
+    parse_items,
+)
 from sekisho.protocol.redirects import build_redirect
 from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
@@ -47,9 +54,9 @@ async def cors_preflight(request: Request) -> Response:
 async def authorize(request: Request) -> Response:
     app = state(request)
     if request.method == "POST":
-        params = parse_form(await read_body(request))
+        params = parse_form(await read_body(request), known=AUTHORIZE_PARAMETERS)
     else:
-        params = parse_items(request.query_params.multi_items())
+        params = parse_items(request.query_params.multi_items(), known=AUTHORIZE_PARAMETERS)
     decision, csrf_token = params.pop("decision", None), params.pop("csrf_token", None)
     req = AuthorizationRequest.from_params(params)
     target = await authz.check_client_and_redirect(
