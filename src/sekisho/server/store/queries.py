@@ -111,13 +111,19 @@ _CONSUME_CODE = (
     .returning(authorization_codes.c.grant_id)
 )
 CONSUME_CODE = Query(_CONSUME_CODE)
-FIND_ACCESS_TOKEN = Query(
-    select(*ACCESS_COLUMNS).where(
-        access_tokens.c.digest == bindparam("digest"),
-        access_tokens.c.revoked_at.is_(None),
-        access_tokens.c.expires_at > bindparam("now"),
-    )
+_FIND_ACCESS_TOKEN = select(*ACCESS_COLUMNS).where(
+    access_tokens.c.digest == bindparam("digest"),
+    access_tokens.c.revoked_at.is_(None),
+    access_tokens.c.expires_at > bindparam("now"),
 )
+FIND_ACCESS_TOKEN = Query(_FIND_ACCESS_TOKEN)
+_STILL_REGISTERED = (
+    select(clients.c.client_id)
+    .where(clients.c.client_id == bindparam("registered_id"), clients.c.secret_digest == bindparam("secret_digest"))
+    .exists()
+)
+# The same, only while the asking client (perhaps from memory) is still registered with the same secret.
+FIND_ACCESS_TOKEN_SEEN_BY = Query(_FIND_ACCESS_TOKEN.where(_STILL_REGISTERED))
 FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.digest == bindparam("digest")))
 _CONSUME_REFRESH_TOKEN = (
     update(refresh_tokens)
@@ -220,14 +226,7 @@ def _issue_client_token(*, signed: bool) -> Query:
     and, for a JWT, the key that signed it is the newest unretired one. The caller may have both from memory: a
     client removed or a key rotated since then inserts nothing (no row returned), in the same statement.
     """
-    still: list[ColumnElement[bool]] = [
-        select(clients.c.client_id)
-        .where(
-            clients.c.client_id == bindparam("registered_id"),
-            clients.c.secret_digest == bindparam("secret_digest"),
-        )
-        .exists()
-    ]
+    still: list[ColumnElement[bool]] = [_STILL_REGISTERED]
     if signed:
         newest = (
             select(signing_keys.c.kid)

@@ -207,9 +207,14 @@ class SqlStore:
         self._clients.pop(client.client_id, None)
         return False
 
-    async def find_access_token(self, digest: str, now: int) -> AccessToken | None:
-        """The token if it is neither revoked nor expired."""
-        row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN, digest=digest, now=now)
+    async def find_access_token(self, digest: str, now: int, seen_by: Client | None = None) -> AccessToken | None:
+        """The token if it is neither revoked nor expired (and `seen_by`, if given, is still registered with the
+        same secret: a client from memory, confirmed in the same statement)."""
+        if seen_by is None:
+            row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN, digest=digest, now=now)
+        else:
+            checks = {"registered_id": seen_by.client_id, "secret_digest": seen_by.secret_digest}
+            row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN_SEEN_BY, digest=digest, now=now, **checks)
         return AccessToken(*row) if row else None
 
     async def find_refresh_token(self, digest: str) -> RefreshToken | None:

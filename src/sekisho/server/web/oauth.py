@@ -142,8 +142,17 @@ async def revoke(request: Request) -> Response:
 async def introspect(request: Request) -> Response:
     app = state(request)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
-    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store, app.url_clients)
-    body = await introspection.introspect(params, client, app.store, app.settings.issuer, app.now())
+    authorization = request.headers.get("authorization")
+    # The caller may come from memory when the token's own lookup confirms it is still registered; any other
+    # answer, refusals included, is given from the database.
+    try:
+        caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=True)
+        body = await introspection.introspect(params, caller, app.store, app.settings.issuer, app.now(), confirm=True)
+    except OAuthError:
+        body = None
+    if body is None:
+        caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
+        body = await introspection.introspect(params, caller, app.store, app.settings.issuer, app.now())
     return token_json(body)
 
 
