@@ -130,6 +130,22 @@ def test_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(jwt
     assert {key.kid for key in jwks(jwt_world)} == {new_kid}
 
 
+def test_client_credentials_sign_with_a_rotated_key_at_once(jwt_world: World) -> None:
+    machine = add_client(jwt_world, public=False, grant_types=["client_credentials"])
+    assert machine.client_secret
+    first = grant(jwt_world, machine.client_id, machine.client_secret, scope="read:account")
+    second = grant(jwt_world, machine.client_id, machine.client_secret, scope="read:account")
+    old_kid = decode(jwt_world, first["access_token"]).header["kid"]
+    assert decode(jwt_world, second["access_token"]).header["kid"] == old_kid
+    new_kid = rotate_keys(jwt_world)
+    after = grant(jwt_world, machine.client_id, machine.client_secret, scope="read:account")
+    assert after["_status"] == 200 and decode(jwt_world, after["access_token"]).header["kid"] == new_kid
+    introspected = jwt_world.http.post(
+        "/oauth/introspect", data={"token": after["access_token"]}, auth=(machine.client_id, machine.client_secret)
+    ).json()
+    assert introspected["active"] is True  # and it was stored
+
+
 def test_metadata_names_the_jwks_only_in_jwt_mode(jwt_world: World, world: World) -> None:
     assert jwt_world.http.get("/.well-known/oauth-authorization-server").json()["jwks_uri"] == f"{ISSUER}/oauth/jwks"
     assert "jwks_uri" not in world.http.get("/.well-known/oauth-authorization-server").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Registered, World
+from tests.server.test_client_credentials import remove_client
 
 
 def api_status(world: World, access_token: object) -> int:
@@ -173,3 +174,17 @@ def test_bad_requests_get_rfc_errors_never_a_500(world: World, path: str) -> Non
         assert response.status_code in (200, 400), odd
         if path == "/oauth/introspect" and response.status_code == 200:
             assert response.json() == {"active": False}
+
+
+def test_a_removed_resource_server_may_introspect_no_more(world: World) -> None:
+    world.login()
+    tokens = world.tokens()
+    api = world.resource_server
+    assert api.client_secret
+    for _ in range(2):  # the app has seen the caller (and may remember it)
+        assert introspect(world, tokens["access_token"])["active"] is True
+    remove_client(world, api.client_id)
+    response = world.http.post(
+        "/oauth/introspect", data={"token": str(tokens["access_token"])}, auth=(api.client_id, api.client_secret)
+    )
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"

@@ -14,9 +14,15 @@ from sekisho.server.url_clients import UrlClients
 
 
 async def authenticate(
-    authorization: str | None, params: Mapping[str, str], store: Store, url_clients: UrlClients
+    authorization: str | None,
+    params: Mapping[str, str],
+    store: Store,
+    url_clients: UrlClients,
+    *,
+    remembered: bool = False,
 ) -> Client:
-    """The authenticated client, or raise `invalid_client` (401) / `invalid_request`."""
+    """The authenticated client, or raise `invalid_client` (401) / `invalid_request`; `remembered`: see
+    `Store.find_client`."""
     basic = parse_basic(authorization) if authorization else None
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     if basic and body_secret is not None:
@@ -27,7 +33,7 @@ async def authenticate(
     client_id, secret = basic if basic else (body_id, body_secret)
     if client_id is None:
         raise InvalidClient("client authentication is required: send client_id (and a secret if you have one)")
-    client = await clients.resolve(client_id, store, url_clients)
+    client = await clients.resolve(client_id, store, url_clients, remembered=remembered)
     check_secret(client, secret or None)
     return client
 

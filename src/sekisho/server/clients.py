@@ -16,11 +16,18 @@ MAX_CLIENT_ID_LENGTH = 2048
 
 
 async def resolve(
-    client_id: str | None, store: Store, url_clients: UrlClients, *, fetch: bool = False, status: int = 401
+    client_id: str | None,
+    store: Store,
+    url_clients: UrlClients,
+    *,
+    fetch: bool = False,
+    status: int = 401,
+    remembered: bool = False,
 ) -> Client:
     """The client, or `invalid_client` with the given status (400 on the authorization endpoint).
 
     A URL client's page is fetched only when `fetch` is set (authorization); the token endpoint needs only its id.
+    `remembered`: a registered client may come from memory (see `Store.find_client`).
     """
     if client_id is None:
         raise InvalidRequest("client_id is required")
@@ -28,7 +35,7 @@ async def resolve(
         raise InvalidClient("client_id is too long", status=status)
     if client_ids.is_url(client_id):
         return await url_clients.resolve(client_id) if fetch else url_clients.known(client_id, status=status)
-    client = await store.find_client(client_id)
+    client = await store.find_client(client_id, remembered=remembered)
     if client is None:
         raise InvalidClient("unknown client_id", detail=f"client_id={client_id!r}", status=status)
     return client

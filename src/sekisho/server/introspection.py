@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from sekisho.errors import InvalidClient
 from sekisho.protocol import tokens
@@ -19,14 +19,33 @@ def may_handle(caller: Client, token_client_id: str) -> bool:
     return caller.client_id == token_client_id or caller.resource_server
 
 
-async def introspect(params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int) -> dict[str, Any]:
-    """RFC 7662 §2.1: a confidential client may introspect its own tokens; a designated resource server, any."""
+@overload
+async def introspect(
+    params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int
+) -> dict[str, Any]: ...
+@overload
+async def introspect(
+    params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int, *, confirm: bool
+) -> dict[str, Any] | None: ...
+async def introspect(
+    params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int, *, confirm: bool = False
+) -> dict[str, Any] | None:
+    """RFC 7662 §2.1: a confidential client may introspect its own tokens; a designated resource server, any.
+
+    `confirm`: the caller may come from memory; answer only for an active access token whose lookup confirms the
+    caller is still registered, else None (ask again with `confirm=False`).
+    """
     if caller.is_public:
         raise InvalidClient("introspection needs a confidential client that authenticates with its secret")
     token = require(params.get("token"), "token")
     digest = tokens.digest(token)
     found: AccessToken | RefreshToken | None
-    if token.startswith(tokens.REFRESH_TOKEN):
+    if confirm:
+        found = None if token.startswith(tokens.REFRESH_TOKEN) else await store.find_access_token(digest, now, caller)
+        if found is None or not may_handle(caller, found.client_id):
+            return None
+        token_type = "Bearer"
+    elif token.startswith(tokens.REFRESH_TOKEN):
         found = await store.find_refresh_token(digest)
         if found is None or found.consumed_at is not None or found.revoked_at is not None or found.expires_at <= now:
             return INACTIVE

@@ -7,8 +7,7 @@ token it signed has expired (plus the most clock skew a verifier may allow), the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 
 from joserfc.jwk import ECKey
@@ -17,7 +16,6 @@ from sekisho.protocol import jwt_access
 from sekisho.server.entities import SigningKey
 from sekisho.server.store import Store
 
-Signer = Callable[[jwt_access.AccessClaims], str]
 FORGET_AFTER = 7 * 24 * 3600  # retired keys older than this are deleted at the next rotation
 
 
@@ -39,21 +37,43 @@ async def rotate(store: Store, now: int) -> SigningKey:
     return key
 
 
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """Signs access tokens with one key, named by `kid`."""
+
+    key: ECKey
+
+    @property
+    def kid(self) -> str:
+        return str(self.key.kid)
+
+    def __call__(self, claims: jwt_access.AccessClaims) -> str:
+        return jwt_access.sign(claims, self.key)
+
+
 class SigningKeys:
-    """Read on each use, so a `sekisho keys rotate` run against the database takes effect at once."""
+    """Read on each use, so a `sekisho keys rotate` run against the database takes effect at once.
+
+    The one exception, `signer(remembered=True)`, is for a write that checks the key is still the newest unretired
+    one in the same statement (client_credentials: `Store.issue_client_token`).
+    """
 
     def __init__(self, store: Store, access_token_ttl: int) -> None:
         self._store = store
         self._horizon = access_token_ttl + jwt_access.MAX_LEEWAY
         self._parsed: dict[str, ECKey] = {}  # a kid always names the same key, so parsing once is safe
+        self._last: Signer | None = None  # what the last read found
 
-    async def signer(self, now: int) -> Signer:
-        """Sign with the newest unretired key, made on first use."""
+    async def signer(self, now: int, *, remembered: bool = False) -> Signer:
+        """Sign with the newest unretired key, made on first use; `remembered`: the one last read, if any."""
+        if remembered and self._last is not None:
+            return self._last
         active = [key for key in await self._store.list_signing_keys() if key.retired_at is None]
         if not active:
             await self._store.add_signing_key(new_key(now), retire_others=False)
             active = [key for key in await self._store.list_signing_keys() if key.retired_at is None]
-        return partial(jwt_access.sign, key=self._parse(active[-1]))
+        self._last = Signer(self._parse(active[-1]))
+        return self._last
 
     async def jwks(self, now: int) -> dict[str, Any]:
         """RFC 7517 JWK Set of the public keys whose tokens may still be alive."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.selectable import Select
 
 from sekisho.errors import TemporarilyUnavailable
+from sekisho.server.store.pool import Pool
 
 Row = Sequence[Any]
 CONNECT_TIMEOUT = 5.0  # seconds to open a PostgreSQL connection before the request is answered with a 503
@@ -206,7 +208,7 @@ class _PoolReader:
     connection is dead until used) is tried once more on a fresh one before the client hears of it.
     """
 
-    def __init__(self, pool: Any, unavailable: tuple[type[BaseException], ...]) -> None:
+    def __init__(self, pool: Pool, unavailable: tuple[type[BaseException], ...]) -> None:
         self._pool = pool
         self._unavailable = unavailable
 
@@ -214,7 +216,7 @@ class _PoolReader:
         sql, args = query.arguments("postgresql", params)
         for attempt in (1, 2):
             try:
-                return await getattr(self._pool, method)(sql, *args)
+                return await self._pool.run(method, sql, args, self._unavailable)
             except self._unavailable as error:
                 if attempt == 2 or not query.repeatable:
                     raise StoreUnavailable(error) from None
@@ -231,14 +233,10 @@ class _PoolReader:
         await self._run("execute", query, params)
 
 
-async def _keep_session(connection: Any) -> None:
-    """What a connection needs when it goes back to the pool: nothing (see `PostgresDatabase.open`)."""
-
-
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._unavailable = _connection_errors()
         self._reader = _PoolReader(pool, self._unavailable)
@@ -249,15 +247,12 @@ class PostgresDatabase:
             import asyncpg
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError("PostgreSQL needs the extra: pip install 'sekisho[postgresql]'") from exc
-        # min_size=0: connections open on demand and stay for reuse; with a minimum, asyncpg would keep reconnecting
-        # (and logging tracebacks) in the background while PostgreSQL is down, instead of when a request needs one.
-        # reset=_keep_session: asyncpg's default sends "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
-        # RESET ALL" on every release, one more round trip per statement or transaction. The store never sets session
-        # state (no SET, LISTEN, advisory locks or cursors), and asyncpg still rolls back a transaction left open.
-        pool = await asyncpg.create_pool(
-            url, min_size=0, max_size=max_size, timeout=CONNECT_TIMEOUT, reset=_keep_session
-        )
-        return cls(pool)
+        # Connections open on demand and stay for reuse (with a minimum, a pool would keep reconnecting in the
+        # background while PostgreSQL is down, instead of when a request needs one); nothing is reset on release
+        # (asyncpg's pool would send "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL", one more
+        # round trip): the store never sets session state, and a connection left in a transaction is terminated.
+        connect = partial(asyncpg.connect, url, timeout=CONNECT_TIMEOUT)
+        return cls(Pool(connect, max_size, sql_error=asyncpg.PostgresError, closed=asyncpg.InterfaceError))
 
     async def _begin(self) -> tuple[Any, Any]:
         """A pooled connection inside BEGIN. Nothing has been sent yet, so a dead connection is swapped once."""
@@ -269,7 +264,7 @@ class PostgresDatabase:
                 return connection, transaction
             except BaseException:
                 connection.terminate()
-                await self._pool.release(connection)
+                self._pool.release(connection)
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
@@ -306,7 +301,7 @@ class PostgresDatabase:
                 connection.terminate()
                 raise StoreUnavailable(error) from None
         finally:
-            await self._pool.release(connection)
+            self._pool.release(connection)
 
     def reader(self) -> Connection:
         return self._reader

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.elements import ColumnElement
 
 from sekisho.server.store.driver import Query
 from sekisho.server.store.schema import (
@@ -110,13 +111,19 @@ _CONSUME_CODE = (
     .returning(authorization_codes.c.grant_id)
 )
 CONSUME_CODE = Query(_CONSUME_CODE)
-FIND_ACCESS_TOKEN = Query(
-    select(*ACCESS_COLUMNS).where(
-        access_tokens.c.digest == bindparam("digest"),
-        access_tokens.c.revoked_at.is_(None),
-        access_tokens.c.expires_at > bindparam("now"),
-    )
+_FIND_ACCESS_TOKEN = select(*ACCESS_COLUMNS).where(
+    access_tokens.c.digest == bindparam("digest"),
+    access_tokens.c.revoked_at.is_(None),
+    access_tokens.c.expires_at > bindparam("now"),
 )
+FIND_ACCESS_TOKEN = Query(_FIND_ACCESS_TOKEN)
+_STILL_REGISTERED = (
+    select(clients.c.client_id)
+    .where(clients.c.client_id == bindparam("registered_id"), clients.c.secret_digest == bindparam("secret_digest"))
+    .exists()
+)
+# The same, only while the asking client (perhaps from memory) is still registered with the same secret.
+FIND_ACCESS_TOKEN_SEEN_BY = Query(_FIND_ACCESS_TOKEN.where(_STILL_REGISTERED))
 FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.digest == bindparam("digest")))
 _CONSUME_REFRESH_TOKEN = (
     update(refresh_tokens)
@@ -212,6 +219,29 @@ RETIRE_SIGNING_KEYS = Query(
     .values(retired_at=bindparam("now"))
 )
 DELETE_SIGNING_KEYS_RETIRED_BEFORE = Query(delete(signing_keys).where(signing_keys.c.retired_at < bindparam("before")))
+
+
+def _issue_client_token(*, signed: bool) -> Query:
+    """client_credentials: insert the access token only while its client is registered with the secret it showed
+    and, for a JWT, the key that signed it is the newest unretired one. The caller may have both from memory: a
+    client removed or a key rotated since then inserts nothing (no row returned), in the same statement.
+    """
+    still: list[ColumnElement[bool]] = [_STILL_REGISTERED]
+    if signed:
+        newest = (
+            select(signing_keys.c.kid)
+            .where(signing_keys.c.retired_at.is_(None))
+            .order_by(signing_keys.c.created_at.desc(), signing_keys.c.kid.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        still.append(newest == bindparam("kid"))
+    row = select(*(bindparam(column.name, type_=column.type) for column in access_tokens.c)).where(*still)
+    return Query(insert(access_tokens).from_select(list(access_tokens.c), row).returning(access_tokens.c.digest))
+
+
+ISSUE_CLIENT_TOKEN = _issue_client_token(signed=False)
+ISSUE_SIGNED_CLIENT_TOKEN = _issue_client_token(signed=True)
 
 # notes
 INSERT_NOTE = _insert(notes)

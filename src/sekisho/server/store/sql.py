@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
@@ -24,6 +25,7 @@ from sekisho.server.store.driver import Connection, Database, Query, open_databa
 from sekisho.server.store.migrate import migrate
 
 Backoff = Callable[[int], int]
+REMEMBERED_CLIENTS = 1000
 MiAuthMint = Callable[[str, str, str], tuple[Grant, NewTokens]]  # (user_id, app name, scope) → records
 
 
@@ -70,6 +72,7 @@ class SqlStore:
         self.database: Database
         self._read: Connection
         self._write: Connection  # single statements, each atomic by itself
+        self._clients: OrderedDict[str, Client] = OrderedDict()  # LRU of registrations read, see find_client
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
         if migrate_schema:
@@ -141,14 +144,26 @@ class SqlStore:
             }
             await tx.execute(q.INSERT_CLIENT, **_row(client, **listed))
 
-    async def find_client(self, client_id: str) -> Client | None:
+    async def find_client(self, client_id: str, *, remembered: bool = False) -> Client | None:
+        """The registered client; `remembered`: possibly from memory, for a write that re-checks it
+        (`issue_client_token`). A registration never changes, only goes: memory can only be out of date by that."""
+        if remembered and (known := self._clients.get(client_id)) is not None:
+            self._clients.move_to_end(client_id)
+            return known
         row = await self._read.fetch_one(q.FIND_CLIENT, client_id=client_id)
-        return _client(row) if row else None
+        if row is None:
+            self._clients.pop(client_id, None)
+            return None
+        client = self._clients[client_id] = _client(row)
+        if len(self._clients) > REMEMBERED_CLIENTS:
+            self._clients.popitem(last=False)
+        return client
 
     async def list_clients(self) -> list[Client]:
         return [_client(row) for row in await self._read.fetch_all(q.LIST_CLIENTS)]
 
     async def remove_client(self, client_id: str) -> bool:
+        self._clients.pop(client_id, None)
         async with self.database.transaction() as tx:
             for query in (
                 q.DELETE_CLIENT_CODES,
@@ -182,17 +197,24 @@ class SqlStore:
             return True
 
     # tokens
-    async def save_tokens(self, tokens: NewTokens, now: int) -> None:
-        """Persist tokens that no code or refresh token pays for (client_credentials)."""
-        if tokens.refresh is None and tokens.access.grant_id is None:  # one row: one statement, no transaction
-            await self._write.execute(q.INSERT_ACCESS_TOKEN, **_row(tokens.access, revoked_at=None))
-            return
-        async with self.database.transaction() as tx:
-            await _insert_tokens(tx, tokens, now)
+    async def issue_client_token(self, token: AccessToken, client: Client, kid: str | None) -> bool:
+        """client_credentials: persist the token if `client` is still registered (and `kid`, when it is a JWT, still
+        the newest unretired key); False, with nothing written, if not (queries._issue_client_token)."""
+        query = q.ISSUE_CLIENT_TOKEN if kid is None else q.ISSUE_SIGNED_CLIENT_TOKEN
+        checks = {"registered_id": client.client_id, "secret_digest": client.secret_digest, "kid": kid}
+        if await self._write.fetch_one(query, **_row(token, revoked_at=None), **checks) is not None:
+            return True
+        self._clients.pop(client.client_id, None)
+        return False
 
-    async def find_access_token(self, digest: str, now: int) -> AccessToken | None:
-        """The token if it is neither revoked nor expired."""
-        row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN, digest=digest, now=now)
+    async def find_access_token(self, digest: str, now: int, seen_by: Client | None = None) -> AccessToken | None:
+        """The token if it is neither revoked nor expired (and `seen_by`, if given, is still registered with the
+        same secret: a client from memory, confirmed in the same statement)."""
+        if seen_by is None:
+            row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN, digest=digest, now=now)
+        else:
+            checks = {"registered_id": seen_by.client_id, "secret_digest": seen_by.secret_digest}
+            row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN_SEEN_BY, digest=digest, now=now, **checks)
         return AccessToken(*row) if row else None
 
     async def find_refresh_token(self, digest: str) -> RefreshToken | None:

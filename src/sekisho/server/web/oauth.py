@@ -22,6 +22,7 @@ from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
 from sekisho.server import client_auth, introspection, revocation
 from sekisho.server.grants import HANDLERS, GrantContext
+from sekisho.server.token import Minted
 from sekisho.server.web.observe import TOKENS_ISSUED
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import CORS, NO_STORE, page, redirect, token_json
@@ -108,19 +109,33 @@ def error_redirect(issuer: str, redirect_uri: str, state_value: str | None, erro
 
 
 async def token(request: Request) -> Response:
-    app = state(request)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     req = TokenRequest.from_params(params)
-    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store, app.url_clients)
+    # client_credentials' one write re-checks its client and signing key, so both may come from memory; every
+    # other grant reads them afresh. Memory may be behind (a client removed, a key rotated): refusals, and a write
+    # that found a change, are decided again from the database.
+    remembered = req.grant_type == "client_credentials"
+    try:
+        minted = await grant(request, req, params, remembered=remembered)
+    except OAuthError:
+        if not remembered:
+            raise
+        minted = await grant(request, req, params, remembered=False)
+    TOKENS_ISSUED.labels(req.grant_type).inc()
+    return token_json(minted.response())
+
+
+async def grant(request: Request, req: TokenRequest, params: dict[str, str], *, remembered: bool) -> Minted:
+    app = state(request)
+    authorization = request.headers.get("authorization")
+    client = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=remembered)
     handler = HANDLERS.get(req.grant_type)
     if handler is None:
         raise UnsupportedGrantType(f"grant_type {req.grant_type!r} is not supported")
     if req.grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {req.grant_type} grant")
     now = app.now()
-    minted = await handler(req, client, GrantContext(app.store, app.settings, now, await app.signer(now)))
-    TOKENS_ISSUED.labels(req.grant_type).inc()
-    return token_json(minted.response())
+    return await handler(req, client, GrantContext(app.store, app.settings, now, await app.signer(now, remembered)))
 
 
 async def revoke(request: Request) -> Response:
@@ -134,8 +149,17 @@ async def revoke(request: Request) -> Response:
 async def introspect(request: Request) -> Response:
     app = state(request)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
-    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store, app.url_clients)
-    body = await introspection.introspect(params, client, app.store, app.settings.issuer, app.now())
+    authorization = request.headers.get("authorization")
+    # The caller may come from memory when the token's own lookup confirms it is still registered; any other
+    # answer, refusals included, is given from the database.
+    try:
+        caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=True)
+        body = await introspection.introspect(params, caller, app.store, app.settings.issuer, app.now(), confirm=True)
+    except OAuthError:
+        body = None
+    if body is None:
+        caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
+        body = await introspection.introspect(params, caller, app.store, app.settings.issuer, app.now())
     return token_json(body)
 
 
