@@ -14,13 +14,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
+from tests import live
 from tests.conftest import Databases
-from tests.live import SEKISHO, LiveServer, cli, consent_over_http, free_port, live_server
+from tests.live import SEKISHO, LiveServer, cli, consent_over_http, free_port, serve_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +34,8 @@ LOOPBACK = "http://127.0.0.1/callback"  # registered once; the port varies (RFC 
 def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("client-cli")
-    with live_server(
-        tmp, ["--allow-private-client-ids"], user=("alice", PASSWORD), database=databases.new(tmp, request)
+    with serve_for(
+        request, databases, tmp_path_factory, "client-cli", ["--allow-private-client-ids"], user=("alice", PASSWORD)
     ) as running:
         yield running
 
@@ -133,12 +134,9 @@ def add_client(server: LiveServer, *options: str) -> dict[str, str]:
     return added
 
 
-def introspect(server: LiveServer, token: str) -> dict[str, object]:
+def introspect(server: LiveServer, token: str) -> dict[str, Any]:
     api = add_client(server, "--name", "Checker", "--resource-server")
-    body: dict[str, object] = httpx.post(
-        server.url + "/oauth/introspect", data={"token": token}, auth=(api["client_id"], api["client_secret"])
-    ).json()
-    return body
+    return live.introspect(server.url, token, (api["client_id"], api["client_secret"]))
 
 
 def saved(home: Home) -> dict[str, object]:
