@@ -10,9 +10,10 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiosqlite
+from sqlalchemy import literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import Compiled
@@ -85,7 +86,11 @@ class Database(Protocol):
     def transaction(self) -> Any: ...  # an async context manager yielding a Connection
     def reader(self) -> Connection: ...
     def writer(self) -> Connection: ...  # one write statement at a time, each atomic by itself (no BEGIN/COMMIT)
+    async def ping(self) -> None: ...  # raises when the database cannot answer
     async def close(self) -> None: ...
+
+
+PING = Query(select(literal(1)))
 
 
 class _SqliteConnection:
@@ -127,11 +132,12 @@ class SqliteDatabase:
 
     dialect = "sqlite"
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: str = ":memory:") -> None:
         self._writer = _SqliteConnection(writer)
         self._reader = _SqliteConnection(reader)
         self._raw = (writer, reader)
         self._lock = asyncio.Lock()
+        self._path = path
 
     @classmethod
     async def open(cls, path: str) -> SqliteDatabase:
@@ -141,7 +147,7 @@ class SqliteDatabase:
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
                 await connection.execute(f"PRAGMA {pragma}")
             connections.append(connection)
-        return cls(connections[0], connections[1])
+        return cls(connections[0], connections[1], path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -161,6 +167,15 @@ class SqliteDatabase:
 
     def writer(self) -> Connection:
         return _SqliteStatement(self)
+
+    async def ping(self) -> None:
+        """The reader answers, and the file at the path still opens (read-write, never created) and reads as a
+        database: the open connections would go on answering from a file deleted or moved under them."""
+        await self._reader.fetch_one(PING)
+        if self._path in ("", ":memory:"):
+            return
+        async with aiosqlite.connect(f"file:{quote(self._path)}?mode=rw", uri=True) as fresh:
+            await fresh.execute_fetchall("SELECT count(*) FROM sqlite_master")
 
     async def close(self) -> None:
         for connection in self._raw:
@@ -310,6 +325,9 @@ class PostgresDatabase:
 
     def reader(self) -> Connection:
         return self._reader
+
+    async def ping(self) -> None:
+        await self._reader.fetch_one(PING)  # StoreUnavailable when PostgreSQL cannot answer
 
     def writer(self) -> Connection:
         # A statement in autocommit is its own transaction: one round trip instead of BEGIN, it, COMMIT. Writes are
