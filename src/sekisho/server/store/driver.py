@@ -7,6 +7,7 @@ aiosqlite or asyncpg: no engine, no greenlet hop per statement (MACHINE-NOTES.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -283,11 +284,17 @@ class PostgresDatabase:
                 await transaction.start()
                 return connection, transaction
             except BaseException:
-                connection.terminate()
+                self._discard(connection)
                 await self._pool.release(connection)
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def _discard(self, connection: Any) -> None:
+        """Never hand a half-dead connection back to the pool. One that asyncpg saw close is out of it already: its
+        proxy then refuses every call, terminate() too, with InterfaceError."""
+        with contextlib.suppress(*self._unavailable):
+            connection.terminate()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -312,13 +319,13 @@ class PostgresDatabase:
                     except self._unavailable:
                         lost = True
                 if lost:
-                    connection.terminate()  # never hand a half-dead connection back to the pool
+                    self._discard(connection)
                     raise StoreUnavailable(failure) from None
                 raise
             try:
                 await transaction.commit()
             except self._unavailable as error:
-                connection.terminate()
+                self._discard(connection)
                 raise StoreUnavailable(error) from None
         finally:
             await self._pool.release(connection)
