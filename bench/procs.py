@@ -29,7 +29,7 @@ def say(message: str) -> None:
     print(f"[{time.monotonic() - _STARTED:4.0f} s] {message}", file=sys.stderr, flush=True)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: get SIGTERM when the harness goes away."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -58,7 +58,7 @@ def start(
             stdin=stdin,
             stdout=stdout if stdout is not None else sink,
             stderr=sink,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
 

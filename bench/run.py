@@ -10,8 +10,8 @@ What one run does (see bench/RESULTS.md for the figures):
   database with `sekisho user add` / `sekisho client add` (and a SQLite file likewise), and copies it for each
   scenario;
 - starts `sekisho serve` (one worker, `taskset -c 0`) fresh for each scenario (with --smoke, one for each backend
-  and token format), opaque or `--access-token-format jwt`, and node's oidc-provider 9 (bench/peer: Node 22 from
-  npm, `npm ci` when missing) on the same core for the scenarios that have a peer;
+  and token format), opaque or `--access-token-format jwt`, and node's oidc-provider 9 (tests/oidc_provider: Node
+  22 from npm, `npm ci` when missing) on the same core for the scenarios that have a peer;
 - drives each with `taskset -c 1 wrk -t1 -c32 --latency` and bench/lua/*.lua, and records req/s, p50, p99
   (medians of the runs after the warm-up), responses with an unexpected status, and the serving process's peak
   RSS (VmHWM);
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tests.node import NODE
 from tests.pg import Cluster, PostgresMissing, server_binaries, throwaway_cluster
 
 from bench import load, mint, procs, report, targets
@@ -297,7 +298,7 @@ def run_all(selected: Sequence[Scenario], options: Options, folder: Path) -> lis
 
 
 def metadata(options: Options, postgres: Path | None) -> dict[str, Any]:
-    node = targets.PEER_NODE if targets.PEER_NODE.exists() else None
+    node = NODE if NODE.exists() else None
     return {
         "date": report.now(),
         "note": options.note,

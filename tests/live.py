@@ -12,14 +12,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+
+if TYPE_CHECKING:
+    import pytest
+
+    from tests.conftest import Databases
 
 SEKISHO = [sys.executable, "-m", "sekisho"]
 
@@ -90,6 +95,23 @@ def live_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def serve_for(
+    request: pytest.FixtureRequest,
+    databases: Databases,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    extra: Sequence[str] = (),
+    *,
+    user: tuple[str, str] | None = None,
+) -> Iterator[LiveServer]:
+    """`live_server` in a new temporary folder `name`, on a fresh database of the fixture's backend (SQLite or
+    PostgreSQL), which goes when the asking fixture (`request`) finishes."""
+    tmp = tmp_path_factory.mktemp(name)
+    with live_server(tmp, extra, user=user, database=databases.new(tmp, request)) as running:
+        yield running
 
 
 def wait_until_up(server: LiveServer, timeout: float = 30.0) -> None:
@@ -192,10 +214,35 @@ def user_tokens(
     """The whole flow over real HTTP for a registered client (from `client add --json`); the token response."""
     client_id = str(client["client_id"])
     form = user_code(url, client_id, redirect_uri=redirect_uri, scope=scope, username=username, password=password)
-    if client["client_secret"]:
-        response = httpx.post(url + "/oauth/token", data=form, auth=(client_id, client["client_secret"]), timeout=10)
-    else:
-        response = httpx.post(url + "/oauth/token", data={**form, "client_id": client_id}, timeout=10)
+    response = post_token(url, form, client=(client_id, client["client_secret"]))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def post_token(
+    url: str,
+    form: Mapping[str, str],
+    *,
+    client: tuple[str, str | None] | None = None,
+    http: httpx.Client | None = None,
+) -> httpx.Response:
+    """POST `form` to URL/oauth/token; `client` (id, secret) authenticates with HTTP Basic, or (id, None) puts a
+    public client's id in the form. Through `http` when given (its connection pool), else a one-off request."""
+    data = dict(form)
+    auth: tuple[str, str] | None = None
+    if client is not None and client[1]:
+        auth = (client[0], client[1])
+    elif client is not None:
+        data["client_id"] = client[0]
+    if http is None:
+        return httpx.post(url + "/oauth/token", data=data, auth=auth, timeout=10)
+    return http.post(url + "/oauth/token", data=data, auth=auth)
+
+
+def introspect(url: str, token: str, client: tuple[str, str]) -> dict[str, Any]:
+    """RFC 7662 at URL/oauth/introspect, as the resource server `client` (id, secret); the JSON answer."""
+    response = httpx.post(url + "/oauth/introspect", data={"token": token}, auth=client, timeout=10)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

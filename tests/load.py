@@ -1,9 +1,10 @@
 """A bounded load from a second process, for fault tests: `python -m tests.load PLAN.json RECORD.jsonl`.
 
-The plan names the server, a confidential client (client_credentials), refresh-token chains to rotate and codes to
-exchange. Threads send requests until `seconds` have passed or `requests` were sent; every answer that reaches this
-process is appended to RECORD (one JSON line each, flushed at once), so that what the client *received* survives
-the server being killed. Connection errors and non-2xx statuses are recorded too; nothing is retried.
+The plan names the server, a confidential client (client_credentials), and a public client (`app_id`) with its
+refresh-token chains to rotate and codes to exchange. Threads send requests until `seconds` have passed or
+`requests` were sent; every answer that reaches this process is appended to RECORD (one JSON line each, flushed at
+once), so that what the client *received* survives the server being killed. Connection errors and non-2xx
+statuses are recorded too; nothing is retried.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.live import post_token
 
 
 class Recorder:
@@ -32,11 +35,11 @@ class Recorder:
         self._file.close()
 
 
-def post(http: httpx.Client, url: str, record: Recorder, kind: str, **extra: Any) -> dict[str, Any] | None:
-    """POST the token request; the body when it is a 200."""
-    form = extra.pop("form")
+def post(http: httpx.Client, plan: dict[str, Any], record: Recorder, kind: str, **extra: Any) -> dict[str, Any] | None:
+    """POST the token request (tests.live.post_token); the body when it is a 200."""
+    form, client = extra.pop("form"), extra.pop("client")
     try:
-        response = http.post(url, data=form)
+        response = post_token(plan["url"], form, client=client, http=http)
     except httpx.HTTPError as error:
         record.write(kind=kind, status=None, error=type(error).__name__, **extra)
         return None
@@ -50,18 +53,19 @@ def post(http: httpx.Client, url: str, record: Recorder, kind: str, **extra: Any
 
 
 def run(plan: dict[str, Any], record: Recorder) -> None:
-    token_url = plan["url"] + "/oauth/token"
     deadline = time.monotonic() + plan["seconds"]
     budget = threading.Semaphore(plan["requests"])
-    client = (plan["client_id"], plan["client_secret"])
+    machine = (plan["client_id"], plan["client_secret"])
+    app = (plan.get("app_id", ""), None)  # the public client whose refresh tokens and codes are in the plan
 
     def going() -> bool:
         return time.monotonic() < deadline and budget.acquire(blocking=False)
 
     def client_credentials() -> None:
-        with httpx.Client(auth=client, timeout=10) as http:
+        with httpx.Client(timeout=10) as http:
             while going():
-                if post(http, token_url, record, "client_credentials", form=plan["client_credentials"]) is None:
+                body = post(http, plan, record, "client_credentials", form=plan["client_credentials"], client=machine)
+                if body is None:
                     if plan.get("stop_on_error", True):
                         return  # the server is gone: a client backs off rather than hammer it
                     time.sleep(0.05)
@@ -69,8 +73,8 @@ def run(plan: dict[str, Any], record: Recorder) -> None:
     def chain(number: int, refresh_token: str) -> None:
         with httpx.Client(timeout=10) as http:
             while going():
-                form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **plan["public_client"]}
-                body = post(http, token_url, record, "refresh", form=form, chain=number, used=refresh_token)
+                form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+                body = post(http, plan, record, "refresh", form=form, client=app, chain=number, used=refresh_token)
                 if body is None:
                     return  # the chain is broken (server gone or token refused): stop, as a careful client would
                 refresh_token = body["refresh_token"]
@@ -80,8 +84,7 @@ def run(plan: dict[str, Any], record: Recorder) -> None:
             for code in plan["codes"]:
                 if not going():
                     return
-                form = {**code["form"], **plan["public_client"]}
-                post(http, token_url, record, "code", form=form, code=code["form"]["code"])
+                post(http, plan, record, "code", form=code["form"], client=app, code=code["form"]["code"])
 
     threads = [threading.Thread(target=client_credentials) for _ in range(plan.get("cc_threads", 2))]
     threads += [threading.Thread(target=chain, args=(n, token)) for n, token in enumerate(plan["refresh_tokens"])]

@@ -22,7 +22,7 @@ from tests.pg import PostgresMissing, server_binaries
 pytestmark = pytest.mark.bench
 
 RUN = Path(__file__).resolve().parents[2] / "bench" / "run"
-TIMEOUT = 600  # about a minute, plus `npm ci` of bench/peer the first time
+TIMEOUT = 600  # about a minute, plus `npm ci` of tests/oidc_provider the first time
 
 
 def _require_tools() -> None:

@@ -17,7 +17,7 @@ from sekisho.client import authorization, oauth
 from sekisho.client.discovery import ServerMetadata, discover, issuer_from
 from sekisho.client.token_store import Account, TokenStore
 from tests.conftest import Databases
-from tests.live import LiveServer, cli, consent_over_http, live_server
+from tests.live import LiveServer, cli, consent_over_http, serve_for
 
 T = TypeVar("T")
 PASSWORD = "client library password"
@@ -29,8 +29,7 @@ SCOPE = "read:account write:notes"
 def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("client-library")
-    with live_server(tmp, user=("alice", PASSWORD), database=databases.new(tmp, request)) as running:
+    with serve_for(request, databases, tmp_path_factory, "client-library", user=("alice", PASSWORD)) as running:
         yield running
 
 

@@ -147,6 +147,7 @@ def test_database_comes_from_the_environment(tmp_path: Path) -> None:
         (("--issuer", "https://x.example/"), 2, "slash"),
         (("--database", "mysql://x"), 2, "--database"),
         (("--access-token-format", "paseto"), 2, "--access-token-format"),
+        (("--log-format", "bogus"), 2, "sekisho: --log-format must be text or json"),
     ],
 )
 def test_serve_refuses_bad_settings(tmp_path: Path, args: tuple[str, ...], code: int, message: str) -> None:

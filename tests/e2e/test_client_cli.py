@@ -11,16 +11,18 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
+from tests import live
 from tests.conftest import Databases
-from tests.live import SEKISHO, LiveServer, cli, consent_over_http, free_port, live_server
+from tests.live import SEKISHO, LiveServer, cli, consent_over_http, free_port, serve_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +34,8 @@ LOOPBACK = "http://127.0.0.1/callback"  # registered once; the port varies (RFC 
 def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("client-cli")
-    with live_server(
-        tmp, ["--allow-private-client-ids"], user=("alice", PASSWORD), database=databases.new(tmp, request)
+    with serve_for(
+        request, databases, tmp_path_factory, "client-cli", ["--allow-private-client-ids"], user=("alice", PASSWORD)
     ) as running:
         yield running
 
@@ -133,12 +134,9 @@ def add_client(server: LiveServer, *options: str) -> dict[str, str]:
     return added
 
 
-def introspect(server: LiveServer, token: str) -> dict[str, object]:
+def introspect(server: LiveServer, token: str) -> dict[str, Any]:
     api = add_client(server, "--name", "Checker", "--resource-server")
-    body: dict[str, object] = httpx.post(
-        server.url + "/oauth/introspect", data={"token": token}, auth=(api["client_id"], api["client_secret"])
-    ).json()
-    return body
+    return live.introspect(server.url, token, (api["client_id"], api["client_secret"]))
 
 
 def saved(home: Home) -> dict[str, object]:
@@ -416,3 +414,84 @@ def test_without_no_browser_the_url_is_opened_in_a_browser(server: LiveServer, h
     code, out, err = finish(process)
     assert code == 0, err
     assert out.startswith("logged in as @alice")
+
+
+SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # rich's "dots"
+WAITING = "waiting for the browser (at most 60 s; Ctrl-C to give up)…"
+
+
+def test_waiting_for_the_browser_is_one_line_when_not_a_terminal(
+    server: LiveServer, home: Home, tmp_path: Path
+) -> None:
+    bot = add_client(server, "--name", "Logged bot", "--redirect-uri", LOOPBACK, "--public")
+    log = tmp_path / "stderr.log"  # a file, as under systemd or cron: no terminal
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [*SEKISHO, "login", server.url, "--client-id", bot["client_id"], "--no-browser", "--timeout", "60"],
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            text=True,
+            env=home.env,
+        )
+    deadline = time.monotonic() + 30
+    while WAITING not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = log.read_text().splitlines()
+    assert lines[0] == "Open this URL to sign in:" and lines[2:] == [WAITING], lines
+    httpx.get(consent(server, lines[1]), timeout=10)
+    code, out, _ = finish(process)
+    assert code == 0 and out.startswith("logged in as @alice")
+    assert log.read_text().splitlines()[2:] == [WAITING]  # said once, as a plain line: no spinner, no escapes
+
+
+def spinner_frames(text: str) -> set[str]:
+    return {frame for frame in SPINNER_FRAMES if frame in text}
+
+
+def test_waiting_for_the_browser_is_a_spinner_on_a_terminal(server: LiveServer, home: Home) -> None:
+    """`sekisho login` on a terminal (a pty): rich's spinner turns beside the message until the browser is back."""
+    import pty
+    import re
+    import select
+    import signal
+
+    bot = add_client(server, "--name", "Terminal bot", "--redirect-uri", LOOPBACK, "--public")
+    args = ["login", server.url, "--client-id", bot["client_id"], "--no-browser", "--timeout", "60"]
+    env = {**home.env, "TERM": "xterm-256color", "COLUMNS": "400", "LINES": "40", "LC_ALL": "C.UTF-8"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: sekisho on a terminal
+        os.execve(SEKISHO[0], [*SEKISHO, *args], env)
+    seen = b""
+
+    def read_until(done: Callable[[str], bool], timeout: float = 30) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while not done(seen.decode(errors="replace")) and time.monotonic() < deadline:
+            if not select.select([fd], [], [], 0.2)[0]:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child has gone and closed its side
+                return False
+            if not chunk:
+                return False
+            seen += chunk
+        return done(seen.decode(errors="replace"))
+
+    status: int | None = None
+    try:
+        assert read_until(lambda text: len(spinner_frames(text)) >= 3), seen  # it turns: three frames so far
+        text = seen.decode()
+        assert WAITING.removesuffix("…") in text
+        match = re.search(r"http://127\.0\.0\.1:\d+/oauth/authorize\?\S+", text)
+        assert match, text
+        httpx.get(consent(server, match.group(0)), timeout=10)
+        read_until(lambda _: False)  # everything until the child closes the terminal
+        _, status = os.waitpid(pid, 0)
+    finally:
+        if status is None:  # a check failed while the child may still run: stop it, by its pid
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert status is not None and os.waitstatus_to_exitcode(status) == 0, seen
+    assert "logged in as @alice on " + server.url in seen.decode()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Databases
-from tests.live import LiveServer, cli, consent_over_http, live_server
+from tests.live import LiveServer, cli, consent_over_http, live_server, serve_for
 from tests.live import pkce_pair as pkce
 
 pytestmark = pytest.mark.e2e
@@ -24,8 +24,7 @@ REDIRECT = "http://127.0.0.1:9/callback"  # never followed: the test reads the L
 def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    with live_server(tmp, user=("alice", PASSWORD), database=databases.new(tmp, request)) as running:
+    with serve_for(request, databases, tmp_path_factory, "e2e", user=("alice", PASSWORD)) as running:
         yield running
 
 

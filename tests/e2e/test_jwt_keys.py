@@ -11,7 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.conftest import Databases
-from tests.live import LiveServer, cli, live_server, user_tokens
+from tests.live import LiveServer, cli, serve_for, user_tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -23,9 +23,8 @@ REDIRECT = "http://127.0.0.1:9/callback"
 def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("jwt")
-    with live_server(
-        tmp, ["--access-token-format", "jwt"], user=("alice", PASSWORD), database=databases.new(tmp, request)
+    with serve_for(
+        request, databases, tmp_path_factory, "jwt", ["--access-token-format", "jwt"], user=("alice", PASSWORD)
     ) as running:
         yield running
 

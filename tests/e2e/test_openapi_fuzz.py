@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import Databases
-from tests.live import LiveServer, cli, form_field, live_server, user_tokens
+from tests.live import LiveServer, cli, form_field, serve_for, user_tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -68,8 +68,7 @@ class Credentials:
 def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("fuzz")
-    with live_server(tmp, user=("alice", PASSWORD), database=databases.new(tmp, request)) as running:
+    with serve_for(request, databases, tmp_path_factory, "fuzz", user=("alice", PASSWORD)) as running:
         yield running
 
 

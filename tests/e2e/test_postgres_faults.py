@@ -143,7 +143,6 @@ def test_a_postgresql_restart_under_load_from_another_process(rig: Rig, tmp_path
         "client_id": rig.client[0],
         "client_secret": rig.client[1],
         "client_credentials": {"grant_type": "client_credentials", "scope": "read:account"},
-        "public_client": {},
         "refresh_tokens": [],
         "codes": [],
         "cc_threads": 4,

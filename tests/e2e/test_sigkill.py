@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.live import LiveServer, cli, live_server, user_code, user_tokens
+from tests.live import cli, introspect, live_server, post_token, user_code, user_tokens
 from tests.load import read_record
 
 pytestmark = pytest.mark.e2e
@@ -32,16 +31,6 @@ CODES = 12
 def add_client(database: str, *options: str) -> dict[str, str]:
     added: dict[str, str] = json.loads(cli("client", "add", *options, "--json", database=database).stdout)
     return added
-
-
-def introspect(server: LiveServer, api: dict[str, str], token: str) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.post(
-        server.url + "/oauth/introspect",
-        data={"token": token},
-        auth=(api["client_id"], api["client_secret"]),
-        timeout=10,
-    ).json()
-    return body
 
 
 def wait_for_answers(record: Path, enough: int, timeout: float = 60) -> None:
@@ -71,7 +60,7 @@ def test_sigkill_under_load_loses_no_token_and_reuses_no_code_or_refresh_token(t
             "client_id": machine["client_id"],
             "client_secret": machine["client_secret"],
             "client_credentials": {"grant_type": "client_credentials", "scope": "read:account"},
-            "public_client": {"client_id": app["client_id"]},
+            "app_id": app["client_id"],
             "refresh_tokens": chains,
             "codes": codes,
             "seconds": 30,
@@ -100,32 +89,30 @@ def test_sigkill_under_load_loses_no_token_and_reuses_no_code_or_refresh_token(t
                 latest_per_chain[answer["chain"]] = answer
         holding = [a["body"]["access_token"] for a in received if a["kind"] in ("client_credentials", "code")]
         holding += [a["body"]["access_token"] for a in latest_per_chain.values()]
-        inactive = [token for token in holding if introspect(second, api, token).get("active") is not True]
+        resource_server = (api["client_id"], api["client_secret"])
+        inactive = [t for t in holding if introspect(second.url, t, resource_server).get("active") is not True]
         assert inactive == [], f"{len(inactive)} of {len(holding)} received access tokens stopped working"
         assert len(received) >= 250 and len(holding) >= CHAINS
 
         # 2. The refresh token each chain holds: usable exactly once, unless the request in flight at the kill had
         #    already used it (then it is refused like any replay). Either way never twice.
+        public = (app["client_id"], None)
         for number, answer in latest_per_chain.items():
-            form = {
-                "grant_type": "refresh_token",
-                "refresh_token": answer["body"]["refresh_token"],
-                **plan["public_client"],
-            }
-            first_try = httpx.post(second.url + "/oauth/token", data=form, timeout=10)
+            form = {"grant_type": "refresh_token", "refresh_token": answer["body"]["refresh_token"]}
+            first_try = post_token(second.url, form, client=public)
             assert first_try.status_code in (200, 400), (number, first_try.text)
-            again = httpx.post(second.url + "/oauth/token", data=form, timeout=10)
+            again = post_token(second.url, form, client=public)
             assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
         # 3. No code or refresh token that was used can be used again.
         for answer in received:
             if answer["kind"] == "code":
                 form = next(code["form"] for code in codes if code["form"]["code"] == answer["code"])
-                replay = httpx.post(second.url + "/oauth/token", data={**form, **plan["public_client"]}, timeout=10)
+                replay = post_token(second.url, form, client=public)
                 assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
             elif answer["kind"] == "refresh":
-                form = {"grant_type": "refresh_token", "refresh_token": answer["used"], **plan["public_client"]}
-                replay = httpx.post(second.url + "/oauth/token", data=form, timeout=10)
+                form = {"grant_type": "refresh_token", "refresh_token": answer["used"]}
+                replay = post_token(second.url, form, client=public)
                 assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
         assert "Traceback" not in second.output()
     print(

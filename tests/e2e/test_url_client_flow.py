@@ -19,7 +19,7 @@ import pytest
 
 from tests.client_pages import PNG, ClientPages
 from tests.conftest import Databases
-from tests.live import LiveServer, consent_over_http, live_server
+from tests.live import LiveServer, consent_over_http, serve_for
 from tests.live import pkce_pair as pkce
 
 pytestmark = pytest.mark.e2e
@@ -31,9 +31,8 @@ PASSWORD = "url client e2e pw"
 def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("url-client-e2e")
-    with live_server(
-        tmp, ["--allow-private-client-ids"], user=("alice", PASSWORD), database=databases.new(tmp, request)
+    with serve_for(
+        request, databases, tmp_path_factory, "url-client-e2e", ["--allow-private-client-ids"], user=("alice", PASSWORD)
     ) as running:
         yield running
 

@@ -1,27 +1,19 @@
 """node's `oidc-provider` (npm) on 127.0.0.1, for interoperability tests of `sekisho.client`.
 
-`node_deps` installs the npm packages of tests/interop/oidc_provider (oidc-provider 9 and the `node` package, which
-ships the Node 22 binary oidc-provider 9 needs; Debian 12 has Node 18, this machine Node 20) with `npm ci`, only
-when node_modules is missing or was installed from another package.json / package-lock.json. `oidc_provider`
-starts provider.mjs with that Node, mounted under /oidc (so discovery has to fall back to OpenID Connect's
+`node_deps` installs tests/oidc_provider's npm packages when needed (tests/node.py). `oidc_provider` starts its
+provider.mjs in the `interop` profile, mounted under /oidc (so discovery has to fall back to OpenID Connect's
 `{issuer}/.well-known/openid-configuration`), with one public and one confidential client, and stops it afterwards.
 `sign_in` walks oidc-provider's own login and consent pages (devInteractions) over real HTTP, as a browser would.
 
 No npm or a failed install skips these tests on a developer machine and fails them in CI (CI=true), like the
-browser tests. Nothing is fetched except npm packages, and only by `npm ci`.
+browser tests.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
 import secrets
-import selectors
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -31,66 +23,21 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
+from tests import node
 from tests.live import free_port
 from tests.needs import unavailable
 
-HERE = Path(__file__).parent / "oidc_provider"
-NODE_MODULES = HERE / "node_modules"
-NODE = NODE_MODULES / "node" / "bin" / "node"
-LAUNCHER = HERE / "provider.mjs"
-STAMP = NODE_MODULES / ".sekisho-installed-from"  # hash of package.json + package-lock.json at install time
-NPM_TIMEOUT = 300.0
 START_TIMEOUT = 20.0
 MOUNT_PATH = "/oidc"
 
 
-def _manifest_hash() -> str:
-    digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json"):
-        path = HERE / name
-        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"-") + b"\0")
-    return digest.hexdigest()
-
-
-def _installed() -> bool:
-    return NODE.is_file() and os.access(NODE, os.X_OK) and STAMP.is_file() and STAMP.read_text() == _manifest_hash()
-
-
-def _npm(npm: str, *args: str) -> None:
-    command = [npm, *args, "--no-audit", "--no-fund", "--no-update-notifier"]
-    try:
-        done = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        unavailable(f"`{' '.join(command)}` in {HERE} took more than {NPM_TIMEOUT:.0f} s")
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        unavailable(f"`{' '.join(command)}` in {HERE} failed ({done.returncode}):\n{tail}")
-
-
 @pytest.fixture(scope="session")
 def node_deps() -> Path:
-    """The Node 22 binary from tests/interop/oidc_provider/node_modules, installing the npm packages if needed.
-
-    `npm ci` when package-lock.json exists (reproducible, and it wipes a stale node_modules first); `npm install`
-    only the very first time, to write the lock file (commit it). An exclusive lock on package.json keeps two test
-    runs from installing into the same folder at once.
-    """
-    if _installed():
-        return NODE
-    npm = shutil.which("npm")
-    if npm is None:
-        unavailable("npm is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
-    with (HERE / "package.json").open("rb") as manifest:
-        fcntl.flock(manifest, fcntl.LOCK_EX)
-        try:
-            if not _installed():  # another run may have installed while we waited for the lock
-                _npm(npm, "ci" if (HERE / "package-lock.json").exists() else "install")
-                if not (NODE.is_file() and os.access(NODE, os.X_OK)):
-                    unavailable(f"npm installed the `node` package but {NODE} is missing (its install script ran?)")
-                STAMP.write_text(_manifest_hash())
-        finally:
-            fcntl.flock(manifest, fcntl.LOCK_UN)
-    return NODE
+    """The Node 22 binary from tests/oidc_provider/node_modules, installing the npm packages if needed."""
+    try:
+        return node.install()
+    except node.NodeUnavailable as missing:
+        unavailable(str(missing))
 
 
 @dataclass(frozen=True)
@@ -124,30 +71,6 @@ class OidcProvider:
         return self.log.read_text(errors="replace")
 
 
-def _wait_for_ready(process: subprocess.Popen[bytes], log: Path) -> str:
-    """The issuer from the launcher's `READY <issuer>` line; fails with its stderr if it dies or hangs."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + START_TIMEOUT
-    buffered = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while b"\n" not in buffered:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"oidc-provider did not start within {START_TIMEOUT} s:\n{log.read_text()}")
-            if selector.select(timeout=left):
-                chunk = os.read(process.stdout.fileno(), 4096)
-                if not chunk:
-                    process.wait(timeout=5)
-                    raise AssertionError(
-                        f"oidc-provider exited ({process.returncode}) before it was ready:\n{log.read_text()}"
-                    )
-                buffered += chunk
-    line = buffered.split(b"\n", 1)[0].decode()
-    assert line.startswith("READY http://127.0.0.1:"), f"unexpected first line {line!r}:\n{log.read_text()}"
-    return line.removeprefix("READY ")
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.stdin is not None:
         process.stdin.close()  # the launcher also stops when its stdin closes
@@ -174,24 +97,10 @@ def oidc_provider(node_deps: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     public = RegisteredClient("interop-public", None, redirect_uri)
     confidential = RegisteredClient("interop:confidential", f"s3cret +/:%&={secrets.token_urlsafe(16)}", redirect_uri)
     log = tmp_path_factory.mktemp("oidc-provider") / "provider.log"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "OIDC_CLIENTS": json.dumps([public.metadata(), confidential.metadata()]),
-        "OIDC_PATH": MOUNT_PATH,
-        "NODE_ENV": "test",
-    }
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(node_deps), str(LAUNCHER), "0"],
-            cwd=HERE,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=sink,
-        )
+    clients = json.dumps([public.metadata(), confidential.metadata()])
+    process = node.start("interop", env={"OIDC_CLIENTS": clients, "OIDC_PATH": MOUNT_PATH, "NODE_ENV": "test"}, log=log)
     try:
-        issuer = _wait_for_ready(process, log)
+        issuer = node.read_ready(process, log, START_TIMEOUT)
         yield OidcProvider(issuer, public, confidential, process, log)
     finally:
         _stop(process)

@@ -12,7 +12,7 @@ import pytest
 from sekisho.errors import InvalidToken
 from sekisho.resource import IntrospectionVerifier, JwtVerifier, TokenInfo, VerifierUnavailable
 from tests.conftest import Databases
-from tests.live import LiveServer, cli, free_port, live_server, user_tokens
+from tests.live import LiveServer, cli, free_port, serve_for, user_tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -24,9 +24,8 @@ REDIRECT = "http://127.0.0.1:9/callback"
 def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("resource")
-    with live_server(
-        tmp, ["--access-token-format", "jwt"], user=("alice", PASSWORD), database=databases.new(tmp, request)
+    with serve_for(
+        request, databases, tmp_path_factory, "resource", ["--access-token-format", "jwt"], user=("alice", PASSWORD)
     ) as running:
         yield running
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 
 import pytest
 
@@ -39,6 +40,23 @@ def test_metrics_count_requests_tokens_and_errors(world: World) -> None:
     assert 'sekisho_request_duration_seconds_bucket{le="0.25",route="/oauth/token"}' in after
     assert 'sekisho_errors_total{error="' in after
     assert str(tokens["access_token"]) not in after
+
+
+def test_a_request_no_route_matches_is_counted_as_unmatched_not_by_its_path(world: World) -> None:
+    """Labels come from route templates, so a scanner's made-up paths cannot grow /metrics without bound."""
+    path = f"/no-such-page-{secrets.token_hex(8)}"
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    before = world.http.get("/metrics").text
+    assert world.http.get(path).status_code == 404
+    assert world.http.get(path + "/deeper").status_code == 404
+    after = world.http.get("/metrics").text
+    assert (
+        sample(after, "sekisho_requests_total", **unmatched)
+        == sample(before, "sekisho_requests_total", **unmatched) + 2
+    )
+    count = "sekisho_request_duration_seconds_count"
+    assert sample(after, count, route="unmatched") == sample(before, count, route="unmatched") + 2
+    assert path not in after and "no-such-page" not in after
 
 
 def test_security_events_name_what_happened_and_never_a_secret(world: World, caplog: pytest.LogCaptureFixture) -> None:

@@ -77,11 +77,23 @@ def test_workers_below_one_is_refused(workers: int) -> None:
     assert str(caught.value) == "--workers must be at least 1"
 
 
-@pytest.mark.parametrize("fmt", ["JWT", "Opaque", "", "paseto"])
-def test_unknown_access_token_format_is_refused(fmt: str) -> None:
+FORMATS = {  # option: (the refusal, values it refuses)
+    "access_token_format": ("--access-token-format must be opaque or jwt", ["JWT", "Opaque", "", "paseto"]),
+    "log_format": ("--log-format must be text or json", ["JSON", "Text", "", "bogus"]),
+}
+UNKNOWN_FORMATS = [(option, value, message) for option, (message, values) in FORMATS.items() for value in values]
+
+
+@pytest.mark.parametrize(("option", "value", "message"), UNKNOWN_FORMATS)
+def test_unknown_access_token_or_log_format_is_refused(option: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError) as caught:
-        build_settings(access_token_format=fmt)
-    assert str(caught.value) == "--access-token-format must be opaque or jwt"
+        build_settings(**{option: value})
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_log_formats_are_kept(fmt: str) -> None:
+    assert build_settings(log_format=fmt).log_format == fmt
 
 
 @pytest.mark.parametrize("issuer", ["ftp://auth.example", "auth.example", "https://", "//auth.example", "file:///x"])

@@ -7,13 +7,15 @@ aiosqlite or asyncpg: no engine, no greenlet hop per statement (MACHINE-NOTES.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiosqlite
+from sqlalchemy import literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import Compiled
@@ -87,7 +89,11 @@ class Database(Protocol):
     def transaction(self) -> Any: ...  # an async context manager yielding a Connection
     def reader(self) -> Connection: ...
     def writer(self) -> Connection: ...  # one write statement at a time, each atomic by itself (no BEGIN/COMMIT)
+    async def ping(self) -> None: ...  # raises when the database cannot answer
     async def close(self) -> None: ...
+
+
+PING = Query(select(literal(1)))
 
 
 class _SqliteConnection:
@@ -129,11 +135,12 @@ class SqliteDatabase:
 
     dialect = "sqlite"
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: str = ":memory:") -> None:
         self._writer = _SqliteConnection(writer)
         self._reader = _SqliteConnection(reader)
         self._raw = (writer, reader)
         self._lock = asyncio.Lock()
+        self._path = path
 
     @classmethod
     async def open(cls, path: str) -> SqliteDatabase:
@@ -143,7 +150,7 @@ class SqliteDatabase:
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
                 await connection.execute(f"PRAGMA {pragma}")
             connections.append(connection)
-        return cls(connections[0], connections[1])
+        return cls(connections[0], connections[1], path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -163,6 +170,15 @@ class SqliteDatabase:
 
     def writer(self) -> Connection:
         return _SqliteStatement(self)
+
+    async def ping(self) -> None:
+        """The reader answers, and the file at the path still opens (read-write, never created) and reads as a
+        database: the open connections would go on answering from a file deleted or moved under them."""
+        await self._reader.fetch_one(PING)
+        if self._path in ("", ":memory:"):
+            return
+        async with aiosqlite.connect(f"file:{quote(self._path)}?mode=rw", uri=True) as fresh:
+            await fresh.execute_fetchall("SELECT count(*) FROM sqlite_master")
 
     async def close(self) -> None:
         for connection in self._raw:
@@ -263,11 +279,17 @@ class PostgresDatabase:
                 await transaction.start()
                 return connection, transaction
             except BaseException:
-                connection.terminate()
+                self._discard(connection)
                 self._pool.release(connection)
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def _discard(self, connection: Any) -> None:
+        """Never hand a half-dead connection back to the pool (which then replaces it); terminate() on one that
+        is already gone may raise one of the connection errors, which changes nothing."""
+        with contextlib.suppress(*self._unavailable):
+            connection.terminate()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -292,19 +314,22 @@ class PostgresDatabase:
                     except self._unavailable:
                         lost = True
                 if lost:
-                    connection.terminate()  # never hand a half-dead connection back to the pool
+                    self._discard(connection)
                     raise StoreUnavailable(failure) from None
                 raise
             try:
                 await transaction.commit()
             except self._unavailable as error:
-                connection.terminate()
+                self._discard(connection)
                 raise StoreUnavailable(error) from None
         finally:
             self._pool.release(connection)
 
     def reader(self) -> Connection:
         return self._reader
+
+    async def ping(self) -> None:
+        await self._reader.fetch_one(PING)  # StoreUnavailable when PostgreSQL cannot answer
 
     def writer(self) -> Connection:
         # A statement in autocommit is its own transaction: one round trip instead of BEGIN, it, COMMIT. Writes are

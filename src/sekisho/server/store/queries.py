@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
@@ -79,7 +79,6 @@ NOTE_COLUMNS = (notes.c.id, notes.c.user_id, notes.c.text, notes.c.visibility, n
 
 # users
 INSERT_USER = _insert(users)
-PING = Query(select(literal(1)))
 FIND_USER_BY_NAME = Query(select(*USER_COLUMNS).where(users.c.username == bindparam("username")))
 FIND_USER = Query(select(*USER_COLUMNS).where(users.c.id == bindparam("id")))
 LIST_USERS = Query(select(*USER_COLUMNS).order_by(users.c.username))

@@ -95,8 +95,8 @@ class SqlStore:
         return len(await self._write.fetch_all(q.PURGES[table], cutoff=cutoff, now=now, batch=batch))
 
     async def ping(self) -> None:
-        """One trivial query: raises (StoreUnavailable on PostgreSQL) when the database cannot answer."""
-        await self._read.fetch_one(q.PING)
+        """Raises (StoreUnavailable on PostgreSQL) when the database cannot answer (`Database.ping`)."""
+        await self.database.ping()
 
     # users
     async def add_user(self, user: User) -> None:

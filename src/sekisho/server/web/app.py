@@ -21,6 +21,7 @@ from sekisho.demo.x import XApi
 from sekisho.errors import OAuthError
 from sekisho.resource import StoreVerifier
 from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
+from sekisho.server.purge import INTERVAL as PURGE_INTERVAL
 from sekisho.server.purge import purging
 from sekisho.server.settings import Settings, build_settings
 from sekisho.server.signing_keys import SigningKeys
@@ -50,8 +51,10 @@ def create_app(
     clock: Callable[[], float] = time.time,
     address_policy: AddressPolicy | None = None,
     resolver: Resolver = system_resolver,
+    purge_interval: float = PURGE_INTERVAL,
 ) -> Starlette:
-    """The app; `address_policy` and `resolver` let tests aim URL-client fetches at loopback pages."""
+    """The app; `address_policy` and `resolver` let tests aim URL-client fetches at loopback pages, and
+    `purge_interval` (seconds) lets them see the purge timer fire."""
     store = SqlStore(settings.database)
     policy = address_policy or AddressPolicy(allow_private=settings.allow_private_client_ids)
     verifier = StoreVerifier(store, clock=clock)
@@ -68,7 +71,7 @@ def create_app(
         signing_keys = SigningKeys(store, settings.access_token_ttl)
         app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, clock)
         try:
-            async with purging(store, clock):
+            async with purging(store, clock, purge_interval):
                 yield
         finally:
             await fetcher.close()
