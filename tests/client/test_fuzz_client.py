@@ -81,7 +81,7 @@ def responses(draw: st.DrawFn, good: Any = None) -> httpx.Response:
 # ---------------------------------------------------------------- finding a server
 
 
-@fuzz(4)
+@fuzz(1)
 @given(
     st.one_of(URLS, st.sampled_from(["as.example", " AS.Example/ ", "as.example?x", "user@as.example", "as.example:0"]))
 )
@@ -116,7 +116,7 @@ DOCUMENTS = st.one_of(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(DOCUMENTS)
 def test_a_metadata_document_gives_metadata_or_a_discovery_error(document: Any) -> None:
     try:
@@ -129,7 +129,7 @@ def test_a_metadata_document_gives_metadata_or_a_discovery_error(document: Any) 
     assert not found.code_challenge_methods_supported or "S256" in found.code_challenge_methods_supported
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.lists(responses(), min_size=2, max_size=2))
 def test_discovery_over_any_answers_gives_metadata_or_a_discovery_error(answers: list[httpx.Response]) -> None:
     queue = list(answers)
@@ -147,7 +147,7 @@ def test_discovery_over_any_answers_gives_metadata_or_a_discovery_error(answers:
 # ---------------------------------------------------------------- the authorization request and the redirect back
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(URLS, st.text(max_size=20), st.dictionaries(st.sampled_from(["prompt", "state", "x"]), st.text(max_size=10)))
 def test_an_authorization_url_carries_exactly_its_parameters(
     endpoint: str, client_id: str, extra: dict[str, str]
@@ -200,7 +200,7 @@ def callbacks(draw: st.DrawFn) -> str:
     return draw(st.just(query) | st.text(max_size=80))
 
 
-@fuzz(6)
+@fuzz(1.5)
 @given(callbacks(), st.booleans())
 def test_the_redirect_back_gives_a_code_only_when_state_and_iss_are_right(query: str, iss_required: bool) -> None:
     try:
@@ -231,7 +231,7 @@ TOKEN_BODIES = st.one_of(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(TOKEN_BODIES, st.none() | st.just("sek_rt_old"))
 def test_a_token_response_gives_tokens_or_a_token_error(body: dict[str, Any], refresh_token: str | None) -> None:
     try:
@@ -244,7 +244,7 @@ def test_a_token_response_gives_tokens_or_a_token_error(body: dict[str, Any], re
     assert oauth.TokenSet.from_json(json.loads(json.dumps(tokens.to_json()))) == tokens  # round trip, as saved
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(JSON_VALUES)
 def test_saved_tokens_load_or_raise_value_error(data: Any) -> None:
     try:
@@ -253,7 +253,7 @@ def test_saved_tokens_load_or_raise_value_error(data: Any) -> None:
         pass
 
 
-@fuzz(4)
+@fuzz(1)
 @given(
     responses(good={"access_token": "sek_at_x", "token_type": "Bearer", "expires_in": 60}),
     st.sampled_from(["code", "refresh", "revoke"]),
@@ -286,7 +286,7 @@ def test_the_token_endpoint_answering_anything_gives_tokens_or_a_token_error(ans
     run(go())
 
 
-@fuzz(2)
+@fuzz(0.5)
 @given(URLS)
 def test_credentials_go_only_to_https_or_loopback(url: str) -> None:
     problem = url_problem(url)
@@ -302,7 +302,7 @@ def test_credentials_go_only_to_https_or_loopback(url: str) -> None:
     run(go())
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.binary(max_size=200) | st.just(b"[" * 100_000))
 def test_an_answer_body_is_json_or_value_error(body: bytes) -> None:
     try:
@@ -314,7 +314,7 @@ def test_an_answer_body_is_json_or_value_error(body: bytes) -> None:
 # ---------------------------------------------------------------- MiAuth, posting and asking who one is
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(responses(good={"ok": True, "token": "sek_at_x", "user": {"username": "alice"}}))
 def test_a_miauth_check_gives_a_token_or_a_client_error(answer: httpx.Response) -> None:
     session = miauth.MiAuthSession("s" * 36, f"{ISSUER}/miauth/x")
@@ -336,7 +336,7 @@ API_ANSWERS = {
 }
 
 
-@fuzz(4)
+@fuzz(1)
 @given(st.sampled_from(["misskey", "x"]), st.sampled_from(["whoami", "post"]), st.data())
 def test_an_api_answering_anything_gives_a_result_or_a_client_error(
     provider: str, call: str, data: st.DataObject
@@ -390,7 +390,7 @@ def account_files(draw: st.DrawFn) -> Any:
     return draw(st.just(data) | JSON_VALUES)
 
 
-@fuzz(4)
+@fuzz(1)
 @given(account_files())
 def test_a_saved_account_loads_or_raises_value_error(data: Any) -> None:
     try:
@@ -400,7 +400,7 @@ def test_a_saved_account_loads_or_raises_value_error(data: Any) -> None:
     assert Account.from_json(json.loads(json.dumps(account.to_json()))) == account  # round trip
 
 
-@fuzz(4)
+@fuzz(1)
 @given(ANY_TEXT | st.just("x" * 201), ANY_TEXT)
 def test_account_names_give_distinct_safe_file_names(name: str, other: str) -> None:
     try:
@@ -415,7 +415,7 @@ def test_account_names_give_distinct_safe_file_names(name: str, other: str) -> N
         pass
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(ANY_TEXT, st.integers(1, 400))
 def test_a_message_is_one_printable_line_within_its_limit(text: str, limit: int) -> None:
     line = one_line(text, limit)

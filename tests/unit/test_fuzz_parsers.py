@@ -84,7 +84,7 @@ def _checked_params(params: dict[str, str]) -> None:
         value.encode("utf-8")  # valid Unicode: no lone surrogates get through
 
 
-@fuzz(4)
+@fuzz(1)
 @given(st.one_of(st.binary(max_size=400), FORMISH))
 def test_a_form_body_gives_parameters_or_invalid_request(body: bytes) -> None:
     try:
@@ -93,7 +93,7 @@ def test_a_form_body_gives_parameters_or_invalid_request(body: bytes) -> None:
         pass
 
 
-@fuzz(4)
+@fuzz(1)
 @given(
     st.one_of(
         st.binary(max_size=400),
@@ -124,7 +124,7 @@ CONTENT_TYPES = st.sampled_from(
 ) | st.text(max_size=30)
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.binary(max_size=300) | FORMISH, CONTENT_TYPES)
 def test_any_body_of_any_type_gives_parameters_or_invalid_request(body: bytes, content_type: str) -> None:
     try:
@@ -139,7 +139,7 @@ PRINTABLE = st.text(
 )
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.lists(st.tuples(NAMES, PRINTABLE), min_size=1, max_size=6), st.data())
 def test_a_repeated_parameter_is_refused_in_every_encoding(pairs: list[tuple[str, str]], data: st.DataObject) -> None:
     repeated = data.draw(st.sampled_from(pairs))
@@ -153,7 +153,7 @@ def test_a_repeated_parameter_is_refused_in_every_encoding(pairs: list[tuple[str
         parse_json(("{" + members + "}").encode())
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.dictionaries(st.text(min_size=1, max_size=10), PRINTABLE | st.none(), max_size=6))
 def test_json_and_form_give_the_same_parameters(document: dict[str, str | None]) -> None:
     expected = {name: value for name, value in document.items() if value}
@@ -163,7 +163,7 @@ def test_json_and_form_give_the_same_parameters(document: dict[str, str | None])
     assert parse_body(json.dumps(document).encode(), "application/json; charset=utf-8") == expected
 
 
-@fuzz(2)
+@fuzz(0.5)
 @given(st.dictionaries(st.sampled_from(list(AuthorizationRequest.__slots__)) | NAMES, PRINTABLE, max_size=9))
 def test_an_authorization_request_round_trips_through_its_form_fields(params: dict[str, str]) -> None:
     request = AuthorizationRequest.from_params(params)
@@ -171,7 +171,7 @@ def test_an_authorization_request_round_trips_through_its_form_fields(params: di
     assert AuthorizationRequest.from_params(request.as_params()) == request
 
 
-@fuzz(2)
+@fuzz(0.5)
 @given(st.dictionaries(st.sampled_from(list(TokenRequest.__slots__)) | NAMES, PRINTABLE, max_size=8))
 def test_a_token_request_needs_only_a_grant_type(params: dict[str, str]) -> None:
     try:
@@ -193,7 +193,7 @@ BASIC_HEADERS = st.one_of(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(BASIC_HEADERS)
 def test_a_basic_header_gives_credentials_none_or_invalid_client(header: str) -> None:
     try:
@@ -208,7 +208,7 @@ def test_a_basic_header_gives_credentials_none_or_invalid_client(header: str) ->
 ID_TEXT = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(ID_TEXT, st.text(st.characters(exclude_categories=["Cs"]), max_size=40))
 def test_basic_credentials_round_trip_from_the_client_and_the_resource_server(client_id: str, secret: str) -> None:
     _, headers = ClientCredentials(client_id, secret or "s").apply({})
@@ -219,7 +219,7 @@ def test_basic_credentials_round_trip_from_the_client_and_the_resource_server(cl
 B64TOKEN = st.from_regex(r"[A-Za-z0-9\-._~+/]{1,200}=*", fullmatch=True)
 
 
-@fuzz(4)
+@fuzz(1)
 @given(
     st.one_of(
         ANY_TEXT,
@@ -234,7 +234,7 @@ def test_a_bearer_header_gives_its_token_or_none(header: str) -> None:
         assert header.strip().lower().startswith("bearer ") and header.strip().endswith(token)
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(B64TOKEN, st.sampled_from(["Bearer", "bearer", "BEARER"]), st.sampled_from([" ", "  ", " \t "]))
 def test_a_bearer_token_round_trips(token: str, scheme: str, space: str) -> None:
     assert bearer.parse_authorization(f"{scheme}{space}{token}") == token
@@ -246,7 +246,7 @@ def _request(headers: list[tuple[bytes, bytes]]) -> Request:
     return Request({"type": "http", "method": "POST", "path": "/", "headers": headers, "query_string": b""})
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.binary(max_size=80).filter(lambda raw: not set(raw) & {0, 10, 13}), st.none() | ANY_TEXT)
 def test_the_resource_server_finds_a_token_or_refuses_with_invalid_token(header: bytes, body_token: str | None) -> None:
     try:
@@ -260,7 +260,7 @@ def test_the_resource_server_finds_a_token_or_refuses_with_invalid_token(header:
 QUOTED = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.none() | st.sampled_from(["invalid_token", "insufficient_scope"]), st.none() | TEXT, st.none() | TEXT)
 def test_a_challenge_is_one_well_formed_header_value(
     error: str | None, description: str | None, scope: str | None
@@ -283,7 +283,7 @@ SCOPE_TEXT = st.one_of(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(SCOPE_TEXT, st.none() | st.lists(st.sampled_from(list(scopes.DEFAULT_SCOPES)[:12]), max_size=5))
 def test_a_scope_gives_known_allowed_unique_tokens_or_invalid_scope(raw: str, allowed: list[str] | None) -> None:
     try:
@@ -295,7 +295,7 @@ def test_a_scope_gives_known_allowed_unique_tokens_or_invalid_scope(raw: str, al
     assert scopes.split_scope(scopes.join_scope(granted)) == granted
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(ANY_TEXT)
 def test_splitting_a_scope_is_idempotent(raw: str) -> None:
     tokens = scopes.split_scope(raw)
@@ -303,7 +303,7 @@ def test_splitting_a_scope_is_idempotent(raw: str) -> None:
     assert scopes.split_scope(scopes.join_scope(tokens)) == tokens
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(SCOPE_TEXT, st.lists(st.sampled_from(list(scopes.DEFAULT_SCOPES)[:8]), min_size=1, max_size=5, unique=True))
 def test_narrowing_never_widens(raw: str, original: list[str]) -> None:
     try:
@@ -318,7 +318,7 @@ VERIFIERS = st.text(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(st.none() | TEXT | VERIFIERS.map(pkce.s256), st.none() | st.sampled_from(["S256", "plain", "s256", ""]) | TEXT)
 def test_a_challenge_is_43_base64url_characters_with_s256_or_invalid_request(
     challenge: str | None, method: str | None
@@ -330,7 +330,7 @@ def test_a_challenge_is_43_base64url_characters_with_s256_or_invalid_request(
     assert method == "S256" and checked == challenge and re.fullmatch(r"[A-Za-z0-9_-]{43}", checked)
 
 
-@fuzz(4)
+@fuzz(1)
 @given(st.none() | TEXT | VERIFIERS, VERIFIERS)
 def test_only_the_verifier_of_the_challenge_passes(verifier: str | None, original: str) -> None:
     challenge = pkce.s256(original)
@@ -402,7 +402,7 @@ def _same_but_port(requested: str, registered: str) -> bool:
     return (wanted.group(1), wanted.group(3), wanted.group(4)) == (have.group(1), have.group(3), have.group(4))
 
 
-@fuzz(6)
+@fuzz(1.5)
 @given(URIS, st.lists(st.sampled_from(REGISTERED), min_size=1, max_size=3))
 def test_a_redirect_uri_matches_only_exactly_or_by_a_loopback_port(requested: str, registered: list[str]) -> None:
     if not redirects.matches(requested, registered):
@@ -411,7 +411,7 @@ def test_a_redirect_uri_matches_only_exactly_or_by_a_loopback_port(requested: st
     assert requested in registered or any(_same_but_port(requested, uri) for uri in registered), requested
 
 
-@fuzz(4)
+@fuzz(1)
 @given(URIS)
 def test_a_registrable_uri_is_absolute_without_fragment_or_dangerous_scheme(uri: str) -> None:
     assert isinstance(redirects.is_loopback(uri), bool)
@@ -425,7 +425,7 @@ def test_a_registrable_uri_is_absolute_without_fragment_or_dangerous_scheme(uri:
     assert parts.scheme != "http" or parts.hostname in ("127.0.0.1", "::1", "localhost"), uri
 
 
-@fuzz(4)
+@fuzz(1)
 @given(
     URIS,
     st.dictionaries(
@@ -438,7 +438,7 @@ def test_a_built_redirect_keeps_the_uri_and_adds_the_parameters(uri: str, params
     try:
         redirects.check_registrable(uri)
     except InvalidRequest:
-        assume(False)
+        return  # not one a client can register: nothing to build
     built = redirects.build_redirect(uri, params)
     before, after = urlsplit(uri), urlsplit(built)
     assert (after.scheme, after.netloc, after.path, after.fragment) == (before.scheme, before.netloc, before.path, "")
@@ -470,7 +470,7 @@ URL_IDS = st.one_of(
 )
 
 
-@fuzz(6)
+@fuzz(1.5)
 @given(URL_IDS, st.booleans())
 def test_a_url_client_id_normalizes_to_a_canonical_url_or_invalid_client(client_id: str, allow_private: bool) -> None:
     assert isinstance(client_ids.is_url(client_id), bool)
@@ -505,7 +505,7 @@ LINK_HEADERS = st.one_of(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(st.lists(LINK_HEADERS, max_size=4), st.sampled_from(["https://app.example/page", "http://[::1]/", "x"]))
 def test_link_headers_give_a_bounded_list_of_targets(headers: list[str], base: str) -> None:
     found = links.targets(headers, "redirect_uri", base)
@@ -519,7 +519,7 @@ SIMPLE_URIS = st.builds(
 )
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.lists(st.tuples(SIMPLE_URIS, st.booleans()), max_size=8))
 def test_link_header_targets_round_trip(entries: list[tuple[str, bool]]) -> None:
     header = ", ".join(f'<{uri}>; rel="{"redirect_uri" if wanted else "stylesheet"}"' for uri, wanted in entries)
@@ -564,7 +564,7 @@ JSON_DOCUMENTS = st.one_of(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(st.one_of(JSON_DOCUMENTS.map(lambda d: json.dumps(d).encode()), st.binary(max_size=200)))
 def test_a_client_metadata_document_gives_metadata_or_a_document_error(body: bytes) -> None:
     try:
@@ -575,7 +575,7 @@ def test_a_client_metadata_document_gives_metadata_or_a_document_error(body: byt
     assert all(isinstance(uri, str) for uri in found.redirect_uris)
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(st.lists(SIMPLE_URIS, min_size=1, max_size=5), st.text(st.characters(exclude_categories=["Cs"]), max_size=150))
 def test_a_client_metadata_document_round_trips(uris: list[str], name: str) -> None:
     document = {"client_id": CLIENT_ID, "redirect_uris": uris, "client_name": name}
@@ -619,7 +619,7 @@ HTML_BODIES = st.one_of(
 )
 
 
-@fuzz(3)
+@fuzz(0.5)
 @given(
     HTML_BODIES,
     st.lists(LINK_HEADERS, max_size=2),
@@ -636,7 +636,7 @@ def test_a_client_page_gives_metadata_or_a_document_error(body: bytes, link: lis
 NAMES_ON_PAGES = st.text(st.characters(categories=["L", "N", "P", "S", "Zs"]), max_size=120)
 
 
-@fuzz(2)
+@fuzz(0.5)
 @given(
     NAMES_ON_PAGES, st.lists(SIMPLE_URIS | st.sampled_from(REGISTERED), min_size=1, max_size=4), st.integers(1, 65535)
 )
@@ -675,7 +675,7 @@ CACHE_HEADERS = st.lists(
 )
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(CACHE_HEADERS, st.integers(0, 2**33))
 def test_a_page_lifetime_is_between_zero_and_a_day(headers: list[tuple[str, str]], now: int) -> None:
     raw = [(name, value.encode("latin-1")) for name, value in headers]  # as bytes, as from the wire
@@ -685,7 +685,7 @@ def test_a_page_lifetime_is_between_zero_and_a_day(headers: list[tuple[str, str]
 # ---------------------------------------------------------------- MiAuth requests and login's next
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(
     st.uuids().map(str) | ANY_TEXT,
     st.dictionaries(
@@ -707,7 +707,7 @@ def test_a_miauth_request_is_checked_or_refused_with_an_oauth_error(session: str
         redirects.check_registrable(checked.callback)
 
 
-@fuzz(4)
+@fuzz(1)
 @given(
     st.none()
     | st.sampled_from(["/", "//evil.test", "/\\evil.test", "/\t/evil.test", "https://evil.test", "/ok?x=//y"])
@@ -722,7 +722,7 @@ def test_login_sends_people_only_to_paths_of_this_site(target: str | None) -> No
 # ---------------------------------------------------------------- resource side: tokens, JWTs, JWKS, introspection
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(ANY_TEXT | st.just("x" * 5000) | st.just("sek_rt_" + "a" * 43))
 def test_a_token_of_the_wrong_shape_is_invalid_token(token: str) -> None:
     try:
@@ -753,7 +753,7 @@ def _verify(token: str) -> jwt_access.AccessClaims:
     return jwt_access.verify(token, KEYS, issuer="https://as.example", audience="https://rs.example", now=NOW)
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(CLAIMS)
 def test_signed_access_claims_round_trip(claims: jwt_access.AccessClaims) -> None:
     assert _verify(jwt_access.sign(claims, KEY)) == claims
@@ -761,7 +761,7 @@ def test_signed_access_claims_round_trip(claims: jwt_access.AccessClaims) -> Non
         _verify(jwt_access.sign(claims, OTHER_KEY))
 
 
-@fuzz(4)
+@fuzz(1)
 @given(CLAIMS, st.integers(0, 600), st.sampled_from(["", "A", ".", "=", "-", "_"]), st.data())
 def test_a_changed_jwt_is_invalid_token(
     claims: jwt_access.AccessClaims, at: int, char: str, data: st.DataObject
@@ -811,7 +811,7 @@ def _segment(value: Any) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-@fuzz(4)
+@fuzz(0.5)
 @given(HEADERS, CLAIM_DICTS, st.sampled_from(["sign", "unsigned", "garbage"]))
 def test_any_jwt_gives_claims_or_invalid_token(header: dict[str, Any], claims: dict[str, Any], how: str) -> None:
     if how == "sign":
@@ -831,7 +831,7 @@ def test_any_jwt_gives_claims_or_invalid_token(header: dict[str, Any], claims: d
     assert found.issuer == "https://as.example" and found.expires_at > NOW
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(ANY_TEXT | st.from_regex(r"[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,40}", fullmatch=True))
 def test_a_jwt_header_is_read_or_invalid_token(token: str) -> None:
     try:
@@ -864,7 +864,7 @@ JWKS_DOCUMENTS = st.one_of(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(JWKS_DOCUMENTS, st.sampled_from([("ES256",), ("ES256", "RS256"), ("EdDSA",), ("PS256",)]))
 def test_a_jwks_gives_usable_keys_or_temporarily_unavailable(document: Any, algorithms: tuple[str, ...]) -> None:
     try:
@@ -889,7 +889,7 @@ ANSWERS = st.one_of(
 )
 
 
-@fuzz(4)
+@fuzz(1)
 @given(ANSWERS)
 def test_an_introspection_answer_gives_token_info_or_a_refusal(answer: Any) -> None:
     try:
@@ -906,7 +906,7 @@ def test_an_introspection_answer_gives_token_info_or_a_refusal(answer: Any) -> N
 ADDRESSES = st.one_of(st.ip_addresses(), st.ip_addresses(v=4).map(lambda a: ipaddress.IPv6Address(f"::ffff:{a}")))
 
 
-@fuzz(3)
+@fuzz(0.75)
 @given(ADDRESSES)
 def test_an_ipv4_address_is_judged_alike_in_every_ipv6_wrapping(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address,
