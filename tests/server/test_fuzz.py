@@ -537,6 +537,8 @@ def authorization_headers(fz: Fuzz, bearer: str | None = None) -> st.SearchStrat
         basic("", "x"),
         "Basic " + base64.b64encode(b"no-colon").decode(),
         "Basic " + base64.b64encode(b"\xff\xfe:\x00").decode(),
+        "Basic " + base64.b64encode(b"a\x00b:x").decode(),
+        basic("a\x00b", "x"),
         "Basic !!!",
         "Basic",
         "basic " + base64.b64encode(f"{w.public.client_id}:".encode()).decode(),
@@ -1028,10 +1030,10 @@ def case_misskey(fz: Fuzz, data: st.DataObject, path: str) -> None:
     if token and where in ("i", "both"):
         body["i"] = token
     options: dict[str, st.SearchStrategy[Any]] = {
-        "text": st.sampled_from(["hello", "", "x" * 3001]) | TEXT | JSON_VALUES,
+        "text": st.sampled_from(["hello", "", "x" * 3001, "a\x00b"]) | TEXT | JSON_VALUES,
         "visibility": st.sampled_from(["public", "home", "followers", "specified", "secret"]) | JSON_VALUES,
         "cw": st.sampled_from(["cw", "x" * 101]) | JSON_VALUES,
-        "noteId": st.sampled_from([*fz.notes, "x" * 65, ""]) | JSON_VALUES,
+        "noteId": st.sampled_from([*fz.notes, "x" * 65, "", "a\x00b"]) | JSON_VALUES,
         "i": st.sampled_from(["sek_at_x", ""]) | JSON_VALUES,
     }
     for name, values_of in options.items():
@@ -1063,7 +1065,7 @@ X_SCOPE = "tweet.read tweet.write users.read offline.access"
 def case_x(fz: Fuzz, data: st.DataObject, method: str, path: str) -> None:
     scope = data.draw(st.sampled_from([X_SCOPE, "tweet.read", "read:account"]))
     token = fz.access_token("public", scope) if data.draw(st.booleans()) else None
-    note_id = data.draw(st.sampled_from(fz.notes) | st.text(max_size=80) | st.just("x" * 100))
+    note_id = data.draw(st.sampled_from([*fz.notes, "a\x00b", "x" * 100]) | st.text(max_size=80))
     url = path.replace("{id}", segment(note_id)) if "{id}" in path else path
     if data.draw(st.booleans()):
         url += "?" + query(data.draw(items(fz, 3)) + ([("access_token", token)] if token else []))
