@@ -379,7 +379,7 @@ def account_files(draw: st.DrawFn) -> Any:
     """A saved account with any of its fields replaced, removed or added."""
     data = ACCOUNT.to_json()
     for _ in range(draw(st.integers(0, 3))):
-        where = data[draw(st.sampled_from(["client", "tokens"]))] if draw(st.booleans()) else data
+        where = data.get(draw(st.sampled_from(["client", "tokens"]))) if draw(st.booleans()) else data
         if not isinstance(where, dict):
             where = data
         key = draw(st.sampled_from(sorted(where)) | st.text(max_size=5))
