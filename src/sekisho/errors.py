@@ -5,6 +5,12 @@
 
 from __future__ import annotations
 
+import re
+
+# RFC 6749 §5.2 (and RFC 6750 §3): error_description is %x20-21 / %x23-5B / %x5D-7E. A description may quote what
+# the client sent (a parameter's name, say); what falls outside becomes "?" (a `"` becomes `'`).
+_OUTSIDE_NQSCHAR = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
 
 class OAuthError(Exception):
     """An error with an RFC 6749 §5.2 / §4.1.2.1 / RFC 6750 §3.1 code."""
@@ -22,7 +28,7 @@ class OAuthError(Exception):
     def body(self) -> dict[str, str]:
         body = {"error": self.error}
         if self.description:
-            body["error_description"] = self.description
+            body["error_description"] = _OUTSIDE_NQSCHAR.sub("?", self.description.replace('"', "'"))
         return body
 
 

@@ -311,3 +311,11 @@ def test_the_lock_is_exclusive_and_apart_from_the_data_file(store: TokenStore) -
     with store.locked(ACCOUNT.name):
         pass  # released, and taken again
     assert store.load(ACCOUNT.name).username == "written while locked"
+
+
+@pytest.mark.parametrize("name", ["\udcff", "a\ud800b", "tab\there", "nul\x00"])
+def test_an_account_name_that_is_not_printable_text_is_a_token_store_error(name: str) -> None:
+    # Found by fuzzing (tests/client/test_fuzz_client.py): undecodable bytes of argv reach here as surrogates, and
+    # quoting them raised UnicodeEncodeError (a traceback) instead of the one-line error.
+    with pytest.raises(TokenStoreError):
+        file_stem(name)

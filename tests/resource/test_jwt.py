@@ -165,6 +165,13 @@ def test_symmetric_and_unfit_keys_in_the_jwks_are_ignored(key: ECKey) -> None:
     assert [k.kid for k in usable_keys(document, ["RS256"])] == ["rsa"]
 
 
+def test_keys_whose_members_have_the_wrong_json_types_are_ignored(key: ECKey) -> None:
+    # Found by fuzzing (tests/unit/test_fuzz_parsers.py): a list `kty` raised TypeError, a 500 at the resource server.
+    odd = [{"kty": ["EC"]}, {"kty": {"EC": 1}}, {"use": ["sig"]}, {"alg": ["ES256"]}, {"kid": ["k1"]}, {"crv": 5}]
+    document = {"keys": [public(key) | {"kid": f"odd-{n}"} | change for n, change in enumerate(odd)] + [public(key)]}
+    assert [k.kid for k in usable_keys(document, ["ES256"])] == ["k1"]
+
+
 def test_an_unknown_kid_refetches_at_most_once_per_interval(jwks: Jwks, key: ECKey) -> None:
     stranger = jwt_access.new_signing_key("stranger")
     valid, unknown = jwt_access.sign(claims(), key), jwt_access.sign(claims(), stranger)

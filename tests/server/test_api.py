@@ -228,3 +228,16 @@ def test_one_cannot_delete_someone_elses_note(world: World, access_token: str) -
 def test_api_is_post_only(world: World, access_token: str) -> None:
     response = world.http.get("/api/i", headers=bearer(access_token))
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("body", [{"text": "a\u0000b"}, {"text": "ok", "cw": "\u0000"}, {"text": "ok", "\u0000": 1}])
+def test_a_nul_in_a_note_is_refused_cleanly(world: World, access_token: str, body: dict[str, object]) -> None:
+    # Found by fuzzing (tests/server/test_fuzz.py): PostgreSQL's text cannot hold a NUL; storing one was a 500.
+    response = world.http.post("/api/notes/create", headers=bearer(access_token), json=body)
+    misskey_error(response, 400, "INVALID_PARAM")
+
+
+def test_a_nul_in_a_note_id_is_refused_cleanly(world: World, access_token: str) -> None:
+    for path in ("/api/notes/show", "/api/notes/delete"):
+        response = world.http.post(path, headers=bearer(access_token), json={"noteId": "a\u0000b"})
+        misskey_error(response, 400, "INVALID_PARAM")

@@ -224,3 +224,13 @@ def test_malformed_bodies_are_invalid_request_everywhere(world: World, path: str
 def post_to(world: World, path: str, data: dict[str, str], authorization: str | None = None) -> Response:
     headers = {"authorization": authorization} if authorization else {}
     return world.http.post(path, data=data, headers=headers)
+
+
+@pytest.mark.parametrize("client_id", ["a\x00b", "a%00b"])
+def test_a_nul_in_basic_credentials_is_invalid_client_on_every_backend(world: World, client_id: str) -> None:
+    # Found by fuzzing (tests/server/test_fuzz.py): PostgreSQL refused the look-up of a client_id with a NUL (a 500).
+    header = "Basic " + base64.b64encode(f"{client_id}:secret".encode()).decode()
+    response = world.http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers={"authorization": header}
+    )
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"

@@ -24,3 +24,10 @@ def test_no_notes_and_unknown_users(world: World) -> None:
     assert "No notes yet" in world.http.get("/@bob").text
     missing = world.http.get("/@nobody")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+
+
+def test_a_name_no_user_can_have_is_a_404_page(world: World) -> None:
+    # Found by fuzzing (tests/server/test_fuzz.py): a NUL in the path failed PostgreSQL's look-up (a 500).
+    for path in ("/@a%00b", "/@" + "a" * 65, "/@a%20b"):
+        missing = world.http.get(path)
+        assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]

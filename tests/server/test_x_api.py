@@ -76,3 +76,12 @@ def test_one_notes_table_serves_both_dialects(world: World, bearer: dict[str, st
         "/api/notes/show", headers={"Authorization": f"Bearer {misskey['access_token']}"}, json={"noteId": tweet_id}
     )
     assert shown.status_code == 200 and shown.json()["text"] == "seen by both"
+
+
+def test_a_nul_in_an_id_or_a_text_is_refused_cleanly(world: World, bearer: dict[str, str]) -> None:
+    # Found by fuzzing (tests/server/test_fuzz.py): PostgreSQL cannot hold or look up a NUL; these were 500s.
+    for method in ("GET", "DELETE"):
+        response = world.http.request(method, "/2/tweets/a%00b", headers=bearer)
+        assert response.status_code == 404 and response.json()["title"] == "Not Found Error"
+    response = world.http.post("/2/tweets", headers=bearer, json={"text": "a\u0000b"})
+    assert response.status_code == 400 and response.json()["title"] == "Invalid Request"

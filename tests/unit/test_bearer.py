@@ -87,3 +87,12 @@ def test_challenge_never_breaks_out_of_the_quoted_string() -> None:
     description = value.split('error_description="', 1)[1]
     assert description.endswith('"')
     assert '"' not in description[:-1]
+
+
+def test_challenge_is_one_header_value_whatever_the_description_or_scope() -> None:
+    # Found by fuzzing (tests/unit/test_fuzz_parsers.py): a line break would split the response's headers, and a
+    # character beyond Latin-1 cannot be sent at all; RFC 6750 §3 allows only %x20-7E there.
+    value = challenge("insufficient_scope", "needs\r\nX-Injected: 1", "読む\x1f")
+    assert value == (
+        'Bearer realm="sekisho", error="insufficient_scope", error_description="needs??X-Injected: 1", scope="???"'
+    )

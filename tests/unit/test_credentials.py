@@ -89,3 +89,12 @@ def test_missing_colon_or_client_id_is_invalid_client(raw: str) -> None:
 def test_scheme_without_credentials_is_invalid_client() -> None:
     with pytest.raises(InvalidClient):
         parse_basic("Basic")
+
+
+@pytest.mark.parametrize("raw", ["a\x00b:secret", "a%00b:secret", "app:se%0Acret", "app%7F:x"])
+def test_control_characters_are_invalid_client(raw: str) -> None:
+    # Found by fuzzing (tests/server/test_fuzz.py on PostgreSQL): a NUL in the client_id failed the look-up, a 500.
+    with pytest.raises(InvalidClient) as caught:
+        parse_basic(basic(raw))
+    assert caught.value.status == 401
+    assert caught.value.description == "the Basic credentials contain control characters"

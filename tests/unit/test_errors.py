@@ -109,3 +109,19 @@ def test_errors_are_exceptions_that_can_be_caught_as_oauth_errors() -> None:
     with pytest.raises(OAuthError) as caught:
         raise InvalidScope("nope")
     assert caught.value.error == "invalid_scope"
+
+
+@pytest.mark.parametrize(
+    ("description", "sent"),
+    [
+        ('parameter "\'" contains control characters', "parameter ''' contains control characters"),
+        ("parameter 'é\\x' was sent more than once", "parameter '??x' was sent more than once"),
+        ("grant_type '\U0001f600' is not supported", "grant_type '?' is not supported"),
+    ],
+)
+def test_the_description_sent_keeps_to_the_rfc_character_set(description: str, sent: str) -> None:
+    # Found by fuzzing (tests/server/test_fuzz.py): descriptions quoting a parameter's name carried `"`, `\` and
+    # non-ASCII characters, which RFC 6749 §5.2 does not allow in error_description.
+    error = InvalidRequest(description)
+    assert error.body() == {"error": "invalid_request", "error_description": sent}
+    assert error.description == description  # the log and the HTML error page keep the original

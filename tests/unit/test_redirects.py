@@ -200,6 +200,15 @@ def test_only_a_valid_port_may_vary(requested: str) -> None:
     assert not matches(requested, ["http://127.0.0.1/cb"])
 
 
+@pytest.mark.parametrize(
+    "requested",
+    [" http://127.0.0.1/cb", "\x01http://127.0.0.1:5000/cb", "http://127.0.0.1:5000/c\tb", "http://127.0.0.1/cb\n"],
+)
+def test_whitespace_and_controls_are_not_stripped_into_a_match(requested: str) -> None:
+    # Found by fuzzing (tests/unit/test_fuzz_parsers.py): urlsplit strips these, so " http://127.0.0.1/cb" matched.
+    assert not matches(requested, ["http://127.0.0.1/cb"])
+
+
 def test_no_registered_uris_matches_nothing() -> None:
     assert not matches("https://app.example/callback", [])
     assert not matches("http://127.0.0.1:5000/cb", [])

@@ -32,7 +32,7 @@ async def check(http: httpx.AsyncClient, issuer: str, session: MiAuthSession) ->
     try:
         response = await http.post(f"{issuer}/api/miauth/{session.session}/check", json={})
         answer = response.json()
-    except (httpx.HTTPError, ValueError) as error:
+    except (httpx.HTTPError, ValueError, RecursionError) as error:  # RecursionError: JSON nested too deeply
         raise ClientError(f"MiAuth check at {issuer} failed: {error.__class__.__name__}") from None
     if not isinstance(answer, dict) or answer.get("ok") is not True or not isinstance(answer.get("token"), str):
         raise AuthorizationError("MiAuth: the server gave no token (access was denied, or the session expired)")
@@ -45,5 +45,5 @@ async def has_misskey_api(http: httpx.AsyncClient, issuer: str) -> bool:
     try:
         response = await http.post(f"{issuer}/api/meta", json={"detail": False})
         return response.status_code == 200 and isinstance(response.json(), dict)
-    except (httpx.HTTPError, ValueError):
+    except (httpx.HTTPError, ValueError, RecursionError):
         return False

@@ -70,7 +70,7 @@ async def _call(http: httpx.AsyncClient, method: str, url: str, auth: httpx.Auth
         raise ClientError(f"the server said {response.status_code}: {_reason(response)}")
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python's stack
         raise ClientError(f"{url} did not answer with JSON") from None
 
 
@@ -78,7 +78,7 @@ def _reason(response: httpx.Response) -> str:
     """Misskey's `{"error": {"message"}}`, X's `{"detail"}`, RFC 6750's `error_description`, or the status text."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.reason_phrase
     if isinstance(body, dict):
         error = body.get("error")

@@ -75,6 +75,8 @@ def file_stem(name: str) -> str:
     """A file name for an account name: `/`, `%` and anything unusual percent-encoded, no leading dot."""
     if not name or len(name) > MAX_NAME:
         raise TokenStoreError(f"an account name has 1 to {MAX_NAME} characters; pick another with --account")
+    if not name.isprintable():  # e.g. the surrogates that undecodable bytes of argv become
+        raise TokenStoreError("an account name is printable text; pick another with --account")
     stem = quote(name, safe="@.+-_~")
     return "%2E" + stem[1:] if stem.startswith(".") else stem
 

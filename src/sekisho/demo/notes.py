@@ -205,6 +205,11 @@ def _note_id(body: dict[str, Any]) -> str:
     return note_id
 
 
+def plausible_note_id(text: str) -> bool:
+    """Worth a look-up: 1-64 visible characters (ids are base36; a NUL would even fail PostgreSQL's query)."""
+    return 0 < len(text) <= 64 and text.isprintable()
+
+
 async def read_body(request: Request) -> dict[str, Any]:
     """The JSON object body, in Misskey's error shape when it is not one."""
     try:
@@ -230,4 +235,20 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("the body must be valid Unicode") from exc
+    if _has_nul(body):  # "\u0000" escapes: PostgreSQL's text cannot hold a NUL
+        raise ValueError("the body must not contain NUL characters")
     return body
+
+
+def _has_nul(document: Any) -> bool:
+    """Whether a NUL is in any string of the parsed JSON, names included (a loop: the nesting may be deep)."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        if isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+    return False

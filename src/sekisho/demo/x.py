@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sekisho.demo.notes import NotesApi, read_json_object
+from sekisho.demo.notes import NotesApi, plausible_note_id, read_json_object
 from sekisho.errors import InsufficientScope, OAuthError, TemporarilyUnavailable
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
@@ -78,13 +78,15 @@ class XApi(NotesApi):
 
     async def show(self, request: Request, user: User) -> Response:
         """X's default fields: `id`, `text`, and the edit history (a note is never edited here)."""
-        note = await self.store.find_note(request.path_params["id"][:64])
+        note_id = request.path_params["id"]
+        note = await self.store.find_note(note_id) if plausible_note_id(note_id) else None
         if note is None:
             raise XProblem(404, "Not Found Error", "Could not find a post with that id.")
         return JSONResponse({"data": {"id": note.id, "text": note.text, "edit_history_tweet_ids": [note.id]}})
 
     async def delete(self, request: Request, user: User) -> Response:
-        deleted = await self.store.delete_note(request.path_params["id"][:64], user.id)
+        note_id = request.path_params["id"]
+        deleted = plausible_note_id(note_id) and await self.store.delete_note(note_id, user.id)
         if not deleted:
             raise XProblem(404, "Not Found Error", "Could not find a post you can delete with that id.")
         data: dict[str, Any] = {"deleted": True}

@@ -7,6 +7,7 @@ import re
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 MAX_TOKEN_LENGTH = 4096
+_NOT_VISIBLE = re.compile(r"[^\x20-\x7e]")
 
 
 def parse_authorization(header: str | None) -> str | None:
@@ -33,4 +34,7 @@ def challenge(error: str | None = None, description: str | None = None, scope: s
 
 
 def _quote(text: str) -> str:
+    # A header value is visible ASCII and spaces: a line break would end it (a 500 at best), and Starlette can
+    # send nothing beyond Latin-1; RFC 6750 §3 allows only %x20-7E (without `"`) in these values anyway.
+    text = _NOT_VISIBLE.sub("?", text)
     return text.replace("\\", "\\\\").replace('"', "'")

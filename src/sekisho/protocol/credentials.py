@@ -22,4 +22,8 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     if not colon or not client_id:
         raise InvalidClient("the Basic credentials must be client_id:client_secret")
     # RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-    return unquote_plus(client_id), unquote_plus(secret)
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    # Control characters are never part of a client_id or secret (a NUL would even fail PostgreSQL's look-up).
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in client_id + secret):
+        raise InvalidClient("the Basic credentials contain control characters")
+    return client_id, secret

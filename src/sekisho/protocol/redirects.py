@@ -54,7 +54,8 @@ def matches(requested: str, registered: Iterable[str]) -> bool:
     registered = list(registered)
     if requested in registered:
         return True
-    if not is_loopback(requested) or "#" in requested:
+    # urlsplit drops leading spaces and controls and every tab or line break: those URIs are not the same string.
+    if not is_loopback(requested) or "#" in requested or any(ch.isspace() or ord(ch) < 0x20 for ch in requested):
         return False
     try:
         wanted = _without_port(requested)

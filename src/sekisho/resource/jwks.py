@@ -92,7 +92,10 @@ def usable_keys(document: Any, algorithms: Collection[str]) -> KeySet:
 
 
 def _usable_key(entry: Any, kinds: set[str | None], algorithms: Collection[str]) -> Key | None:
-    if not isinstance(entry, dict) or entry.get("kty") not in kinds or not isinstance(entry.get("kid"), str):
+    if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
+        return None
+    # Members of any JSON type may come: compared as strings only (a list `kty` is unhashable for `in kinds`).
+    if not isinstance(entry.get("kty"), str) or entry["kty"] not in kinds:
         return None
     if entry.get("use", "sig") != "sig" or ("alg" in entry and entry["alg"] not in algorithms):
         return None

@@ -23,6 +23,10 @@ def check_username(username: str) -> str:
     return username
 
 
+def is_username(text: str) -> bool:
+    return bool(_USERNAME.fullmatch(text))
+
+
 async def create_user(store: Store, username: str, password: str, now: int) -> User:
     check_username(username)
     try:
@@ -43,6 +47,6 @@ async def create_user(store: Store, username: str, password: str, now: int) -> U
 
 async def authenticate(store: Store, username: str, password: str) -> User | None:
     """The user if the password is right; the same work is done for unknown usernames."""
-    user = await store.find_user_by_name(username) if _USERNAME.fullmatch(username) else None
+    user = await store.find_user_by_name(username) if is_username(username) else None
     ok = await passwords.verify_password(user.password_hash if user else None, password)
     return user if ok else None
