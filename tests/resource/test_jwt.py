@@ -168,6 +168,7 @@ def test_symmetric_and_unfit_keys_in_the_jwks_are_ignored(key: ECKey) -> None:
 def test_keys_whose_members_have_the_wrong_json_types_are_ignored(key: ECKey) -> None:
     # Found by fuzzing (tests/unit/test_fuzz_parsers.py): a list `kty` raised TypeError, a 500 at the resource server.
     odd = [{"kty": ["EC"]}, {"kty": {"EC": 1}}, {"use": ["sig"]}, {"alg": ["ES256"]}, {"kid": ["k1"]}, {"crv": 5}]
+    odd += [{"crv": ""}, {"crv": "P-999"}]  # an unknown curve raised KeyError inside joserfc (found by fuzzing too)
     document = {"keys": [public(key) | {"kid": f"odd-{n}"} | change for n, change in enumerate(odd)] + [public(key)]}
     assert [k.kid for k in usable_keys(document, ["ES256"])] == ["k1"]
 

@@ -249,7 +249,8 @@ def test_no_redirect_uri_as_json_error(site: World, pages: ClientPages) -> None:
     assert response.json() == {
         "error": "invalid_request",
         "error_description": PREFIX
-        + 'the client_id page names no redirect_uri (Link header or <link rel="redirect_uri">)',
+        # RFC 6749 §5.2 leaves '"' out of error_description's characters: the JSON carries ' instead (errors.py)
+        + "the client_id page names no redirect_uri (Link header or <link rel='redirect_uri'>)",
     }
 
 
@@ -869,7 +870,8 @@ def test_pathological_markup_at_the_size_cap_is_answered_quickly(
     else:
         assert page_error(site, pages.url("/app/"), callback) == reason
     elapsed = time.process_time() - began
-    assert elapsed < 4, f"the page took {elapsed:.1f} s of CPU"
+    # 1.5–2.7 s here on a quiet machine, 4.1 s once late in a full CI run; quadratic fix-ups cost minutes.
+    assert elapsed < 8, f"the page took {elapsed:.1f} s of CPU"
     healthy(site)
 
 

@@ -102,6 +102,6 @@ def _usable_key(entry: Any, kinds: set[str | None], algorithms: Collection[str])
     public = {name: value for name, value in entry.items() if name not in ("d", "p", "q", "dp", "dq", "qi", "oth")}
     try:
         return JWKRegistry.import_key(public)
-    except (JoseError, ValueError, TypeError) as error:
+    except (JoseError, ValueError, TypeError, KeyError) as error:  # KeyError: joserfc on an unknown `crv`
         logger.warning("ignoring the JWKS key %r: %r", entry["kid"], error)
         return None
