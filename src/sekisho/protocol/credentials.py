@@ -7,6 +7,7 @@ import binascii
 from urllib.parse import unquote_plus
 
 from sekisho.errors import InvalidClient
+from sekisho.protocol.params import has_control_characters
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:
@@ -24,6 +25,6 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     # RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
     client_id, secret = unquote_plus(client_id), unquote_plus(secret)
     # Control characters are never part of a client_id or secret (a NUL would even fail PostgreSQL's look-up).
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in client_id + secret):
+    if has_control_characters(client_id) or has_control_characters(secret):
         raise InvalidClient("the Basic credentials contain control characters")
     return client_id, secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -41,13 +42,21 @@ def parse_items(
             raise InvalidRequest(f"parameter {name!r} was sent more than once")
         if len(value) > (MAX_BODY_BYTES if name in long_values else MAX_VALUE_LENGTH):
             raise InvalidRequest(f"parameter {name!r} is too long")
-        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        if has_control_characters(value):
             raise InvalidRequest(f"parameter {name!r} contains control characters")
         if not _is_unicode(value):  # JSON's "\ud800" escapes: lone surrogates cannot be stored or compared
             raise InvalidRequest(f"parameter {name!r} is not valid Unicode")
         params[name] = value
     # RFC 6749 §3.1: parameters sent without a value MUST be treated as if omitted.
     return {name: value for name, value in params.items() if value != ""}
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def has_control_characters(value: str) -> bool:
+    """C0 controls and DEL: never part of a parameter, a client_id or a secret (a NUL even fails PostgreSQL)."""
+    return _CONTROL.search(value) is not None
 
 
 def _is_unicode(value: str) -> bool:

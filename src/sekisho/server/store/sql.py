@@ -31,7 +31,13 @@ MiAuthMint = Callable[[str, str, str], tuple[Grant, NewTokens]]  # (user_id, app
 
 def _row(record: object, **extra: object) -> dict[str, object]:
     """A record's fields as statement parameters (column names match field names), plus `extra`."""
-    return {field.name: getattr(record, field.name) for field in fields(record)} | extra  # type: ignore[arg-type]
+    names = _FIELD_NAMES.get(type(record))
+    if names is None:
+        names = _FIELD_NAMES[type(record)] = tuple(field.name for field in fields(record))  # type: ignore[arg-type]
+    return {name: getattr(record, name) for name in names} | extra
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclasses.fields() builds a tuple per call: once per record type
 
 
 def _user(row: Sequence[Any]) -> User:

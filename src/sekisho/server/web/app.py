@@ -30,6 +30,7 @@ from sekisho.server.url_clients import UrlClients
 from sekisho.server.web import health, miauth, oauth, observe, openapi, pages
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import handle_http_exception, handle_oauth_error, handle_unexpected
+from sekisho.server.web.routing import IndexedRouter
 from sekisho.server.web.sessions import Csrf
 
 STATIC = Path(__file__).parent / "static"
@@ -108,9 +109,7 @@ def create_app(
         *x_api.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(
-        routes=routes,
-        lifespan=lifespan,
+    app = Starlette(
         middleware=[Middleware(observe.Observe, log_requests=settings.log_format == "json")],
         exception_handlers={
             OAuthError: handle_oauth_error,
@@ -118,6 +117,8 @@ def create_app(
             Exception: handle_unexpected,
         },
     )
+    app.router = IndexedRouter(routes, lifespan=lifespan)
+    return app
 
 
 def create_app_from_environment() -> Starlette:

@@ -31,6 +31,16 @@ class Observe:
     def __init__(self, app: ASGIApp, *, log_requests: bool = False) -> None:
         self.app = app
         self.log_requests = log_requests
+        # The labelled series each (method, route, status) counts into: `.labels()` takes a lock and builds the key
+        # on every call. Bounded like the series themselves: the HTTP parser knows a fixed set of methods, routes
+        # are the route table's templates (or "unmatched"), statuses are the app's.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        key = (method, route, status)
+        if (known := self._series.get(key)) is None:
+            known = self._series[key] = (REQUESTS.labels(method, route, str(status)), LATENCY.labels(route))
+        return known
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,8 +60,9 @@ class Observe:
         finally:
             elapsed = time.perf_counter() - began
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(route).observe(elapsed)
+            counted, timed = self.series(scope["method"], route, status)
+            counted.inc()
+            timed.observe(elapsed)
             if self.log_requests:
                 client: Any = scope.get("client")
                 fields = {
