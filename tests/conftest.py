@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from httpx2 import Response
 from starlette.testclient import TestClient
 
 from sekisho.protocol.scopes import DEFAULT_SCOPES
@@ -138,6 +139,16 @@ def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF field on the page"
     return match.group(1)
+
+
+def redirect_query(response: Response, redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
+    """The parameters of a 303 redirect to exactly `redirect_uri`; each appears once."""
+    assert response.status_code == 303, response.text
+    base, _, query = response.headers["location"].partition("?")
+    assert base == redirect_uri
+    parsed = parse_qs(query, keep_blank_values=True, strict_parsing=True)
+    assert all(len(values) == 1 for values in parsed.values()), parsed
+    return {name: values[0] for name, values in parsed.items()}
 
 
 def hidden_fields(html: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from sekisho.protocol.scopes import DEFAULT_SCOPES
 from sekisho.server.registry import register_client
 from sekisho.server.store.sql import SqlStore
 from tests import sql
-from tests.conftest import ISSUER, REDIRECT_URI, World, csrf_of, hidden_fields
+from tests.conftest import ISSUER, REDIRECT_URI, World, csrf_of, hidden_fields, redirect_query
 
 LOOPBACK = "http://127.0.0.1/cb"  # registered by the public client
 
@@ -35,18 +35,8 @@ def get(world: World, params: dict[str, str] | str, **headers: str) -> Response:
     return world.http.get("/oauth/authorize", params=params, headers=headers, follow_redirects=False)
 
 
-def redirected(response: Response, redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
-    """The query of a redirect to `redirect_uri`; every parameter appears once."""
-    assert response.status_code == 303, response.text
-    base, _, query = response.headers["location"].partition("?")
-    assert base == redirect_uri
-    parsed = parse_qs(query, keep_blank_values=True, strict_parsing=True)
-    assert all(len(values) == 1 for values in parsed.values()), parsed
-    return {name: values[0] for name, values in parsed.items()}
-
-
 def error_redirect(response: Response, error: str, state: str | None, uri: str = REDIRECT_URI) -> None:
-    query = redirected(response, uri)
+    query = redirect_query(response, uri)
     assert query["error"] == error
     assert query["error_description"]
     assert query["iss"] == ISSUER
@@ -385,7 +375,7 @@ def test_long_state_survives_the_login_detour(world: World) -> None:
     fields = hidden_fields(consent.text)
     assert fields["state"] == state
     response = world.http.post("/oauth/authorize", data={**fields, "decision": "allow"}, follow_redirects=False)
-    assert redirected(response)["state"] == state
+    assert redirect_query(response)["state"] == state
 
 
 def test_redirect_keeps_the_registered_query(world: World) -> None:
@@ -414,7 +404,7 @@ def test_unknown_parameters_are_ignored(world: World) -> None:
     fields = hidden_fields(page.text)
     assert "foo" not in fields and "nonce" not in fields
     response = world.http.post("/oauth/authorize", data={**fields, "decision": "allow"}, follow_redirects=False)
-    assert "code" in redirected(response)
+    assert "code" in redirect_query(response)
 
 
 def test_parameter_order_does_not_matter(world: World) -> None:
@@ -427,7 +417,7 @@ def test_parameter_order_does_not_matter(world: World) -> None:
     response = world.http.post(
         "/oauth/authorize", data={**hidden_fields(backward.text), "decision": "allow"}, follow_redirects=False
     )
-    code = redirected(response)["code"]
+    code = redirect_query(response)["code"]
     assert world.exchange(code, world.verifiers[params["code_challenge"]])["token_type"] == "Bearer"
 
 
@@ -473,7 +463,7 @@ def test_post_with_a_form_body_works_like_get(world: World) -> None:
     response = world.http.post(
         "/oauth/authorize", data={**hidden_fields(by_post.text), "decision": "allow"}, follow_redirects=False
     )
-    query = redirected(response)
+    query = redirect_query(response)
     assert query["state"] == params["state"] and query["iss"] == ISSUER
     assert world.exchange(query["code"], world.verifiers[params["code_challenge"]])["scope"]
 
@@ -517,7 +507,7 @@ def test_allow_issues_a_code_bound_to_the_request(world: World) -> None:
     response = world.http.post(
         "/oauth/authorize", data={**hidden_fields(page.text), "decision": "allow"}, follow_redirects=False
     )
-    query = redirected(response)
+    query = redirect_query(response)
     assert set(query) == {"code", "state", "iss"}
     assert query["code"].startswith("sek_ac_")
     # The code travels in the Location header only: not cached, not leaked through Referer.

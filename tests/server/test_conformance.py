@@ -46,7 +46,7 @@ import pytest
 from httpx2 import Response
 
 from tests import sql
-from tests.conftest import ISSUER, REDIRECT_URI, Registered, World, csrf_of, hidden_fields
+from tests.conftest import ISSUER, REDIRECT_URI, Registered, World, csrf_of, hidden_fields, redirect_query
 
 SCOPE = "read:account write:notes users.read"  # reaches both demo dialects: /api/i and /2/users/me
 LOOPBACK = "http://127.0.0.1/cb"  # the public client's second registered redirect URI
@@ -168,16 +168,6 @@ def press(world: World, consent_page: Response, decision: str = "allow", **tampe
     assert consent_page.status_code == 200, consent_page.text
     form = {**hidden_fields(consent_page.text), **tampered, "decision": decision}
     return world.http.post("/oauth/authorize", data=form, follow_redirects=False)
-
-
-def redirect_query(response: Response, redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
-    """The parameters of a redirect to exactly `redirect_uri`; each appears once."""
-    assert response.status_code == 303, response.text
-    base, _, query = response.headers["location"].partition("?")
-    assert base == redirect_uri
-    parsed = parse_qs(query, keep_blank_values=True, strict_parsing=True)
-    assert all(len(values) == 1 for values in parsed.values()), parsed
-    return {name: values[0] for name, values in parsed.items()}
 
 
 def never_redirected(response: Response, error: str, words: str, uri: str | None = None) -> None:

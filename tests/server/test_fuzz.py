@@ -833,15 +833,7 @@ def authorization_request(fz: Fuzz, data: st.DataObject) -> tuple[Items, bool]:
     client_id = fz.clients.get(who, "unknown-client")
     right_uri = {"narrow": NARROW_URI, "url": URL_APP_URI}.get(who, REDIRECT_URI)
     loopback = {"public": "http://127.0.0.1:8765/cb", "narrow": "http://[::1]:9/cb"}.get(who, right_uri)
-    right = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": right_uri,
-        "scope": "read:account",
-        "state": "st-" + secrets.token_hex(4),
-        "code_challenge": CHALLENGE,
-        "code_challenge_method": "S256",
-    }
+    right = fz.world.authorize_params(client_id, redirect_uri=right_uri, scope="read:account")
     pairs: Items = []
     all_right = who in ("public", "confidential", "narrow", "url")
     for name, value in right.items():
