@@ -35,7 +35,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -250,9 +250,15 @@ def run_sekisho(group: Sequence[Scenario], env: Environment, options: Options) -
             )
             for scenario in group:
                 say(f"{scenario.name}: {scenario.title}")
-                workload = scenario.workload(target)
-                summary = measure(f"sekisho {scenario.name}", workload, options, server.serving_pid)
-                measured[scenario.name] = Measurement(summary, server.peak_rss_mib())
+                with ExitStack() as stack:
+                    measured_server, scenario_target = server, target
+                    if scenario.resource_api:  # the resource server is measured; sekisho serve issues the tokens
+                        log = env.folder / f"resource-{scenario.name}.log"
+                        measured_server = stack.enter_context(targets.resource_api(server.url, log))
+                        scenario_target = replace(target, api_url=measured_server.url)
+                    workload = scenario.workload(scenario_target)
+                    summary = measure(f"sekisho {scenario.name}", workload, options, measured_server.serving_pid)
+                    measured[scenario.name] = Measurement(summary, measured_server.peak_rss_mib())
     return measured
 
 

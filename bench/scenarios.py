@@ -31,6 +31,7 @@ class Target:
     seed: Seed | None = None  # sekisho only: what the CLI registered (the scenario's database is a copy)
     user_id: str | None = None  # sekisho only: the seeded user's id
     database: str | None = None  # sekisho only: the scenario's database
+    api_url: str | None = None  # where the protected API is, when not at `url` (bench/resource_api.py)
 
     def sekisho(self) -> tuple[Seed, str, str]:
         """The seed, the user's id and the database URL; only sekisho has them."""
@@ -150,7 +151,8 @@ def protected_api(target: Target) -> Workload:
     )
     exchanged.raise_for_status()
     headers = {"Authorization": f"Bearer {exchanged.json()['access_token']}", "Content-Type": "application/json"}
-    return fixed(Request(target.url + "/api/i", headers, body=target.write("api.body", "{}")))
+    api = target.api_url or target.url
+    return fixed(Request(api + "/api/i", headers, body=target.write("api.body", "{}")))
 
 
 def password_login(target: Target) -> Workload:
@@ -198,6 +200,7 @@ class Scenario:
     token_format: Format
     workload: Callable[[Target], Workload]
     peer: Peer | None = None
+    resource_api: bool = False  # measured at bench/resource_api.py (sekisho.resource), with sekisho serve beside it
 
 
 SCENARIOS = (
@@ -212,6 +215,14 @@ SCENARIOS = (
     Scenario("code-pg", "authorization_code + PKCE exchange, PostgreSQL", "pg", "opaque", code_exchange),
     Scenario("introspect-pg", "introspection (opaque), PostgreSQL", "pg", "opaque", introspection, PEER_INTROSPECT),
     Scenario("api-opaque-pg", "POST /api/i, opaque token, PostgreSQL", "pg", "opaque", protected_api),
-    Scenario("api-jwt-pg", "POST /api/i, JWT, PostgreSQL", "pg", "jwt", protected_api),
+    Scenario("api-jwt-pg", "POST /api/i, JWT looked up in the store, PostgreSQL", "pg", "jwt", protected_api),
+    Scenario(
+        "api-jwt-local",
+        "POST /api/i, JWT validated locally by sekisho.resource",
+        "pg",
+        "jwt",
+        protected_api,
+        resource_api=True,
+    ),
     Scenario("login-pg", "POST /login (argon2id), PostgreSQL", "pg", "opaque", password_login),
 )

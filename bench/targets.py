@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -91,6 +92,25 @@ def sekisho_serve(database: str, token_format: str, log: Path) -> Iterator[Serve
         procs.say(f"  sekisho serve ({token_format}) is up; VmHWM is read from pid {serving} of:")
         procs.say(procs.describe_tree(process.pid))
         yield Server(url, process, serving, log)
+    finally:
+        procs.stop(process)
+
+
+@contextmanager
+def resource_api(issuer: str, log: Path) -> Iterator[Server]:
+    """bench/resource_api.py under uvicorn (one process, on the server core): checks sekisho's JWTs locally."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "bench.resource_api:from_environment", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, SEKISHO_ISSUER=issuer)
+    process = procs.start(procs.pinned(procs.SERVER_CORE, command), log=log, env=env, cwd=root)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        procs.wait_for_http(url + "/healthz", process, log)
+        yield Server(url, process, procs.serving_pid(process.pid, port), log)
     finally:
         procs.stop(process)
 
