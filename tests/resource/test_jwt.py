@@ -122,6 +122,7 @@ def test_a_token_whose_subject_is_its_client_acts_for_no_user(jwks: Jwks, key: E
         {"algorithms": ("hs512",)},
         {"jwks_ttl": -1},
         {"min_refetch_interval": -1},
+        {"remembered": -1},
     ],
 )
 def test_unsafe_settings_are_refused_at_construction(options: dict[str, Any]) -> None:
@@ -295,3 +296,87 @@ def test_a_failed_first_fetch_is_retried_after_the_interval(jwks: Jwks, key: ECK
         return await verifier.verify(token)
 
     assert jwks.run(scenario).client_id == "client-1"
+
+
+@pytest.fixture
+def signatures(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens whose signature and claims jwt_access.verify checked, in order."""
+    checked: list[str] = []
+    real = jwt_access.verify
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> AccessClaims:
+        checked.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt_access, "verify", counting)
+    return checked
+
+
+def test_a_token_that_passed_is_not_checked_in_full_again(jwks: Jwks, key: ECKey, signatures: list[str]) -> None:
+    token = jwt_access.sign(claims(), key)
+    infos = jwks.verify(token, token, token)
+    assert infos == [TokenInfo("client-1", "user-1", ("read:account", "write:notes"), START + 3600)] * 3
+    assert signatures == [token]
+    assert len(jwks.verify(token, token, token, remembered=0)) == 3 and signatures == [token] * 4
+
+
+def test_a_remembered_token_expires_like_any_other(jwks: Jwks, key: ECKey) -> None:
+    token = jwt_access.sign(claims(expires_at=START + 60), key)
+
+    async def scenario(verifier: JwtVerifier) -> None:
+        await verifier.verify(token)
+        jwks.clock.advance(60 + 29)  # within the 30 s leeway
+        await verifier.verify(token)
+        jwks.clock.advance(1)
+        with pytest.raises(InvalidToken, match="expired"):
+            await verifier.verify(token)
+
+    jwks.run(scenario)
+
+
+def test_a_remembered_token_is_refused_once_its_key_leaves_the_jwks(jwks: Jwks, key: ECKey) -> None:
+    successor = jwt_access.new_signing_key("k2")
+    token = jwt_access.sign(claims(expires_at=START + 7200), key)
+
+    async def scenario(verifier: JwtVerifier) -> None:
+        await verifier.verify(token)
+        jwks.keys[:] = [public(successor)]  # k1 retired
+        jwks.clock.advance(299)
+        await verifier.verify(token)  # the keys are not refetched before their ttl, with or without memory
+        jwks.clock.advance(1)
+        with pytest.raises(InvalidToken, match="unknown key"):
+            await verifier.verify(token)
+        assert jwks.fetches == 2
+
+    jwks.run(scenario)
+
+
+def test_a_different_token_is_never_taken_for_a_remembered_one(jwks: Jwks, key: ECKey, signatures: list[str]) -> None:
+    token = jwt_access.sign(claims(), key)
+    head, body, signature = token.split(".")
+    forged = ".".join((head, b64(claims(scope="admin").as_dict()), signature))
+    first, refused = jwks.verify(token, forged)
+    assert isinstance(first, TokenInfo) and isinstance(refused, InvalidToken)
+    assert signatures == [token, forged]
+
+
+def test_memory_is_bounded_and_forgets_the_oldest(jwks: Jwks, key: ECKey, signatures: list[str]) -> None:
+    one, two, three = (jwt_access.sign(claims(jwt_id=f"jti-{n}"), key) for n in (1, 2, 3))
+    jwks.verify(one, two, three, three, two, one, remembered=2)
+    assert signatures == [one, two, three, one]
+
+
+def test_confirm_with_is_asked_every_time(jwks: Jwks, key: ECKey, signatures: list[str]) -> None:
+    token = jwt_access.sign(claims(), key)
+    asked: list[str] = []
+
+    class Revoked:
+        async def verify(self, token: str) -> TokenInfo:
+            asked.append(token)
+            if len(asked) > 1:
+                raise InvalidToken("revoked")
+            return TokenInfo("client-1", "user-1", (), START + 3600)
+
+    first, second = jwks.verify(token, token, confirm_with=Revoked())
+    assert isinstance(first, TokenInfo) and isinstance(second, InvalidToken)
+    assert asked == [token, token] and signatures == [token]

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Collection
 
 import httpx
+from joserfc.jwk import KeySet
 
 from sekisho.errors import InvalidToken
 from sekisho.protocol import jwt_access
@@ -20,6 +21,12 @@ class JwtVerifier:
     authorization server is not asked. To see revocations, pass `confirm_with` (say an `IntrospectionVerifier`, which
     sees one within its `cache_ttl`): it is asked after the local checks pass, and its refusal or unavailability is
     this verifier's.
+
+    A client sends the same token with every call until it expires, so a token that passed is remembered (up to
+    `remembered` tokens, the oldest forgotten first; 0: none): the same string again is only re-checked for expiry,
+    against the same keys. Remembered tokens are checked in full again once the JWKS is refetched (every `jwks_ttl`
+    seconds, or for an unknown `kid`), so a key taken out of the JWKS stops its tokens then, as without memory.
+    `confirm_with` is asked every time.
     """
 
     def __init__(
@@ -35,8 +42,11 @@ class JwtVerifier:
         min_refetch_interval: float = 10,
         clock: Callable[[], float] = time.time,
         confirm_with: TokenVerifier | None = None,
+        remembered: int = 4096,
     ) -> None:
         check_algorithms(algorithms)
+        if remembered < 0:
+            raise ValueError("remembered must not be negative")
         if not 0 <= leeway <= jwt_access.MAX_LEEWAY:
             raise ValueError(f"leeway must be between 0 and {jwt_access.MAX_LEEWAY} seconds")
         self._issuer = issuer
@@ -45,6 +55,8 @@ class JwtVerifier:
         self._leeway = leeway
         self._clock = clock
         self._confirm_with = confirm_with
+        self._remembered = remembered
+        self._passed: dict[str, tuple[KeySet, str, jwt_access.AccessClaims]] = {}  # token → keys, kid, claims
         self._keys = JwksKeys(
             jwks_url,
             algorithms=self._algorithms,
@@ -56,6 +68,18 @@ class JwtVerifier:
 
     async def verify(self, token: str) -> TokenInfo:
         check_shape(token)
+        claims = await self._remembered_claims(token) or await self._checked_claims(token)
+        if self._confirm_with is not None:
+            await self._confirm_with.verify(token)
+        return TokenInfo(
+            client_id=claims.client_id,
+            # RFC 9068 §2.2: `sub` is the client itself when no user is involved (client_credentials).
+            user_id=None if claims.subject == claims.client_id else claims.subject,
+            scope=tuple(claims.scope.split()),
+            expires_at=claims.expires_at,
+        )
+
+    async def _checked_claims(self, token: str) -> jwt_access.AccessClaims:
         header = jwt_access.unverified_header(token)
         # Checked before the keys are looked at, so a token that will be refused anyway never causes a JWKS fetch.
         if header.get("alg") not in self._algorithms or not isinstance(header.get("kid"), str):
@@ -70,15 +94,27 @@ class JwtVerifier:
             leeway=self._leeway,
             algorithms=self._algorithms,
         )
-        if self._confirm_with is not None:
-            await self._confirm_with.verify(token)
-        return TokenInfo(
-            client_id=claims.client_id,
-            # RFC 9068 §2.2: `sub` is the client itself when no user is involved (client_credentials).
-            user_id=None if claims.subject == claims.client_id else claims.subject,
-            scope=tuple(claims.scope.split()),
-            expires_at=claims.expires_at,
-        )
+        if self._remembered:
+            if len(self._passed) >= self._remembered:
+                del self._passed[next(iter(self._passed))]
+            self._passed[token] = (keys, header["kid"], claims)
+        return claims
+
+    async def _remembered_claims(self, token: str) -> jwt_access.AccessClaims | None:
+        """The claims of a token that passed against the keys still in use and is within its lifetime; else None
+        (and forgotten), and it is checked in full."""
+        passed = self._passed.get(token)
+        if passed is None:
+            return None
+        keys, kid, claims = passed
+        now = int(self._clock())
+        if (
+            await self._keys.for_kid(kid) is keys
+            and claims.issued_at - self._leeway <= now < claims.expires_at + self._leeway
+        ):
+            return claims
+        self._passed.pop(token, None)
+        return None
 
     async def aclose(self) -> None:
         await self._keys.aclose()
