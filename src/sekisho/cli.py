@@ -150,9 +150,11 @@ def serve(
         )
         uvicorn.run("sekisho.server.web.app:create_app_from_environment", factory=True, workers=workers, **config)
         return
-    from sekisho.server.web.app import create_app
+    from sekisho.server.web.app import create_app, settle_for_serving
 
-    uvicorn.run(create_app(settings, migrate=False), **config)
+    app = create_app(settings, migrate=False)
+    settle_for_serving()
+    uvicorn.run(app, **config)
 
 
 @user_app.command("add")

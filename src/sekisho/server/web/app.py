@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import time
@@ -121,6 +122,17 @@ def create_app(
     return app
 
 
+def settle_for_serving() -> None:
+    """Once per serving process, after its app is built: the objects of start-up (modules, the app, its templates)
+    go to the collector's permanent generation, and the young generation is collected after 50,000 more container
+    objects rather than 700. Together about a tenth less CPU per token request and half the p99 (bench/RESULTS.md):
+    full collections no longer walk start-up's objects, which never become garbage. Not for library use or tests,
+    where many apps come and go in one process."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def create_app_from_environment() -> Starlette:
     """The factory uvicorn's worker processes call (`sekisho serve --workers N`)."""
     settings = build_settings(
@@ -133,4 +145,6 @@ def create_app_from_environment() -> Starlette:
         demo=os.environ.get("SEKISHO_DEMO", "") in ("1", "true"),
         log_format=os.environ.get("SEKISHO_LOG_FORMAT", "text"),
     )
-    return create_app(settings, migrate=False)
+    app = create_app(settings, migrate=False)
+    settle_for_serving()
+    return app
