@@ -209,7 +209,11 @@ Written by `bench/run` on {meta["date"]}; `bench/results.png` charts the same fi
 - refresh tokens and authorization codes are minted in bulk into the database before each run, one grant each
   (bench/mint.py), and handed out one per request by bench/lua/pool.lua
 - introspection: the confidential client introspects one of its own client_credentials tokens, on both sides;
-  /api/i uses a user's token from a real code exchange; the login reuses one CSRF cookie/token pair
+  /api/i uses a user's token from a real code exchange, sent with every request as a client would; `api-jwt-pg`
+  is the demo API of `sekisho serve`, which looks every token up in the store (revocation counts at once);
+  `api-jwt-local` is bench/resource_api.py, a resource server of `sekisho.resource` alone (JwtVerifier against
+  sekisho's JWKS, no database), pinned to the server core beside `sekisho serve`; its peak RSS is its own;
+  the login reuses one CSRF cookie/token pair
 
 ## Machine
 
