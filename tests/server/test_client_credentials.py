@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from sekisho.server.store.sql import SqlStore
 from tests.conftest import World
-from tests.server.test_token import add_client
+from tests.server.test_token import add_client, remove_client
 
 
 def grant(world: World, client_id: str, secret: str | None, **extra: str) -> dict[str, object]:
@@ -49,19 +46,6 @@ def test_client_credentials_without_any_usable_scope_is_invalid_scope(world: Wor
     machine = add_client(world, public=False, grant_types=["client_credentials"])
     assert grant(world, machine.client_id, machine.client_secret)["error"] == "invalid_scope"
     assert grant(world, machine.client_id, machine.client_secret, scope="nope")["error"] == "invalid_scope"
-
-
-def remove_client(world: World, client_id: str) -> None:
-    """What `sekisho client remove` does, from another connection than the running app's."""
-
-    async def remove() -> None:
-        store = await SqlStore.open(world.database, migrate_schema=False)
-        try:
-            assert await store.remove_client(client_id)
-        finally:
-            await store.close()
-
-    asyncio.run(remove())
 
 
 def test_a_removed_client_gets_no_token_from_the_next_request_on(world: World) -> None:

@@ -34,19 +34,26 @@ ROUNDS = 5
 
 
 class LockstepStore(SqlStore):
-    """Both racers read the code (or refresh token) before either consumes it: the worst interleaving."""
+    """Both racers read the code (or refresh token) before either consumes it: the worst interleaving. (The loser
+    reads it again after its write failed, to tell a replay from a changed client: that read waits for no one.)"""
 
     barrier: asyncio.Barrier
+    waited = False
 
     async def find_code(self, digest: str) -> AuthorizationCode | None:
         found = await super().find_code(digest)
-        await self.barrier.wait()
+        await self._lockstep()
         return found
 
     async def find_refresh_token(self, digest: str) -> RefreshToken | None:
         found = await super().find_refresh_token(digest)
-        await self.barrier.wait()
+        await self._lockstep()
         return found
+
+    async def _lockstep(self) -> None:
+        if not self.waited:
+            self.waited = True
+            await self.barrier.wait()
 
 
 Racer = Callable[[SqlStore], Awaitable[Minted]]

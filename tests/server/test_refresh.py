@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+
 import pytest
 from httpx2 import Response
 
-from tests.conftest import Registered, World
+from sekisho.errors import InvalidGrant
+from sekisho.protocol import jwt_access
+from sekisho.protocol.params import TokenRequest
+from sekisho.server.entities import Client
+from sekisho.server.grants import GrantContext, refresh_token
+from sekisho.server.grants.guards import RegistrationChanged
+from sekisho.server.settings import Settings
+from sekisho.server.signing_keys import Signer
+from sekisho.server.store.sql import SqlStore
+from sekisho.server.token import Minted
+from tests.conftest import ISSUER, Registered, World, make_world
+from tests.server.test_jwt_access_tokens import decode, rotate_keys
+from tests.server.test_token import remove_client
 
 DAY = 24 * 3600
 
@@ -215,3 +232,133 @@ def test_json_body_refresh(signed_in: World) -> None:
     first = world.tokens()
     body = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": world.public.client_id}
     ok(world.http.post("/oauth/token", json=body))
+
+
+# the client and the signing key from memory: the rotating write re-checks both in its own statement
+
+
+def first_tokens(world: World, client: Registered) -> dict[str, object]:
+    return world.exchange(*world.code(client.client_id), client)
+
+
+@pytest.mark.parametrize("which", ["public", "confidential"])
+def test_a_removed_clients_refresh_is_invalid_client_at_once(signed_in: World, which: str) -> None:
+    world = signed_in
+    client: Registered = getattr(world, which)
+    first = first_tokens(world, client)
+    second = ok(refresh(world, first["refresh_token"], client))  # the app has seen the client (and may remember it)
+    remove_client(world, client.client_id)
+    gone = refresh(world, second["refresh_token"], client)
+    assert gone.status_code == 401 and gone.json()["error"] == "invalid_client"
+
+
+def test_a_wrong_secret_is_refused_though_the_client_is_remembered(signed_in: World) -> None:
+    world = signed_in
+    client = world.confidential
+    second = ok(refresh(world, first_tokens(world, client)["refresh_token"], client))
+    data = {"grant_type": "refresh_token", "refresh_token": str(second["refresh_token"])}
+    wrong = world.http.post("/oauth/token", data=data, auth=(client.client_id, "sek_cs_wrong"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    bare = world.http.post("/oauth/token", data={**data, "client_id": client.client_id})
+    assert bare.status_code == 401 and bare.json()["error"] == "invalid_client"
+    ok(refresh(world, second["refresh_token"], client))  # nothing was used up or revoked
+    assert api(world, second["access_token"]) == 200
+
+
+@pytest.fixture
+def signed_in_jwt(database: str) -> Iterator[World]:
+    with make_world(database, Settings(issuer=ISSUER, database=database, access_token_format="jwt")) as running:
+        running.login()
+        yield running
+
+
+def test_refresh_signs_with_a_rotated_key_at_once_and_keeps_the_grant(signed_in_jwt: World) -> None:
+    world = signed_in_jwt
+    first = world.tokens()
+    second = ok(refresh(world, first["refresh_token"]))  # the app has read the key (and may remember it)
+    old_kid = decode(world, second["access_token"]).header["kid"]
+    new_kid = rotate_keys(world)
+    third = ok(refresh(world, second["refresh_token"]))
+    assert decode(world, third["access_token"]).header["kid"] == new_kid != old_kid
+    assert decode(world, world.tokens()["access_token"]).header["kid"] == new_kid  # the code exchange too
+    # The rotation revoked nothing: the token signed before it still works, and the family goes on.
+    assert api(world, second["access_token"]) == 200 and api(world, third["access_token"]) == 200
+    ok(refresh(world, third["refresh_token"]))
+
+
+def test_reuse_revokes_the_grant_and_says_so_once(signed_in: World, caplog: pytest.LogCaptureFixture) -> None:
+    world = signed_in
+    first = world.tokens()
+    second = ok(refresh(world, first["refresh_token"]))
+    caplog.set_level(logging.INFO)
+    refused(refresh(world, first["refresh_token"]), "invalid_grant")
+    events = [r for r in caplog.records if getattr(r, "fields", {}).get("event") == "refresh_token_reuse"]
+    assert len(events) == 1, events
+    assert api(world, second["access_token"]) == 401
+    refused(refresh(world, second["refresh_token"]), "invalid_grant")
+
+
+def refresh_in_store(
+    world: World, value: object, client: Client, *, signer: Signer | None = None, remembered: bool = False
+) -> Minted:
+    """The grant itself, as the token endpoint runs it, against a store of its own."""
+
+    async def run() -> Minted:
+        store = await SqlStore.open(world.database, migrate_schema=False)
+        try:
+            settings = Settings(issuer=ISSUER, database=world.database)
+            ctx = GrantContext(store, settings, int(world.clock()), signer, remembered)
+            return await refresh_token.refresh(TokenRequest("refresh_token", refresh_token=str(value)), client, ctx)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def registered(world: World, client_id: str) -> Client:
+    async def find() -> Client | None:
+        store = await SqlStore.open(world.database, migrate_schema=False)
+        try:
+            return await store.find_client(client_id)
+        finally:
+            await store.close()
+
+    found = asyncio.run(find())
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("remembered", [True, False])
+def test_a_client_changed_since_it_was_read_revokes_nothing(signed_in: World, remembered: bool) -> None:
+    world = signed_in
+    first = first_tokens(world, world.confidential)
+    client = registered(world, world.confidential.client_id)
+    stale = replace(client, secret_digest="0" * 64)  # as if removed and registered again with another secret
+    with pytest.raises(RegistrationChanged):
+        refresh_in_store(world, first["refresh_token"], stale, remembered=remembered)
+    assert api(world, first["access_token"]) == 200  # not taken as a reuse: the grant lives
+    ok(refresh(world, first["refresh_token"], world.confidential))  # and the refresh token was not used up
+
+
+def test_a_signing_key_rotated_since_it_was_read_revokes_nothing(signed_in_jwt: World) -> None:
+    world = signed_in_jwt
+    first = world.tokens()
+    client = registered(world, world.public.client_id)
+    retired = Signer(jwt_access.new_signing_key())  # not the newest unretired key in the database
+    with pytest.raises(RegistrationChanged):
+        refresh_in_store(world, first["refresh_token"], client, signer=retired, remembered=True)
+    assert api(world, first["access_token"]) == 200
+    ok(refresh(world, first["refresh_token"]))
+
+
+def test_a_reuse_seen_from_memory_is_left_to_the_database(signed_in: World) -> None:
+    world = signed_in
+    first = world.tokens()
+    second = ok(refresh(world, first["refresh_token"]))
+    client = registered(world, world.public.client_id)
+    with pytest.raises(RegistrationChanged):  # from memory: decided again from the database, which revokes once
+        refresh_in_store(world, first["refresh_token"], client, remembered=True)
+    assert api(world, second["access_token"]) == 200
+    with pytest.raises(InvalidGrant):
+        refresh_in_store(world, first["refresh_token"], client)
+    assert api(world, second["access_token"]) == 401

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,12 +17,16 @@ from urllib.parse import urlencode
 import pytest
 from httpx2 import Response
 
+from sekisho.protocol.params import TokenRequest
 from sekisho.protocol.scopes import DEFAULT_SCOPES
+from sekisho.server.grants import GrantContext, authorization_code
+from sekisho.server.grants.guards import RegistrationChanged
 from sekisho.server.registry import register_client
+from sekisho.server.settings import Settings
 from sekisho.server.store.driver import sqlite_path
 from sekisho.server.store.sql import SqlStore
 from tests import sql
-from tests.conftest import REDIRECT_URI, Registered, World
+from tests.conftest import ISSUER, REDIRECT_URI, Registered, World
 
 # RFC 7636 Appendix B.
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -85,6 +90,19 @@ def add_client(world: World, *, public: bool, grant_types: list[str]) -> Registe
             await store.close()
 
     return asyncio.run(add())
+
+
+def remove_client(world: World, client_id: str) -> None:
+    """What `sekisho client remove` does, from another connection than the running app's."""
+
+    async def remove() -> None:
+        store = await SqlStore.open(world.database, migrate_schema=False)
+        try:
+            assert await store.remove_client(client_id)
+        finally:
+            await store.close()
+
+    asyncio.run(remove())
 
 
 @pytest.fixture
@@ -181,6 +199,36 @@ def test_replay_does_not_touch_other_grants(signed_in: World) -> None:
     world.exchange(code, verifier)
     refused(token(world, data=code_request(world, code, verifier)), "invalid_grant")
     assert api_status(world, other["access_token"]) == 200
+
+
+def test_a_removed_clients_code_is_invalid_client_at_once(signed_in: World) -> None:
+    world = signed_in
+    world.tokens()  # the app has seen the client (and may remember it)
+    code, verifier = world.code()
+    remove_client(world, world.public.client_id)
+    refused(token(world, data=code_request(world, code, verifier)), "invalid_client", status=401)
+
+
+def test_a_client_changed_since_it_was_read_spends_no_code(signed_in: World) -> None:
+    world = signed_in
+    code, verifier = world.code()
+
+    async def exchange_as_stale_client() -> None:
+        store = await SqlStore.open(world.database, migrate_schema=False)
+        try:
+            client = await store.find_client(world.public.client_id)
+            assert client is not None
+            stale = replace(client, secret_digest="0" * 64)  # as if removed and registered again
+            request = TokenRequest("authorization_code", code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
+            ctx = GrantContext(store, Settings(issuer=ISSUER, database=world.database), int(world.clock()))
+            await authorization_code.exchange(request, stale, replace(ctx, remembered=True))
+        finally:
+            await store.close()
+
+    with pytest.raises(RegistrationChanged):
+        asyncio.run(exchange_as_stale_client())
+    body = world.exchange(code, verifier)  # the code was neither spent nor taken for a replay
+    assert api_status(world, body["access_token"]) == 200
 
 
 # lifetime

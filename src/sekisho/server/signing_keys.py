@@ -55,7 +55,8 @@ class SigningKeys:
     """Read on each use, so a `sekisho keys rotate` run against the database takes effect at once.
 
     The one exception, `signer(remembered=True)`, is for a write that checks the key is still the newest unretired
-    one in the same statement (client_credentials: `Store.issue_client_token`).
+    one in the same statement (the token endpoint's grants: `Store.issue_client_token`, `redeem_code`,
+    `rotate_refresh_token`).
     """
 
     def __init__(self, store: Store, access_token_ttl: int) -> None:

@@ -8,7 +8,7 @@ from sekisho.errors import InvalidGrant
 from sekisho.protocol import pkce, tokens
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.server.entities import AuthorizationCode, Client
-from sekisho.server.events import security_event
+from sekisho.server.grants.guards import RegistrationChanged, revoke_replayed
 from sekisho.server.token import Minted, mint
 
 if TYPE_CHECKING:
@@ -19,16 +19,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
     code_value = require(request.code, "code")
     redirect_uri = require(request.redirect_uri, "redirect_uri")
     digest = tokens.digest(code_value)
-    code = await ctx.store.find_code(digest)
-    if code is None:
-        raise InvalidGrant("the authorization code is not valid")
-    # RFC 6749 §4.1.3: the code must be this client's. Checked before the replay test, so another client cannot end
-    # the owner's grant by presenting a used code it saw somewhere (a log, a Referer): refused, nothing revoked.
-    check_client(code, client)
-    if code.consumed_at is not None:
-        await ctx.store.revoke_grant(code.grant_id, ctx.now)
-        security_event("authorization_code_replay", client_id=client.client_id, grant_id=code.grant_id)
-        raise InvalidGrant("the authorization code was already used", detail=f"grant {code.grant_id} revoked")
+    code = await find_unused(digest, client, ctx)
     check_code(code, redirect_uri, ctx.now)
     pkce.check_verifier(request.code_verifier, code.code_challenge)
     minted = mint(
@@ -41,12 +32,25 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
         refresh_scope=code.scope if "refresh_token" in client.grant_types else None,
         signer=ctx.signer,
     )
-    if not await ctx.store.redeem_code(digest, minted.records, ctx.now):
-        # Another exchange won the race: this is a replay, and revokes what the winner got (RFC 6749 §4.1.2).
-        await ctx.store.revoke_grant(code.grant_id, ctx.now)
-        security_event("authorization_code_replay", client_id=client.client_id, grant_id=code.grant_id)
-        raise InvalidGrant("the authorization code was already used", detail=f"grant {code.grant_id} revoked")
+    if not await ctx.store.redeem_code(digest, minted.records, ctx.now, client, ctx.kid):
+        # Another exchange won the race (a replay, which revokes what the winner got: RFC 6749 §4.1.2), or the
+        # client or the signing key changed: the code, read again, tells.
+        await find_unused(digest, client, ctx)
+        raise RegistrationChanged(client.client_id)
     return minted
+
+
+async def find_unused(digest: str, client: Client, ctx: GrantContext) -> AuthorizationCode:
+    code = await ctx.store.find_code(digest)
+    if code is None:
+        raise InvalidGrant("the authorization code is not valid")
+    # RFC 6749 §4.1.3: the code must be this client's. Checked before the replay test, so another client cannot end
+    # the owner's grant by presenting a used code it saw somewhere (a log, a Referer): refused, nothing revoked.
+    check_client(code, client)
+    if code.consumed_at is not None:
+        await revoke_replayed(ctx, code.grant_id, event="authorization_code_replay", client_id=client.client_id)
+        raise InvalidGrant("the authorization code was already used", detail=f"grant {code.grant_id} revoked")
+    return code
 
 
 def check_code(code: AuthorizationCode, redirect_uri: str, now: int) -> None:

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sekisho.errors import TemporarilyUnavailable, UnauthorizedClient
+from sekisho.errors import UnauthorizedClient
 from sekisho.protocol.params import TokenRequest
 from sekisho.protocol.scopes import check_scope, join_scope
 from sekisho.server.entities import Client
+from sekisho.server.grants.guards import RegistrationChanged
 from sekisho.server.token import Minted, mint
 
 if TYPE_CHECKING:
     from sekisho.server.grants import GrantContext
-
-
-class RegistrationChanged(TemporarilyUnavailable):
-    """The client was removed, or the signing key rotated, while the request used it: nothing was written.
-
-    The token endpoint tries once more from the database (where a removed client is `invalid_client`); a second
-    change within that one request is a 503, and the client retries.
-    """
-
-    def __init__(self, client_id: str) -> None:
-        super().__init__("the client or the signing key changed meanwhile; try again", detail=f"client {client_id}")
 
 
 async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Minted:
@@ -41,7 +31,6 @@ async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Min
         signer=ctx.signer,
     )
     # The client (and the key) may come from memory: the insert checks both are still current.
-    kid = ctx.signer.kid if ctx.signer is not None else None
-    if not await ctx.store.issue_client_token(minted.records.access, client, kid):
+    if not await ctx.store.issue_client_token(minted.records.access, client, ctx.kid):
         raise RegistrationChanged(client.client_id)
     return minted

@@ -9,7 +9,7 @@ from sekisho.protocol import tokens
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.protocol.scopes import check_narrowing, join_scope, split_scope
 from sekisho.server.entities import Client, RefreshToken
-from sekisho.server.events import security_event
+from sekisho.server.grants.guards import RegistrationChanged, revoke_replayed
 from sekisho.server.token import Minted, mint
 
 if TYPE_CHECKING:
@@ -18,16 +18,7 @@ if TYPE_CHECKING:
 
 async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> Minted:
     digest = tokens.digest(require(request.refresh_token, "refresh_token"))
-    token = await ctx.store.find_refresh_token(digest)
-    if token is None:
-        raise InvalidGrant("the refresh token is not valid")
-    if token.client_id != client.client_id:
-        raise InvalidGrant("the refresh token was issued to another client")
-    if token.consumed_at is not None:
-        await ctx.store.revoke_grant(token.grant_id, ctx.now)
-        security_event("refresh_token_reuse", client_id=client.client_id, grant_id=token.grant_id)
-        raise InvalidGrant("the refresh token was already used", detail=f"reuse: grant {token.grant_id} revoked")
-    check_alive(token, ctx.now)
+    token = await find_usable(digest, client, ctx)
     scope = check_narrowing(request.scope, split_scope(token.scope))
     minted = mint(
         ctx.settings,
@@ -40,11 +31,24 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         absolute_expires_at=token.absolute_expires_at,
         signer=ctx.signer,
     )
-    if not await ctx.store.rotate_refresh_token(digest, minted.records, ctx.now):
-        await ctx.store.revoke_grant(token.grant_id, ctx.now)
-        security_event("refresh_token_reuse", client_id=client.client_id, grant_id=token.grant_id)
-        raise InvalidGrant("the refresh token was already used", detail=f"reuse: grant {token.grant_id} revoked")
+    if not await ctx.store.rotate_refresh_token(digest, minted.records, ctx.now, client, ctx.kid):
+        # Used (or revoked) meanwhile, or the client or the signing key changed: the token, read again, tells.
+        await find_usable(digest, client, ctx)
+        raise RegistrationChanged(client.client_id)
     return minted
+
+
+async def find_usable(digest: str, client: Client, ctx: GrantContext) -> RefreshToken:
+    token = await ctx.store.find_refresh_token(digest)
+    if token is None:
+        raise InvalidGrant("the refresh token is not valid")
+    if token.client_id != client.client_id:
+        raise InvalidGrant("the refresh token was issued to another client")
+    if token.consumed_at is not None:
+        await revoke_replayed(ctx, token.grant_id, event="refresh_token_reuse", client_id=client.client_id)
+        raise InvalidGrant("the refresh token was already used", detail=f"reuse: grant {token.grant_id} revoked")
+    check_alive(token, ctx.now)
+    return token
 
 
 def check_alive(token: RefreshToken, now: int) -> None:

@@ -109,20 +109,44 @@ _CONSUME_CODE = (
     .values(consumed_at=bindparam("now"))
     .returning(authorization_codes.c.grant_id)
 )
-CONSUME_CODE = Query(_CONSUME_CODE)
 _FIND_ACCESS_TOKEN = select(*ACCESS_COLUMNS).where(
     access_tokens.c.digest == bindparam("digest"),
     access_tokens.c.revoked_at.is_(None),
     access_tokens.c.expires_at > bindparam("now"),
 )
 FIND_ACCESS_TOKEN = Query(_FIND_ACCESS_TOKEN)
-_STILL_REGISTERED = (
-    select(clients.c.client_id)
-    .where(clients.c.client_id == bindparam("registered_id"), clients.c.secret_digest == bindparam("secret_digest"))
-    .exists()
+_NEWEST_KID = (
+    select(signing_keys.c.kid)
+    .where(signing_keys.c.retired_at.is_(None))
+    .order_by(signing_keys.c.created_at.desc(), signing_keys.c.kid.desc())
+    .limit(1)
+    .scalar_subquery()
 )
+Checks = tuple[bool, bool]  # (registered, signed): which of `_still_current` a statement carries
+CHECKS: tuple[Checks, ...] = ((False, False), (False, True), (True, False), (True, True))
+
+
+def _still_current(registered: bool, signed: bool) -> list[ColumnElement[bool]]:
+    """What a write (or a read) re-checks in its own statement, for a caller that may have both from memory: the
+    client still registered with the secret it showed (`registered_id`, `secret_digest`; a URL client is never
+    registered, so has nothing to check) and, for a JWT, `kid` still the newest unretired signing key."""
+    still: list[ColumnElement[bool]] = []
+    if registered:
+        still.append(
+            select(clients.c.client_id)
+            .where(
+                clients.c.client_id == bindparam("registered_id"),
+                clients.c.secret_digest.is_not_distinct_from(bindparam("secret_digest")),
+            )
+            .exists()
+        )
+    if signed:
+        still.append(_NEWEST_KID == bindparam("kid"))
+    return still
+
+
 # The same, only while the asking client (perhaps from memory) is still registered with the same secret.
-FIND_ACCESS_TOKEN_SEEN_BY = Query(_FIND_ACCESS_TOKEN.where(_STILL_REGISTERED))
+FIND_ACCESS_TOKEN_SEEN_BY = Query(_FIND_ACCESS_TOKEN.where(*_still_current(True, False)))
 FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.digest == bindparam("digest")))
 _CONSUME_REFRESH_TOKEN = (
     update(refresh_tokens)
@@ -134,16 +158,30 @@ _CONSUME_REFRESH_TOKEN = (
     .values(consumed_at=bindparam("now"))
     .returning(refresh_tokens.c.grant_id)
 )
-CONSUME_REFRESH_TOKEN = Query(_CONSUME_REFRESH_TOKEN)
 
 
-def _consume_and_issue(consume: ReturningUpdate[tuple[str]], *, refresh: bool) -> Query:
+def _consume(consume: ReturningUpdate[tuple[str]]) -> dict[Checks, Query]:
+    """SQLite: the consuming UPDATE of a code or refresh token, matching only while its client and signing key are
+    still current (`_still_current`): the caller may have them from memory."""
+    return {checks: Query(consume.where(*_still_current(*checks))) for checks in CHECKS}
+
+
+CONSUME_CODE = _consume(_CONSUME_CODE)
+CONSUME_REFRESH_TOKEN = _consume(_CONSUME_REFRESH_TOKEN)
+
+
+def _consume_and_issue(consume: ReturningUpdate[tuple[str]], *, refresh: bool) -> dict[Checks, Query]:
     """PostgreSQL only: consume a code or refresh token and insert its successors in one statement (one round trip).
 
     The inserts and the grant's touch run only if the consuming UPDATE matched (WHERE EXISTS on its RETURNING), so a
-    secret consumed concurrently yields no row and writes nothing, as the transaction on SQLite does. Access-token
+    secret consumed concurrently, or a client or signing key no longer current (`_still_current`: the caller may
+    have them from memory), yields no row and writes nothing, as the transaction on SQLite does. Access-token
     parameters are prefixed `a_`, refresh-token ones `r_`.
     """
+    return {checks: _consume_then_insert(consume.where(*_still_current(*checks)), refresh=refresh) for checks in CHECKS}
+
+
+def _consume_then_insert(consume: ReturningUpdate[tuple[str]], *, refresh: bool) -> Query:
     consumed = consume.cte("consumed")
     won = select(consumed.c.grant_id).exists()
     issued = [(access_tokens, "a_")] + ([(refresh_tokens, "r_")] if refresh else [])
@@ -225,16 +263,7 @@ def _issue_client_token(*, signed: bool) -> Query:
     and, for a JWT, the key that signed it is the newest unretired one. The caller may have both from memory: a
     client removed or a key rotated since then inserts nothing (no row returned), in the same statement.
     """
-    still: list[ColumnElement[bool]] = [_STILL_REGISTERED]
-    if signed:
-        newest = (
-            select(signing_keys.c.kid)
-            .where(signing_keys.c.retired_at.is_(None))
-            .order_by(signing_keys.c.created_at.desc(), signing_keys.c.kid.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        still.append(newest == bindparam("kid"))
+    still = _still_current(True, signed)
     row = select(*(bindparam(column.name, type_=column.type) for column in access_tokens.c)).where(*still)
     return Query(insert(access_tokens).from_select(list(access_tokens.c), row).returning(access_tokens.c.digest))
 

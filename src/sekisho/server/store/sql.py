@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from sekisho.protocol import client_ids
 from sekisho.server.client_documents import ClientMetadata
 from sekisho.server.entities import (
     AccessToken,
@@ -38,6 +39,14 @@ def _row(record: object, **extra: object) -> dict[str, object]:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclasses.fields() builds a tuple per call: once per record type
+
+
+def _checks(client: Client, kid: str | None) -> tuple[q.Checks, dict[str, str | None]]:
+    """The checks a write makes of a client and a signing key the caller may have from memory
+    (queries._still_current), and their parameters."""
+    registered = not client_ids.is_url(client.client_id)  # a URL client is nowhere to be removed from
+    params = {"registered_id": client.client_id, "secret_digest": client.secret_digest, "kid": kid}
+    return (registered, kid is not None), params
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -151,8 +160,9 @@ class SqlStore:
             await tx.execute(q.INSERT_CLIENT, **_row(client, **listed))
 
     async def find_client(self, client_id: str, *, remembered: bool = False) -> Client | None:
-        """The registered client; `remembered`: possibly from memory, for a write that re-checks it
-        (`issue_client_token`). A registration never changes, only goes: memory can only be out of date by that."""
+        """The registered client; `remembered`: possibly from memory, for a statement that re-checks it
+        (`issue_client_token`, `redeem_code`, `rotate_refresh_token`, `find_access_token`). A registration never
+        changes, only goes: memory can only be out of date by that."""
         if remembered and (known := self._clients.get(client_id)) is not None:
             self._clients.move_to_end(client_id)
             return known
@@ -191,27 +201,28 @@ class SqlStore:
         row = await self._read.fetch_one(q.FIND_CODE, digest=digest)
         return _code(row) if row else None
 
-    async def redeem_code(self, digest: str, tokens: NewTokens, now: int) -> bool:
-        """Consume the code and persist its tokens atomically; False if it was already consumed."""
+    async def redeem_code(self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None) -> bool:
+        """Consume the code and persist its tokens atomically; False, with nothing written, if it was already
+        consumed, or `client` (perhaps from memory) is no longer registered, or `kid` no longer the newest key."""
         if self.database.dialect == "postgresql":
             query = q.REDEEM_CODE if tokens.refresh is None else q.REDEEM_CODE_WITH_REFRESH
-            return await self._consume_and_issue(query, digest, tokens, now)
-        async with self.database.transaction() as tx:
-            if await tx.fetch_one(q.CONSUME_CODE, digest=digest, now=now) is None:
-                return False
-            await _insert_tokens(tx, tokens, now)
-            return True
+            return await self._consume_and_issue(query, digest, tokens, now, client, kid)
+        return await self._consume_then_insert(q.CONSUME_CODE, digest, tokens, now, client, kid)
 
     # tokens
     async def issue_client_token(self, token: AccessToken, client: Client, kid: str | None) -> bool:
         """client_credentials: persist the token if `client` is still registered (and `kid`, when it is a JWT, still
         the newest unretired key); False, with nothing written, if not (queries._issue_client_token)."""
         query = q.ISSUE_CLIENT_TOKEN if kid is None else q.ISSUE_SIGNED_CLIENT_TOKEN
-        checks = {"registered_id": client.client_id, "secret_digest": client.secret_digest, "kid": kid}
-        if await self._write.fetch_one(query, **_row(token, revoked_at=None), **checks) is not None:
-            return True
-        self._clients.pop(client.client_id, None)
-        return False
+        _, checks = _checks(client, kid)
+        row = await self._write.fetch_one(query, **_row(token, revoked_at=None), **checks)
+        return self._still_current(row is not None, client)
+
+    def _still_current(self, written: bool, client: Client) -> bool:
+        """`written`; when not, `client` is forgotten, in case it was removed (see find_client)."""
+        if not written:
+            self._clients.pop(client.client_id, None)
+        return written
 
     async def find_access_token(self, digest: str, now: int, seen_by: Client | None = None) -> AccessToken | None:
         """The token if it is neither revoked nor expired (and `seen_by`, if given, is still registered with the
@@ -219,7 +230,7 @@ class SqlStore:
         if seen_by is None:
             row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN, digest=digest, now=now)
         else:
-            checks = {"registered_id": seen_by.client_id, "secret_digest": seen_by.secret_digest}
+            _, checks = _checks(seen_by, None)
             row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN_SEEN_BY, digest=digest, now=now, **checks)
         return AccessToken(*row) if row else None
 
@@ -227,23 +238,37 @@ class SqlStore:
         row = await self._read.fetch_one(q.FIND_REFRESH_TOKEN, digest=digest)
         return _refresh(row) if row else None
 
-    async def rotate_refresh_token(self, digest: str, tokens: NewTokens, now: int) -> bool:
-        """Consume the refresh token and persist its successors atomically; False if it was used or revoked."""
+    async def rotate_refresh_token(
+        self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
+    ) -> bool:
+        """Consume the refresh token and persist its successors atomically; False, with nothing written, if it was
+        used or revoked, or `client` (perhaps from memory) is no longer registered, or `kid` no longer the newest."""
         if self.database.dialect == "postgresql":
-            return await self._consume_and_issue(q.ROTATE_REFRESH_TOKEN, digest, tokens, now)
-        async with self.database.transaction() as tx:
-            if await tx.fetch_one(q.CONSUME_REFRESH_TOKEN, digest=digest, now=now) is None:
-                return False
-            await _insert_tokens(tx, tokens, now)
-            return True
+            return await self._consume_and_issue(q.ROTATE_REFRESH_TOKEN, digest, tokens, now, client, kid)
+        return await self._consume_then_insert(q.CONSUME_REFRESH_TOKEN, digest, tokens, now, client, kid)
 
-    async def _consume_and_issue(self, query: Query, digest: str, tokens: NewTokens, now: int) -> bool:
+    async def _consume_and_issue(
+        self, query: dict[q.Checks, Query], digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
+    ) -> bool:
         """PostgreSQL: the consuming UPDATE and the inserts as one statement (queries._consume_and_issue)."""
+        which, checks = _checks(client, kid)
         params = {f"a_{name}": value for name, value in _row(tokens.access, revoked_at=None).items()}
         if tokens.refresh is not None:
             params |= {f"r_{name}": value for name, value in _row(tokens.refresh).items()}
-        row = await self._write.fetch_one(query, digest=digest, now=now, grant_id=tokens.access.grant_id, **params)
-        return row is not None
+        grant_id = tokens.access.grant_id
+        row = await self._write.fetch_one(query[which], digest=digest, now=now, grant_id=grant_id, **params, **checks)
+        return self._still_current(row is not None, client)
+
+    async def _consume_then_insert(
+        self, query: dict[q.Checks, Query], digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
+    ) -> bool:
+        """SQLite: the consuming UPDATE (with its checks, queries._consume), then the inserts, in one transaction."""
+        which, checks = _checks(client, kid)
+        async with self.database.transaction() as tx:
+            if await tx.fetch_one(query[which], digest=digest, now=now, **checks) is None:
+                return self._still_current(False, client)
+            await _insert_tokens(tx, tokens, now)
+            return True
 
     async def revoke_access_token(self, digest: str, now: int) -> None:
         await self._write.execute(q.REVOKE_ACCESS_TOKEN, digest=digest, now=now)

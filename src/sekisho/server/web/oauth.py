@@ -111,15 +111,12 @@ def error_redirect(issuer: str, redirect_uri: str, state_value: str | None, erro
 async def token(request: Request) -> Response:
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     req = TokenRequest.from_params(params)
-    # client_credentials' one write re-checks its client and signing key, so both may come from memory; every
-    # other grant reads them afresh. Memory may be behind (a client removed, a key rotated): refusals, and a write
-    # that found a change, are decided again from the database.
-    remembered = req.grant_type == "client_credentials"
+    # Every grant's one write re-checks its client and signing key in the same statement, so both may come from
+    # memory. Memory may be behind (a client removed, a key rotated): refusals, a write that found a change, and a
+    # replay (which revokes) are decided again from the database.
     try:
-        minted = await grant(request, req, params, remembered=remembered)
+        minted = await grant(request, req, params, remembered=True)
     except OAuthError:
-        if not remembered:
-            raise
         minted = await grant(request, req, params, remembered=False)
     TOKENS_ISSUED.labels(req.grant_type).inc()
     return token_json(minted.response())
@@ -135,7 +132,8 @@ async def grant(request: Request, req: TokenRequest, params: dict[str, str], *, 
     if req.grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {req.grant_type} grant")
     now = app.now()
-    return await handler(req, client, GrantContext(app.store, app.settings, now, await app.signer(now, remembered)))
+    signer = await app.signer(now, remembered)
+    return await handler(req, client, GrantContext(app.store, app.settings, now, signer, remembered))
 
 
 async def revoke(request: Request) -> Response:
