@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from tests import node
@@ -84,16 +85,10 @@ def sekisho_serve(database: str, token_format: str, log: Path) -> Iterator[Serve
         str(SEKISHO), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database,
         "--workers", "1", "--access-token-format", token_format, "--no-access-log",
     ]  # fmt: skip
-    process = procs.start(procs.pinned(procs.SERVER_CORE, command), log=log)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        procs.wait_for_http(url + "/.well-known/oauth-authorization-server", process, log)
-        serving = procs.serving_pid(process.pid, port)
-        procs.say(f"  sekisho serve ({token_format}) is up; VmHWM is read from pid {serving} of:")
-        procs.say(procs.describe_tree(process.pid))
-        yield Server(url, process, serving, log)
-    finally:
-        procs.stop(process)
+    with _pinned_server(command, port, "/.well-known/oauth-authorization-server", log) as server:
+        procs.say(f"  sekisho serve ({token_format}) is up; VmHWM is read from pid {server.serving_pid} of:")
+        procs.say(procs.describe_tree(server.process.pid))
+        yield server
 
 
 @contextmanager
@@ -104,12 +99,18 @@ def resource_api(issuer: str, log: Path) -> Iterator[Server]:
         sys.executable, "-m", "uvicorn", "bench.resource_api:from_environment", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, SEKISHO_ISSUER=issuer)
-    process = procs.start(procs.pinned(procs.SERVER_CORE, command), log=log, env=env, cwd=root)
+    with _pinned_server(command, port, "/healthz", log, env=env, cwd=Path(__file__).resolve().parents[1]) as server:
+        yield server
+
+
+@contextmanager
+def _pinned_server(command: list[str], port: int, ready_path: str, log: Path, **start: Any) -> Iterator[Server]:
+    """`command` on the server core, once `ready_path` answers 200 on `port`; stopped when the block ends."""
+    process = procs.start(procs.pinned(procs.SERVER_CORE, command), log=log, **start)
     try:
         url = f"http://127.0.0.1:{port}"
-        procs.wait_for_http(url + "/healthz", process, log)
+        procs.wait_for_http(url + ready_path, process, log)
         yield Server(url, process, procs.serving_pid(process.pid, port), log)
     finally:
         procs.stop(process)

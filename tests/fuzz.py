@@ -19,9 +19,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
+from tests.needs import IN_CI
+
 DEFAULT_CASES = 100
 CASES = int(os.environ.get("SEKISHO_FUZZ_CASES", str(DEFAULT_CASES)))
-IN_CI = os.environ.get("CI") == "true"  # as tests/needs.py reads it
 
 
 def fuzz(weight: float = 1.0) -> settings:

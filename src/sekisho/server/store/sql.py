@@ -216,9 +216,9 @@ class SqlStore:
         query = q.ISSUE_CLIENT_TOKEN if kid is None else q.ISSUE_SIGNED_CLIENT_TOKEN
         _, checks = _checks(client, kid)
         row = await self._write.fetch_one(query, **_row(token, revoked_at=None), **checks)
-        return self._still_current(row is not None, client)
+        return self._forget_unless(row is not None, client)
 
-    def _still_current(self, written: bool, client: Client) -> bool:
+    def _forget_unless(self, written: bool, client: Client) -> bool:
         """`written`; when not, `client` is forgotten, in case it was removed (see find_client)."""
         if not written:
             self._clients.pop(client.client_id, None)
@@ -257,7 +257,7 @@ class SqlStore:
             params |= {f"r_{name}": value for name, value in _row(tokens.refresh).items()}
         grant_id = tokens.access.grant_id
         row = await self._write.fetch_one(query[which], digest=digest, now=now, grant_id=grant_id, **params, **checks)
-        return self._still_current(row is not None, client)
+        return self._forget_unless(row is not None, client)
 
     async def _consume_then_insert(
         self, query: dict[q.Checks, Query], digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
@@ -266,7 +266,7 @@ class SqlStore:
         which, checks = _checks(client, kid)
         async with self.database.transaction() as tx:
             if await tx.fetch_one(query[which], digest=digest, now=now, **checks) is None:
-                return self._still_current(False, client)
+                return self._forget_unless(False, client)
             await _insert_tokens(tx, tokens, now)
             return True
 
