@@ -47,6 +47,7 @@ class JwksKeys:
         self._min_interval = min_refetch_interval
         self._clock = clock
         self._keys: KeySet | None = None
+        self._kids: frozenset[str] = frozenset()  # those of `_keys`: asked on every call
         self._fetched_at = -math.inf
         self._tried_at = -math.inf
         self._lock = anyio.Lock()
@@ -69,16 +70,17 @@ class JwksKeys:
         if now < self._tried_at + self._min_interval:
             return False
         stale = now >= self._fetched_at + self._ttl
-        return stale or self._keys is None or kid not in {key.kid for key in self._keys}
+        return stale or self._keys is None or kid not in self._kids
 
     async def _fetch(self) -> None:
         self._tried_at = self._clock()
         try:
-            self._keys = usable_keys(await self._upstream.json("GET"), self._algorithms)
+            keys = usable_keys(await self._upstream.json("GET"), self._algorithms)
         except VerifierUnavailable:
             if self._keys is None:
                 raise
             return  # keep the keys known; logged where it failed
+        self._keys, self._kids = keys, frozenset(str(key.kid) for key in keys)
         self._fetched_at = self._tried_at
 
 

@@ -56,7 +56,7 @@ class JwtVerifier:
         self._clock = clock
         self._confirm_with = confirm_with
         self._remembered = remembered
-        self._passed: dict[str, tuple[KeySet, str, jwt_access.AccessClaims]] = {}  # token → keys, kid, claims
+        self._passed: dict[str, tuple[KeySet, str, TokenInfo, int]] = {}  # token → keys, kid, info, issued at
         self._keys = JwksKeys(
             jwks_url,
             algorithms=self._algorithms,
@@ -67,19 +67,14 @@ class JwtVerifier:
         )
 
     async def verify(self, token: str) -> TokenInfo:
-        check_shape(token)
-        claims = await self._remembered_claims(token) or await self._checked_claims(token)
+        # A remembered token passed `check_shape` when it was first checked.
+        info = await self._remembered_info(token) or await self._checked_info(token)
         if self._confirm_with is not None:
             await self._confirm_with.verify(token)
-        return TokenInfo(
-            client_id=claims.client_id,
-            # RFC 9068 §2.2: `sub` is the client itself when no user is involved (client_credentials).
-            user_id=None if claims.subject == claims.client_id else claims.subject,
-            scope=tuple(claims.scope.split()),
-            expires_at=claims.expires_at,
-        )
+        return info
 
-    async def _checked_claims(self, token: str) -> jwt_access.AccessClaims:
+    async def _checked_info(self, token: str) -> TokenInfo:
+        check_shape(token)
         header = jwt_access.unverified_header(token)
         # Checked before the keys are looked at, so a token that will be refused anyway never causes a JWKS fetch.
         if header.get("alg") not in self._algorithms or not isinstance(header.get("kid"), str):
@@ -94,25 +89,29 @@ class JwtVerifier:
             leeway=self._leeway,
             algorithms=self._algorithms,
         )
+        info = TokenInfo(
+            client_id=claims.client_id,
+            # RFC 9068 §2.2: `sub` is the client itself when no user is involved (client_credentials).
+            user_id=None if claims.subject == claims.client_id else claims.subject,
+            scope=tuple(claims.scope.split()),
+            expires_at=claims.expires_at,
+        )
         if self._remembered:
             if len(self._passed) >= self._remembered:
                 del self._passed[next(iter(self._passed))]
-            self._passed[token] = (keys, header["kid"], claims)
-        return claims
+            self._passed[token] = (keys, header["kid"], info, claims.issued_at)
+        return info
 
-    async def _remembered_claims(self, token: str) -> jwt_access.AccessClaims | None:
-        """The claims of a token that passed against the keys still in use and is within its lifetime; else None
-        (and forgotten), and it is checked in full."""
+    async def _remembered_info(self, token: str) -> TokenInfo | None:
+        """What a token that passed against the keys still in use and is within its lifetime gave; else None (and
+        forgotten), and it is checked in full."""
         passed = self._passed.get(token)
         if passed is None:
             return None
-        keys, kid, claims = passed
+        keys, kid, info, issued_at = passed
         now = int(self._clock())
-        if (
-            await self._keys.for_kid(kid) is keys
-            and claims.issued_at - self._leeway <= now < claims.expires_at + self._leeway
-        ):
-            return claims
+        if await self._keys.for_kid(kid) is keys and issued_at - self._leeway <= now < info.expires_at + self._leeway:
+            return info
         self._passed.pop(token, None)
         return None
 

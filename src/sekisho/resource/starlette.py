@@ -22,7 +22,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def bearer_token(request: HTTPConnection, body_token: str | None = None) -> str:
     """The token from `Authorization: Bearer` or, for Misskey's dialect, the body's `i`; else `InvalidToken`."""
-    header = request.headers.get("authorization")
+    return token_of(request.headers.get("authorization"), body_token)
+
+
+def token_of(header: str | None, body_token: str | None = None) -> str:
+    """`bearer_token` given the Authorization header's value."""
     token = bearer.parse_authorization(header)
     if header and token is None:
         raise InvalidToken("the Authorization header must be 'Bearer <token>'")
@@ -83,10 +87,11 @@ class BearerBackend(AuthenticationBackend):
         self.verifier = verifier
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        if "authorization" not in conn.headers:
+        header = conn.headers.get("authorization")
+        if header is None:
             return None  # a query-string access_token is never read (RFC 6750 §2.3 is not offered)
         try:
-            info = await self.verifier.verify(bearer_token(conn))
+            info = await self.verifier.verify(token_of(header))
         except OAuthError as error:
             raise TokenError(error) from None
         return AuthCredentials(list(info.scope)), TokenUser(info)
