@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
@@ -270,6 +270,35 @@ def _issue_client_token(*, signed: bool) -> Query:
 
 ISSUE_CLIENT_TOKEN = _issue_client_token(signed=False)
 ISSUE_SIGNED_CLIENT_TOKEN = _issue_client_token(signed=True)
+
+
+def _issue_client_tokens(*, signed: bool) -> Query:
+    """client_credentials on PostgreSQL, many tokens in one statement (store/batch.py): `_issue_client_token`
+    for each row of parallel arrays, one per column plus the row's checks (`registered_id`, `secret_digest` and,
+    signed, `kid`). Each row is checked on its own; the digests of the rows inserted come back."""
+    checks = [("registered_id", clients.c.client_id.type), ("secret_digest", clients.c.secret_digest.type)]
+    if signed:
+        checks.append(("kid", signing_keys.c.kid.type))
+    columns = [(column.name, column.type) for column in access_tokens.c] + checks
+    arrays = [cast(bindparam(name), postgresql.ARRAY(kind)) for name, kind in columns]
+    batch = func.unnest(*arrays).table_valued(*(name for name, _ in columns)).render_derived(name="batch")
+    still: list[ColumnElement[bool]] = [
+        select(clients.c.client_id)
+        .where(
+            clients.c.client_id == batch.c.registered_id,
+            clients.c.secret_digest.is_not_distinct_from(batch.c.secret_digest),
+        )
+        .exists()
+    ]
+    if signed:
+        still.append(_NEWEST_KID == batch.c.kid)
+    rows = select(*(batch.c[column.name] for column in access_tokens.c)).where(*still)
+    statement = insert(access_tokens).from_select(list(access_tokens.c), rows).returning(access_tokens.c.digest)
+    return Query({"postgresql": statement})
+
+
+ISSUE_CLIENT_TOKENS = _issue_client_tokens(signed=False)
+ISSUE_SIGNED_CLIENT_TOKENS = _issue_client_tokens(signed=True)
 
 # notes
 INSERT_NOTE = _insert(notes)

@@ -22,6 +22,7 @@ from sekisho.server.entities import (
     User,
 )
 from sekisho.server.store import queries as q
+from sekisho.server.store.batch import Batcher
 from sekisho.server.store.driver import Connection, Database, Query, open_database
 from sekisho.server.store.migrate import migrate
 
@@ -88,6 +89,7 @@ class SqlStore:
         self._read: Connection
         self._write: Connection  # single statements, each atomic by itself
         self._clients: OrderedDict[str, Client] = OrderedDict()  # LRU of registrations read, see find_client
+        self._client_tokens: dict[bool, Batcher[dict[str, object]]] | None = None  # by signed, see connect
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
         if migrate_schema:
@@ -95,6 +97,8 @@ class SqlStore:
         self.database = await open_database(self.url)
         self._read = self.database.reader()
         self._write = self.database.writer()
+        if self.database.dialect == "postgresql":  # SQLite has one writer, and no round trip to save
+            self._client_tokens = {signed: self._batch_client_tokens(signed) for signed in (False, True)}
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:
@@ -213,10 +217,24 @@ class SqlStore:
     async def issue_client_token(self, token: AccessToken, client: Client, kid: str | None) -> bool:
         """client_credentials: persist the token if `client` is still registered (and `kid`, when it is a JWT, still
         the newest unretired key); False, with nothing written, if not (queries._issue_client_token)."""
+        (registered, signed), checks = _checks(client, kid)
+        if registered and self._client_tokens is not None:  # PostgreSQL: with the other tokens being issued
+            row = _row(token, revoked_at=None) | checks
+            return self._forget_unless(await self._client_tokens[signed].submit(row), client)
         query = q.ISSUE_CLIENT_TOKEN if kid is None else q.ISSUE_SIGNED_CLIENT_TOKEN
-        _, checks = _checks(client, kid)
-        row = await self._write.fetch_one(query, **_row(token, revoked_at=None), **checks)
-        return self._forget_unless(row is not None, client)
+        written = await self._write.fetch_one(query, **_row(token, revoked_at=None), **checks)
+        return self._forget_unless(written is not None, client)
+
+    def _batch_client_tokens(self, signed: bool) -> Batcher[dict[str, object]]:
+        """PostgreSQL: many client_credentials tokens, each with its own checks, in one INSERT (store/batch.py)."""
+        query = q.ISSUE_SIGNED_CLIENT_TOKENS if signed else q.ISSUE_CLIENT_TOKENS
+
+        async def write(rows: Sequence[dict[str, object]]) -> list[bool]:
+            arrays = {name: [row[name] for row in rows] for name in rows[0] if signed or name != "kid"}
+            inserted = {digest for (digest,) in await self._write.fetch_all(query, **arrays)}
+            return [row["digest"] in inserted for row in rows]
+
+        return Batcher(write)
 
     def _forget_unless(self, written: bool, client: Client) -> bool:
         """`written`; when not, `client` is forgotten, in case it was removed (see find_client)."""

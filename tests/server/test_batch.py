@@ -1,0 +1,189 @@
+"""Natural batching of client_credentials tokens (store/batch.py): grouped only under load, each write checked on
+its own, and a failed batch fails each of its writes as a lone one would have failed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from sekisho.protocol import tokens
+from sekisho.protocol.scopes import DEFAULT_SCOPES
+from sekisho.server.entities import AccessToken, Client
+from sekisho.server.registry import register_client
+from sekisho.server.store.batch import Batcher
+from sekisho.server.store.sql import SqlStore
+from tests.conftest import REDIRECT_URI
+
+NOW = 1_700_000_000
+
+
+class Recorder:
+    """A `write` that answers True for even items, remembers each batch, and can be made to fail or to wait."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.fail: Exception | None = None
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def __call__(self, items: Sequence[int]) -> list[bool]:
+        self.batches.append(list(items))
+        await self.gate.wait()
+        if self.fail is not None:
+            raise self.fail
+        return [item % 2 == 0 for item in items]
+
+
+def test_a_lone_write_goes_at_once_by_itself() -> None:
+    async def main() -> None:
+        write = Recorder()
+        batcher = Batcher(write)
+        assert await batcher.submit(4) is True
+        assert await batcher.submit(3) is False
+        assert write.batches == [[4], [3]]
+
+    asyncio.run(main())
+
+
+def test_writes_that_arrive_while_batches_are_in_flight_go_together_each_with_its_own_answer() -> None:
+    async def main() -> None:
+        write = Recorder()
+        write.gate.clear()
+        batcher = Batcher(write, flushes=2)
+        waiting = [asyncio.create_task(batcher.submit(item)) for item in range(10)]
+        await asyncio.sleep(0)  # two flushes start, each taking what is waiting
+        write.gate.set()
+        answers = await asyncio.gather(*waiting)
+        assert answers == [item % 2 == 0 for item in range(10)]
+        assert sorted(item for batch in write.batches for item in batch) == list(range(10))
+        assert len(write.batches) < 10
+
+    asyncio.run(main())
+
+
+def test_a_batch_holds_at_most_most_writes() -> None:
+    async def main() -> None:
+        write = Recorder()
+        batcher = Batcher(write, most=3, flushes=1)
+        assert await asyncio.gather(*(batcher.submit(item) for item in range(8))) == [i % 2 == 0 for i in range(8)]
+        assert [len(batch) for batch in write.batches] == [3, 3, 2]
+
+    asyncio.run(main())
+
+
+def test_a_failed_batch_fails_each_of_its_writes_and_the_next_batch_goes_on() -> None:
+    async def main() -> None:
+        write = Recorder()
+        batcher = Batcher(write, flushes=1)
+        write.fail = ConnectionResetError("gone")
+        results = await asyncio.gather(*(batcher.submit(item) for item in range(4)), return_exceptions=True)
+        assert all(isinstance(result, ConnectionResetError) for result in results)
+        write.fail = None
+        assert await batcher.submit(2) is True
+
+    asyncio.run(main())
+
+
+def test_a_write_whose_request_gave_up_does_not_stop_the_others() -> None:
+    async def main() -> None:
+        write = Recorder()
+        write.gate.clear()
+        batcher = Batcher(write, flushes=1)
+        first = asyncio.create_task(batcher.submit(0))
+        given_up = asyncio.create_task(batcher.submit(2))
+        last = asyncio.create_task(batcher.submit(4))
+        await asyncio.sleep(0)
+        given_up.cancel()
+        write.gate.set()
+        assert await first is True and await last is True
+        with pytest.raises(asyncio.CancelledError):
+            await given_up
+
+    asyncio.run(main())
+
+
+def test_a_write_function_that_answers_too_few_fails_its_batch_rather_than_guessing() -> None:
+    async def short(items: Sequence[int]) -> list[bool]:
+        return [True] * (len(items) - 1)
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="answered"):
+            await Batcher(short).submit(1)
+
+    asyncio.run(main())
+
+
+def test_nonsense_sizes_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Batcher(Recorder(), most=0)
+    with pytest.raises(ValueError):
+        Batcher(Recorder(), flushes=0)
+
+
+# ------------------------------------------------------------------------------- the store, on both backends
+
+
+async def _client(store: SqlStore, name: str) -> tuple[Client, str]:
+    client, secret = await register_client(
+        store,
+        name=name,
+        redirect_uris=[REDIRECT_URI],
+        public=False,
+        scope=None,
+        grant_types=["client_credentials"],
+        known_scopes=DEFAULT_SCOPES,
+        now=NOW,
+    )
+    assert secret is not None
+    return client, secret
+
+
+def _token(client: Client) -> AccessToken:
+    digest = tokens.digest(tokens.new_secret(tokens.ACCESS_TOKEN))
+    return AccessToken(digest, None, client.client_id, None, "read:account", NOW + 3600, NOW)
+
+
+def test_many_tokens_at_once_are_each_written_only_while_their_own_client_is_registered(database: str) -> None:
+    """Sixty parallel issues for three clients, one of them removed by another connection while this store still
+    remembers it: its tokens are refused and written nowhere, the others' are all written."""
+
+    async def main() -> None:
+        store = await SqlStore.open(database)
+        other = await SqlStore.open(database, migrate_schema=False)
+        try:
+            clients = [(await _client(store, f"machine {n}"))[0] for n in range(3)]
+            for client in clients:
+                assert await store.find_client(client.client_id, remembered=True) == client
+            assert await other.remove_client(clients[2].client_id)
+            issued = [(client, _token(client)) for _ in range(20) for client in clients]
+            written = await asyncio.gather(*(store.issue_client_token(token, client, None) for client, token in issued))
+            for (client, token), was_written in zip(issued, written, strict=True):
+                assert was_written is (client != clients[2])
+                found = await store.find_access_token(token.digest, NOW)
+                assert (found == token) is was_written, client.name
+        finally:
+            await store.close()
+            await other.close()
+
+    asyncio.run(main())
+
+
+def test_a_token_signed_with_a_key_no_longer_newest_is_not_written(database: str) -> None:
+    async def main() -> None:
+        store = await SqlStore.open(database)
+        try:
+            client, _ = await _client(store, "machine")
+            token = _token(client)
+            # No signing key exists, so no kid is the newest one: a JWT naming any kid is refused.
+            results = await asyncio.gather(
+                store.issue_client_token(token, client, "k-gone"),
+                store.issue_client_token(_token(client), client, None),
+            )
+            assert results == [False, True]
+            assert await store.find_access_token(token.digest, NOW) is None
+        finally:
+            await store.close()
+
+    asyncio.run(main())
