@@ -214,6 +214,9 @@ Written by `bench/run` on {meta["date"]}; `bench/results.png` charts the same fi
   `api-jwt-local` is bench/resource_api.py, a resource server of `sekisho.resource` alone (JwtVerifier against
   sekisho's JWKS, no database), pinned to the server core beside `sekisho serve`; its peak RSS is its own;
   the login reuses one CSRF cookie/token pair
+- the two `floor` rows are not sekisho: bench/floor_api.py on Starlette + uvicorn (+ asyncpg's pool) answers the
+  same client_credentials request checking nothing, with no database or with one INSERT of the token's digest,
+  on the server core; they show what sekisho's stack allows, and their last column is floor / peer
 
 ## Machine
 

@@ -252,10 +252,14 @@ def run_sekisho(group: Sequence[Scenario], env: Environment, options: Options) -
                 say(f"{scenario.name}: {scenario.title}")
                 with ExitStack() as stack:
                     measured_server, scenario_target = server, target
-                    if scenario.resource_api:  # the resource server is measured; sekisho serve issues the tokens
-                        log = env.folder / f"resource-{scenario.name}.log"
+                    log = env.folder / f"{scenario.measured}-{scenario.name}.log"
+                    if scenario.measured == "resource-api":  # sekisho serve issues the tokens it checks
                         measured_server = stack.enter_context(targets.resource_api(server.url, log))
                         scenario_target = replace(target, api_url=measured_server.url)
+                    elif scenario.measured in ("floor", "floor-pg"):  # sekisho serve stands by, idle
+                        floor_database = database if scenario.measured == "floor-pg" else None
+                        measured_server = stack.enter_context(targets.floor_api(floor_database, log))
+                        scenario_target = replace(target, url=measured_server.url)
                     workload = scenario.workload(scenario_target)
                     summary = measure(f"sekisho {scenario.name}", workload, options, measured_server.serving_pid)
                     measured[scenario.name] = Measurement(summary, measured_server.peak_rss_mib())

@@ -176,6 +176,7 @@ def password_login(target: Target) -> Workload:
 
 Backend = Literal["pg", "sqlite"]
 Format = Literal["opaque", "jwt"]
+Measured = Literal["sekisho", "resource-api", "floor", "floor-pg"]
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,9 @@ class Scenario:
     token_format: Format
     workload: Callable[[Target], Workload]
     peer: Peer | None = None
-    resource_api: bool = False  # measured at bench/resource_api.py (sekisho.resource), with sekisho serve beside it
+    # Who answers the measured requests: sekisho serve itself, or an app of bench/ with sekisho serve beside it
+    # (bench/resource_api.py: sekisho.resource alone; bench/floor_api.py: the stack's floor, with or without an INSERT)
+    measured: Measured = "sekisho"
 
 
 SCENARIOS = (
@@ -222,7 +225,27 @@ SCENARIOS = (
         "pg",
         "jwt",
         protected_api,
-        resource_api=True,
+        measured="resource-api",
     ),
     Scenario("login-pg", "POST /login (argon2id), PostgreSQL", "pg", "opaque", password_login),
+    # The floor of the stack, for reading the figures above: issue 6's "bare Starlette form POST" and "raw asyncpg
+    # INSERT per request", as a client_credentials request to bench/floor_api.py, which checks nothing.
+    Scenario(
+        "floor-starlette",
+        "floor: bare Starlette form POST, no database (reference)",
+        "pg",
+        "opaque",
+        client_credentials,
+        PEER_CC_OPAQUE,
+        measured="floor",
+    ),
+    Scenario(
+        "floor-asyncpg-pg",
+        "floor: Starlette form POST + one asyncpg INSERT, PostgreSQL (reference)",
+        "pg",
+        "opaque",
+        client_credentials,
+        PEER_CC_OPAQUE,
+        measured="floor-pg",
+    ),
 )

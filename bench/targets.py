@@ -93,14 +93,28 @@ def sekisho_serve(database: str, token_format: str, log: Path) -> Iterator[Serve
 
 @contextmanager
 def resource_api(issuer: str, log: Path) -> Iterator[Server]:
-    """bench/resource_api.py under uvicorn (one process, on the server core): checks sekisho's JWTs locally."""
+    """bench/resource_api.py: checks sekisho's JWTs locally."""
+    with bench_app("bench.resource_api:from_environment", {"SEKISHO_ISSUER": issuer}, log) as server:
+        yield server
+
+
+@contextmanager
+def floor_api(database: str | None, log: Path) -> Iterator[Server]:
+    """bench/floor_api.py: the least a token endpoint on sekisho's stack does; `database`: with one INSERT."""
+    with bench_app("bench.floor_api:from_environment", {"FLOOR_DATABASE": database or ""}, log) as server:
+        yield server
+
+
+@contextmanager
+def bench_app(factory: str, env: dict[str, str], log: Path) -> Iterator[Server]:
+    """An app of bench/ under uvicorn (one process, on the server core), `env` added to its environment."""
     port = free_port()
     command = [
-        sys.executable, "-m", "uvicorn", "bench.resource_api:from_environment", "--factory",
+        sys.executable, "-m", "uvicorn", factory, "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    env = dict(os.environ, SEKISHO_ISSUER=issuer)
-    with _pinned_server(command, port, "/healthz", log, env=env, cwd=Path(__file__).resolve().parents[1]) as server:
+    root = Path(__file__).resolve().parents[1]
+    with _pinned_server(command, port, "/healthz", log, env=dict(os.environ, **env), cwd=root) as server:
         yield server
 
 
