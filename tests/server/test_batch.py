@@ -187,3 +187,37 @@ def test_a_token_signed_with_a_key_no_longer_newest_is_not_written(database: str
             await store.close()
 
     asyncio.run(main())
+
+
+def test_many_lookups_at_once_each_get_their_own_answer(database: str) -> None:
+    """Lookups made together: live, revoked, expired at that row's `now`, unknown, and one token asked for both by
+    a client still registered and by one removed meanwhile (from memory): each gets what it would get alone."""
+
+    async def main() -> None:
+        store = await SqlStore.open(database)
+        other = await SqlStore.open(database, migrate_schema=False)
+        try:
+            current, removed = [(await _client(store, f"caller {n}"))[0] for n in range(2)]
+            live, revoked = _token(current), _token(current)
+            for token in (live, revoked):
+                assert await store.issue_client_token(token, current, None)
+            await store.revoke_access_token(revoked.digest, NOW)
+            assert await store.find_client(removed.client_id, remembered=True) == removed
+            assert await other.remove_client(removed.client_id)
+            asked = [
+                (live.digest, NOW, None, live),
+                (live.digest, live.expires_at, None, None),  # expired at that moment
+                (revoked.digest, NOW, None, None),
+                (tokens.digest("sek_at_unknown"), NOW, None, None),
+                (live.digest, NOW, current, live),
+                (live.digest, NOW, removed, None),
+            ] * 5
+            found = await asyncio.gather(
+                *(store.find_access_token(digest, now, seen_by) for digest, now, seen_by, _ in asked)
+            )
+            assert found == [expected for *_, expected in asked]
+        finally:
+            await store.close()
+            await other.close()
+
+    asyncio.run(main())

@@ -1,10 +1,10 @@
-"""Natural batching of one kind of write: what arrives while earlier batches are on their way goes in the next one.
+"""Natural batching of one kind of statement: what arrives while earlier batches are on their way goes in the next.
 
-A token endpoint under load sends many single-row INSERTs at once, and each costs a round trip whose client side
-(asyncpg's encoding, a socket write, a wake-up and a read) is about a third of a client_credentials request's CPU
-on the bench machine (bench/RESULTS.md, the floor rows). `Batcher` makes one statement of them. Nothing waits on a
-timer: a write that finds fewer than `flushes` batches in flight starts one at once, so a lone request goes as
-fast as before; under load, writes gather while the batches before them are being committed.
+A token endpoint under load sends many single-row INSERTs (or lookups) at once, and each costs a round trip whose
+client side (asyncpg's encoding, a socket write, a wake-up and a read) is about a third of a client_credentials
+request's CPU on the bench machine (bench/RESULTS.md, the floor rows). `Batcher` makes one statement of them.
+Nothing waits on a timer: a write that finds fewer than `flushes` batches in flight starts one at once, so a lone
+request goes as fast as before; under load, writes gather while the batches before them are being committed.
 
 A batch is one statement, so it is written whole or not at all. If it fails, every write in it fails with the same
 error (a lost connection: `StoreUnavailable`, and each of those requests gets its 503), as each would have alone.
@@ -17,27 +17,28 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
-class Batcher(Generic[T]):
-    """`await submit(item)` is what `write` said of `item`, written with whatever else was waiting (at most
+class Batcher(Generic[T, R]):
+    """`await submit(item)` is what `write` answered for `item`, sent with whatever else was waiting (at most
     `most` items per call of `write`, at most `flushes` calls at once). `write` answers each item of its list, in
-    order: True when it was written."""
+    order (a write: was it written; a lookup: what was found)."""
 
     def __init__(
-        self, write: Callable[[Sequence[T]], Awaitable[Sequence[bool]]], *, most: int = 100, flushes: int = 2
+        self, write: Callable[[Sequence[T]], Awaitable[Sequence[R]]], *, most: int = 100, flushes: int = 2
     ) -> None:
         if most < 1 or flushes < 1:
             raise ValueError("a batch holds at least one write, and at least one batch is sent at a time")
         self._write = write
         self._most = most
         self._flushes = flushes
-        self._waiting: list[tuple[T, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._flushing: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references to tasks
 
-    async def submit(self, item: T) -> bool:
+    async def submit(self, item: T) -> R:
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[bool] = loop.create_future()
+        answer: asyncio.Future[R] = loop.create_future()
         self._waiting.append((item, answer))
         if len(self._flushing) < self._flushes:
             task = loop.create_task(self._flush())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import Integer, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
@@ -109,10 +110,15 @@ _CONSUME_CODE = (
     .values(consumed_at=bindparam("now"))
     .returning(authorization_codes.c.grant_id)
 )
+
+
+def _usable_at(now: Any) -> tuple[ColumnElement[bool], ...]:
+    """An access token neither revoked nor expired at `now`."""
+    return access_tokens.c.revoked_at.is_(None), access_tokens.c.expires_at > now
+
+
 _FIND_ACCESS_TOKEN = select(*ACCESS_COLUMNS).where(
-    access_tokens.c.digest == bindparam("digest"),
-    access_tokens.c.revoked_at.is_(None),
-    access_tokens.c.expires_at > bindparam("now"),
+    access_tokens.c.digest == bindparam("digest"), *_usable_at(bindparam("now"))
 )
 FIND_ACCESS_TOKEN = Query(_FIND_ACCESS_TOKEN)
 _NEWEST_KID = (
@@ -126,27 +132,64 @@ Checks = tuple[bool, bool]  # (registered, signed): which of `_still_current` a 
 CHECKS: tuple[Checks, ...] = ((False, False), (False, True), (True, False), (True, True))
 
 
-def _still_current(registered: bool, signed: bool) -> list[ColumnElement[bool]]:
+def _still_current(registered: bool, signed: bool, batch: Any = None) -> list[ColumnElement[bool]]:
     """What a write (or a read) re-checks in its own statement, for a caller that may have both from memory: the
     client still registered with the secret it showed (`registered_id`, `secret_digest`; a URL client is never
-    registered, so has nothing to check) and, for a JWT, `kid` still the newest unretired signing key."""
+    registered, so has nothing to check) and, for a JWT, `kid` still the newest unretired signing key. In a
+    statement for many rows at once, `batch` (see `_batch`) holds these values per row."""
+
+    def value(name: str) -> Any:
+        return bindparam(name) if batch is None else batch.c[name]
+
     still: list[ColumnElement[bool]] = []
     if registered:
         still.append(
             select(clients.c.client_id)
             .where(
-                clients.c.client_id == bindparam("registered_id"),
-                clients.c.secret_digest.is_not_distinct_from(bindparam("secret_digest")),
+                clients.c.client_id == value("registered_id"),
+                clients.c.secret_digest.is_not_distinct_from(value("secret_digest")),
             )
             .exists()
         )
     if signed:
-        still.append(_NEWEST_KID == bindparam("kid"))
+        still.append(_NEWEST_KID == value("kid"))
     return still
+
+
+_CHECK_COLUMNS = (("registered_id", clients.c.client_id.type), ("secret_digest", clients.c.secret_digest.type))
+
+
+def _batch(columns: Sequence[tuple[str, Any]]) -> Any:
+    """PostgreSQL: the rows of a statement for many at once (store/batch.py), `unnest` of one array parameter per
+    column, each named for its column."""
+    arrays = [cast(bindparam(name), postgresql.ARRAY(kind)) for name, kind in columns]
+    return func.unnest(*arrays).table_valued(*(name for name, _ in columns)).render_derived(name="batch")
 
 
 # The same, only while the asking client (perhaps from memory) is still registered with the same secret.
 FIND_ACCESS_TOKEN_SEEN_BY = Query(_FIND_ACCESS_TOKEN.where(*_still_current(True, False)))
+
+
+def _find_access_tokens(*, seen_by: bool) -> Query:
+    """PostgreSQL, many lookups in one statement (store/batch.py): FIND_ACCESS_TOKEN (or _SEEN_BY) for each row of
+    parallel arrays (`position`, `digest`, `now`, and the asking client's checks); each token found comes back
+    after its row's `position`."""
+    columns = [
+        ("position", Integer()),
+        ("digest", access_tokens.c.digest.type),
+        ("now", access_tokens.c.expires_at.type),
+    ]
+    batch = _batch(columns + (list(_CHECK_COLUMNS) if seen_by else []))
+    found = (
+        select(batch.c.position, *ACCESS_COLUMNS)
+        .join_from(batch, access_tokens, access_tokens.c.digest == batch.c.digest)
+        .where(*_usable_at(batch.c.now), *_still_current(seen_by, False, batch))
+    )
+    return Query({"postgresql": found})
+
+
+FIND_ACCESS_TOKENS = _find_access_tokens(seen_by=False)
+FIND_ACCESS_TOKENS_SEEN_BY = _find_access_tokens(seen_by=True)
 FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.digest == bindparam("digest")))
 _CONSUME_REFRESH_TOKEN = (
     update(refresh_tokens)
@@ -276,23 +319,9 @@ def _issue_client_tokens(*, signed: bool) -> Query:
     """client_credentials on PostgreSQL, many tokens in one statement (store/batch.py): `_issue_client_token`
     for each row of parallel arrays, one per column plus the row's checks (`registered_id`, `secret_digest` and,
     signed, `kid`). Each row is checked on its own; the digests of the rows inserted come back."""
-    checks = [("registered_id", clients.c.client_id.type), ("secret_digest", clients.c.secret_digest.type)]
-    if signed:
-        checks.append(("kid", signing_keys.c.kid.type))
-    columns = [(column.name, column.type) for column in access_tokens.c] + checks
-    arrays = [cast(bindparam(name), postgresql.ARRAY(kind)) for name, kind in columns]
-    batch = func.unnest(*arrays).table_valued(*(name for name, _ in columns)).render_derived(name="batch")
-    still: list[ColumnElement[bool]] = [
-        select(clients.c.client_id)
-        .where(
-            clients.c.client_id == batch.c.registered_id,
-            clients.c.secret_digest.is_not_distinct_from(batch.c.secret_digest),
-        )
-        .exists()
-    ]
-    if signed:
-        still.append(_NEWEST_KID == batch.c.kid)
-    rows = select(*(batch.c[column.name] for column in access_tokens.c)).where(*still)
+    checks = [*_CHECK_COLUMNS, ("kid", signing_keys.c.kid.type)] if signed else list(_CHECK_COLUMNS)
+    batch = _batch([(column.name, column.type) for column in access_tokens.c] + checks)
+    rows = select(*(batch.c[column.name] for column in access_tokens.c)).where(*_still_current(True, signed, batch))
     statement = insert(access_tokens).from_select(list(access_tokens.c), rows).returning(access_tokens.c.digest)
     return Query({"postgresql": statement})
 

@@ -23,7 +23,7 @@ from sekisho.server.entities import (
 )
 from sekisho.server.store import queries as q
 from sekisho.server.store.batch import Batcher
-from sekisho.server.store.driver import Connection, Database, Query, open_database
+from sekisho.server.store.driver import Connection, Database, Query, Row, open_database
 from sekisho.server.store.migrate import migrate
 
 Backoff = Callable[[int], int]
@@ -89,7 +89,9 @@ class SqlStore:
         self._read: Connection
         self._write: Connection  # single statements, each atomic by itself
         self._clients: OrderedDict[str, Client] = OrderedDict()  # LRU of registrations read, see find_client
-        self._client_tokens: dict[bool, Batcher[dict[str, object]]] | None = None  # by signed, see connect
+        # PostgreSQL, see connect: client_credentials tokens by signed, access token lookups by seen_by
+        self._client_tokens: dict[bool, Batcher[dict[str, object], bool]] | None = None
+        self._access_lookups: dict[bool, Batcher[dict[str, object], Row | None]] | None = None
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
         if migrate_schema:
@@ -97,8 +99,9 @@ class SqlStore:
         self.database = await open_database(self.url)
         self._read = self.database.reader()
         self._write = self.database.writer()
-        if self.database.dialect == "postgresql":  # SQLite has one writer, and no round trip to save
+        if self.database.dialect == "postgresql":  # SQLite: no round trip to save
             self._client_tokens = {signed: self._batch_client_tokens(signed) for signed in (False, True)}
+            self._access_lookups = {seen_by: self._batch_access_lookups(seen_by) for seen_by in (False, True)}
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:
@@ -225,7 +228,7 @@ class SqlStore:
         written = await self._write.fetch_one(query, **_row(token, revoked_at=None), **checks)
         return self._forget_unless(written is not None, client)
 
-    def _batch_client_tokens(self, signed: bool) -> Batcher[dict[str, object]]:
+    def _batch_client_tokens(self, signed: bool) -> Batcher[dict[str, object], bool]:
         """PostgreSQL: many client_credentials tokens, each with its own checks, in one INSERT (store/batch.py)."""
         query = q.ISSUE_SIGNED_CLIENT_TOKENS if signed else q.ISSUE_CLIENT_TOKENS
 
@@ -245,12 +248,27 @@ class SqlStore:
     async def find_access_token(self, digest: str, now: int, seen_by: Client | None = None) -> AccessToken | None:
         """The token if it is neither revoked nor expired (and `seen_by`, if given, is still registered with the
         same secret: a client from memory, confirmed in the same statement)."""
-        if seen_by is None:
-            row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN, digest=digest, now=now)
+        params: dict[str, object] = {"digest": digest, "now": now}
+        if seen_by is not None:
+            params |= {"registered_id": seen_by.client_id, "secret_digest": seen_by.secret_digest}
+        if self._access_lookups is not None:  # PostgreSQL: with the other lookups being made
+            row = await self._access_lookups[seen_by is not None].submit(params)
         else:
-            _, checks = _checks(seen_by, None)
-            row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN_SEEN_BY, digest=digest, now=now, **checks)
+            row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN_SEEN_BY if seen_by else q.FIND_ACCESS_TOKEN, **params)
         return AccessToken(*row) if row else None
+
+    def _batch_access_lookups(self, seen_by: bool) -> Batcher[dict[str, object], Row | None]:
+        """PostgreSQL: many access token lookups, each with its own checks, in one SELECT (store/batch.py)."""
+        query = q.FIND_ACCESS_TOKENS_SEEN_BY if seen_by else q.FIND_ACCESS_TOKENS
+
+        async def look_up(rows: Sequence[dict[str, object]]) -> list[Row | None]:
+            arrays = {name: [row[name] for row in rows] for name in rows[0]}
+            found = {
+                row[0]: row[1:] for row in await self._read.fetch_all(query, position=list(range(len(rows))), **arrays)
+            }
+            return [found.get(position) for position in range(len(rows))]
+
+        return Batcher(look_up)
 
     async def find_refresh_token(self, digest: str) -> RefreshToken | None:
         row = await self._read.fetch_one(q.FIND_REFRESH_TOKEN, digest=digest)
