@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -40,6 +40,11 @@ def _row(record: object, **extra: object) -> dict[str, object]:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclasses.fields() builds a tuple per call: once per record type
+
+
+def _arrays(rows: Sequence[Mapping[str, object]], leave_out: Collection[str] = ()) -> dict[str, list[object]]:
+    """A batch's rows as one list per parameter, for a statement over `unnest` of arrays (queries._batch)."""
+    return {name: [row[name] for row in rows] for name in rows[0] if name not in leave_out}
 
 
 def _checks(client: Client, kid: str | None) -> tuple[q.Checks, dict[str, str | None]]:
@@ -233,7 +238,7 @@ class SqlStore:
         query = q.ISSUE_SIGNED_CLIENT_TOKENS if signed else q.ISSUE_CLIENT_TOKENS
 
         async def write(rows: Sequence[dict[str, object]]) -> list[bool]:
-            arrays = {name: [row[name] for row in rows] for name in rows[0] if signed or name != "kid"}
+            arrays = _arrays(rows, leave_out=() if signed else ("kid",))
             inserted = {digest for (digest,) in await self._write.fetch_all(query, **arrays)}
             return [row["digest"] in inserted for row in rows]
 
@@ -262,7 +267,7 @@ class SqlStore:
         query = q.FIND_ACCESS_TOKENS_SEEN_BY if seen_by else q.FIND_ACCESS_TOKENS
 
         async def look_up(rows: Sequence[dict[str, object]]) -> list[Row | None]:
-            arrays = {name: [row[name] for row in rows] for name in rows[0]}
+            arrays = _arrays(rows)
             found = {
                 row[0]: row[1:] for row in await self._read.fetch_all(query, position=list(range(len(rows))), **arrays)
             }
