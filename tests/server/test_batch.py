@@ -221,3 +221,37 @@ def test_many_lookups_at_once_each_get_their_own_answer(database: str) -> None:
             await other.close()
 
     asyncio.run(main())
+
+
+def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_each_has_its_own(database: str) -> None:
+    """The batching itself: sixty issues, then sixty lookups, made together. PostgreSQL sends fewer statements than
+    requests; SQLite, with no round trip to save, at least one each."""
+
+    async def main() -> None:
+        store = await SqlStore.open(database)
+        try:
+            client, _ = await _client(store, "machine")
+            sent: list[str] = []
+            for connection in {id(store._write): store._write, id(store._read): store._read}.values():
+                for method in ("fetch_one", "fetch_all"):
+                    original = getattr(connection, method)
+
+                    async def counted(*args: object, _original: object = original, **kwargs: object) -> object:
+                        sent.append("statement")
+                        return await _original(*args, **kwargs)  # type: ignore[operator]
+
+                    setattr(connection, method, counted)
+            issued = [_token(client) for _ in range(60)]
+            assert all(await asyncio.gather(*(store.issue_client_token(token, client, None) for token in issued)))
+            issue_statements = len(sent)
+            found = await asyncio.gather(*(store.find_access_token(token.digest, NOW) for token in issued))
+            assert found == issued
+            lookup_statements = len(sent) - issue_statements
+            if database.startswith("sqlite"):
+                assert issue_statements >= 60 and lookup_statements >= 60  # (fetch_one may go through fetch_all)
+            else:
+                assert 1 <= issue_statements < 60 and 1 <= lookup_statements < 60
+        finally:
+            await store.close()
+
+    asyncio.run(main())
