@@ -18,9 +18,11 @@ import aiosqlite
 from sqlalchemy import literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import ClauseElement
-from sqlalchemy.sql.selectable import Select
+from sqlalchemy.sql.selectable import CTE, Select
 
 from sekisho.errors import TemporarilyUnavailable
 from sekisho.server.store.pool import Pool
@@ -49,6 +51,15 @@ _DIALECTS: dict[str, Dialect] = {
 }
 
 
+def _reads_only(statement: ClauseElement) -> bool:
+    """A SELECT with no INSERT, UPDATE or DELETE in its WITH clauses (a consuming CTE is a write)."""
+    if not isinstance(statement, Select):
+        return False
+    return not any(
+        isinstance(each, CTE) and isinstance(each.element, UpdateBase) for each in visitors.iterate(statement)
+    )
+
+
 class Query:
     """A Core statement with named bind parameters, compiled once per dialect."""
 
@@ -58,7 +69,7 @@ class Query:
         """One statement for every dialect, or one per dialect (for upserts)."""
         self.statements = statement if isinstance(statement, Mapping) else dict.fromkeys(_DIALECTS, statement)
         # A read may be sent again after a lost connection; a write may already have happened.
-        self.repeatable = all(isinstance(each, Select) for each in self.statements.values())
+        self.repeatable = all(_reads_only(each) for each in self.statements.values())
         self._compiled: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
     def compiled(self, dialect: str) -> tuple[str, tuple[str, ...], dict[str, Any]]:
