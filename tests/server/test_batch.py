@@ -10,7 +10,8 @@ import pytest
 
 from sekisho.protocol import tokens
 from sekisho.protocol.scopes import DEFAULT_SCOPES
-from sekisho.server.entities import AccessToken, Client
+from sekisho.server.entities import AccessToken, AuthorizationCode, Client, Grant, NewTokens, RefreshToken, User
+from sekisho.server.ids import new_id
 from sekisho.server.registry import register_client
 from sekisho.server.store.batch import Batcher
 from sekisho.server.store.sql import SqlStore
@@ -224,8 +225,9 @@ def test_many_lookups_at_once_each_get_their_own_answer(database: str) -> None:
 
 
 def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_each_has_its_own(database: str) -> None:
-    """The batching itself: sixty issues, then sixty lookups, made together. PostgreSQL sends fewer statements than
-    requests; SQLite, with no round trip to save, at least one each."""
+    """The batching itself: sixty issues, then sixty lookups, sixty code exchanges and sixty refreshes, each made
+    together. PostgreSQL sends fewer statements than requests; SQLite, with no round trip to save, at least one
+    each."""
 
     async def main() -> None:
         store = await SqlStore.open(database)
@@ -247,11 +249,122 @@ def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_eac
             found = await asyncio.gather(*(store.find_access_token(token.digest, NOW) for token in issued))
             assert found == issued
             lookup_statements = len(sent) - issue_statements
+            codes = await _grants_with_codes(store, client, 60)
+            before = len(sent)
+            given = [_successors(client, code.grant_id, code.user_id, NOW + 1) for code in codes]
+            redeemed = await asyncio.gather(
+                *(store.redeem_code(c.digest, new, NOW + 1, client, None) for c, new in zip(codes, given, strict=True))
+            )
+            assert all(redeemed)
+            before, redeem_statements = len(sent), len(sent) - before
+            rotated = await asyncio.gather(
+                *(
+                    store.rotate_refresh_token(old.refresh.digest, _successors(client, c.grant_id, c.user_id, NOW + 2),
+                                               NOW + 2, client, None)
+                    for c, old in zip(codes, given, strict=True)
+                    if old.refresh is not None
+                )
+            )  # fmt: skip
+            assert all(rotated)
+            counts = [issue_statements, lookup_statements, redeem_statements, len(sent) - before]
             if database.startswith("sqlite"):
-                assert issue_statements >= 60 and lookup_statements >= 60  # (fetch_one may go through fetch_all)
+                # (fetch_one may go through fetch_all; a redemption is a transaction of its own, not counted here)
+                assert counts[0] >= 60 and counts[1] >= 60
             else:
-                assert 1 <= issue_statements < 60 and 1 <= lookup_statements < 60
+                assert all(1 <= count < 60 for count in counts), counts
         finally:
             await store.close()
+
+    asyncio.run(main())
+
+
+async def _grants_with_codes(store: SqlStore, client: Client, count: int) -> list[AuthorizationCode]:
+    user = User(new_id(), f"user-{new_id()}", "$argon2id$unused", NOW)
+    await store.add_user(user)
+    codes = []
+    for _ in range(count):
+        grant = Grant(new_id(), user.id, client.client_id, "read:account", NOW)
+        digest = tokens.digest(tokens.new_secret(tokens.AUTHORIZATION_CODE))
+        code = AuthorizationCode(
+            digest, grant.id, client.client_id, user.id, REDIRECT_URI, grant.scope, "challenge", NOW + 60
+        )
+        await store.issue_code(grant, code)
+        codes.append(code)
+    return codes
+
+
+def _successors(client: Client, grant_id: str, user_id: str, now: int) -> NewTokens:
+    access = AccessToken(
+        tokens.digest(tokens.new_secret(tokens.ACCESS_TOKEN)), grant_id, client.client_id, user_id, "read:account",
+        now + 3600, now,
+    )  # fmt: skip
+    refresh = RefreshToken(
+        tokens.digest(tokens.new_secret(tokens.REFRESH_TOKEN)), grant_id, client.client_id, user_id, "read:account",
+        now + 86400, now + 86400 * 30, now,
+    )  # fmt: skip
+    return NewTokens(access, refresh)
+
+
+def test_codes_and_refresh_tokens_redeemed_together_are_each_consumed_once(database: str) -> None:
+    """Eight codes redeemed at once, the first of them five times: each code gives its tokens exactly once. Then the
+    eight refresh tokens rotated at once, the first four times, and one by a client removed meanwhile (from
+    memory): each rotates once, the removed client's not at all; only the winners' successors are written."""
+
+    async def main() -> None:
+        store = await SqlStore.open(database)
+        other = await SqlStore.open(database, migrate_schema=False)
+        try:
+            client, _ = await _client(store, "app")
+            removed, _ = await _client(store, "removed app")
+            codes = await _grants_with_codes(store, client, 7) + await _grants_with_codes(store, removed, 1)
+            asked = [*codes, codes[0], codes[0], codes[0], codes[0]]
+            owner = {code.digest: client if code in codes[:7] else removed for code in codes}
+            given = [_successors(owner[code.digest], code.grant_id, code.user_id, NOW + 1) for code in asked]
+            won = await asyncio.gather(
+                *(
+                    store.redeem_code(code.digest, new, NOW + 1, owner[code.digest], None)
+                    for code, new in zip(asked, given, strict=True)
+                )
+            )
+            assert won[1:8] == [True] * 7 and [won[0], *won[8:]].count(True) == 1
+            for new, was_won in zip(given, won, strict=True):
+                assert (await store.find_access_token(new.access.digest, NOW + 2) is not None) is was_won
+            won_by = {code.digest: new for code, new, was_won in zip(asked, given, won, strict=True) if was_won}
+            mine, theirs = [won_by[code.digest] for code in codes[:7]], won_by[codes[7].digest]
+
+            assert await store.find_client(removed.client_id, remembered=True) == removed
+            assert await other.remove_client(removed.client_id) is True
+            refreshes = [*mine, mine[0], mine[0], mine[0]]
+            rotated = [
+                _successors(client, old.access.grant_id or "", old.access.user_id or "", NOW + 5) for old in refreshes
+            ]
+            assert theirs.refresh is not None
+            won = await asyncio.gather(
+                *(
+                    store.rotate_refresh_token(old.refresh.digest, new, NOW + 5, client, None)
+                    for old, new in zip(refreshes, rotated, strict=True)
+                    if old.refresh is not None
+                ),
+                store.rotate_refresh_token(
+                    theirs.refresh.digest,
+                    _successors(removed, theirs.access.grant_id or "", "", NOW + 5),
+                    NOW + 5,
+                    removed,
+                    None,
+                ),
+            )
+            assert won[1:7] == [True] * 6 and [won[0], *won[7:10]].count(True) == 1 and won[10] is False
+            for new, was_won in zip(rotated, won[:10], strict=True):
+                assert new.refresh is not None
+                assert (await store.find_refresh_token(new.refresh.digest) is not None) is was_won
+            for old in refreshes[:7]:
+                assert old.refresh is not None
+                consumed = await store.find_refresh_token(old.refresh.digest)
+                assert consumed is not None and consumed.consumed_at == NOW + 5
+            touched = dict(await store.list_user_grants(codes[0].user_id))
+            assert {grant.id: used for grant, used in touched.items()} == {code.grant_id: NOW + 5 for code in codes[:7]}
+        finally:
+            await store.close()
+            await other.close()
 
     asyncio.run(main())

@@ -104,9 +104,10 @@ INSERT_ACCESS_TOKEN = _insert(access_tokens)
 INSERT_REFRESH_TOKEN = _insert(refresh_tokens)
 FIND_CODE = Query(select(*CODE_COLUMNS).where(authorization_codes.c.digest == bindparam("digest")))
 # CONTRACT.md §3: single use is one atomic statement.
+_UNCONSUMED_CODE = (authorization_codes.c.consumed_at.is_(None),)
 _CONSUME_CODE = (
     update(authorization_codes)
-    .where(authorization_codes.c.digest == bindparam("digest"), authorization_codes.c.consumed_at.is_(None))
+    .where(authorization_codes.c.digest == bindparam("digest"), *_UNCONSUMED_CODE)
     .values(consumed_at=bindparam("now"))
     .returning(authorization_codes.c.grant_id)
 )
@@ -170,34 +171,33 @@ def _batch(columns: Sequence[tuple[str, Any]]) -> Any:
 FIND_ACCESS_TOKEN_SEEN_BY = Query(_FIND_ACCESS_TOKEN.where(*_still_current(True, False)))
 
 
-def _find_access_tokens(*, seen_by: bool) -> Query:
-    """PostgreSQL, many lookups in one statement (store/batch.py): FIND_ACCESS_TOKEN (or _SEEN_BY) for each row of
-    parallel arrays (`position`, `digest`, `now`, and the asking client's checks); each token found comes back
-    after its row's `position`."""
-    columns = [
-        ("position", Integer()),
-        ("digest", access_tokens.c.digest.type),
-        ("now", access_tokens.c.expires_at.type),
-    ]
-    batch = _batch(columns + (list(_CHECK_COLUMNS) if seen_by else []))
+def _find_many(columns: Sequence[Any], *, usable_at: bool = False, seen_by: bool = False) -> Query:
+    """PostgreSQL, many lookups by digest in one statement (store/batch.py), for each row of parallel arrays
+    (`position`, `digest`, and, as asked, `now` for `_usable_at` and the asking client's checks); each row found
+    comes back after its `position`."""
+    table = columns[0].table
+    batch = _batch(
+        [("position", Integer()), ("digest", table.c.digest.type)]
+        + ([("now", table.c.expires_at.type)] if usable_at else [])
+        + (list(_CHECK_COLUMNS) if seen_by else [])
+    )
     found = (
-        select(batch.c.position, *ACCESS_COLUMNS)
-        .join_from(batch, access_tokens, access_tokens.c.digest == batch.c.digest)
-        .where(*_usable_at(batch.c.now), *_still_current(seen_by, False, batch))
+        select(batch.c.position, *columns)
+        .join_from(batch, table, table.c.digest == batch.c.digest)
+        .where(*(_usable_at(batch.c.now) if usable_at else ()), *_still_current(seen_by, False, batch))
     )
     return Query({"postgresql": found})
 
 
-FIND_ACCESS_TOKENS = _find_access_tokens(seen_by=False)
-FIND_ACCESS_TOKENS_SEEN_BY = _find_access_tokens(seen_by=True)
+FIND_ACCESS_TOKENS = _find_many(ACCESS_COLUMNS, usable_at=True)
+FIND_ACCESS_TOKENS_SEEN_BY = _find_many(ACCESS_COLUMNS, usable_at=True, seen_by=True)
 FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.digest == bindparam("digest")))
+FIND_REFRESH_TOKENS = _find_many(REFRESH_COLUMNS)
+FIND_CODES = _find_many(CODE_COLUMNS)
+_UNCONSUMED_REFRESH_TOKEN = (refresh_tokens.c.consumed_at.is_(None), refresh_tokens.c.revoked_at.is_(None))
 _CONSUME_REFRESH_TOKEN = (
     update(refresh_tokens)
-    .where(
-        refresh_tokens.c.digest == bindparam("digest"),
-        refresh_tokens.c.consumed_at.is_(None),
-        refresh_tokens.c.revoked_at.is_(None),
-    )
+    .where(refresh_tokens.c.digest == bindparam("digest"), *_UNCONSUMED_REFRESH_TOKEN)
     .values(consumed_at=bindparam("now"))
     .returning(refresh_tokens.c.grant_id)
 )
@@ -213,29 +213,47 @@ CONSUME_CODE = _consume(_CONSUME_CODE)
 CONSUME_REFRESH_TOKEN = _consume(_CONSUME_REFRESH_TOKEN)
 
 
-def _consume_and_issue(consume: ReturningUpdate[tuple[str]], *, refresh: bool) -> dict[Checks, Query]:
-    """PostgreSQL only: consume a code or refresh token and insert its successors in one statement (one round trip).
+def _consume_many_and_issue(table: Any, *unconsumed: ColumnElement[bool], refresh: bool) -> dict[Checks, Query]:
+    """PostgreSQL only: consume many codes or refresh tokens and insert each one's successors, in one statement
+    (store/batch.py), a row of parallel arrays for each: `position`, `digest`, `now`, the access token's columns
+    prefixed `a_` (and the refresh token's `r_`), and the checks `_still_current` makes (the caller may have the
+    client and the signing key from memory).
 
-    The inserts and the grant's touch run only if the consuming UPDATE matched (WHERE EXISTS on its RETURNING), so a
-    secret consumed concurrently, or a client or signing key no longer current (`_still_current`: the caller may
-    have them from memory), yields no row and writes nothing, as the transaction on SQLite does. Access-token
-    parameters are prefixed `a_`, refresh-token ones `r_`.
+    The consuming UPDATE matches only the rows whose secret is `unconsumed` and whose checks hold; only those rows'
+    tokens are inserted and their grants touched, so a secret consumed concurrently (or twice in one batch), or a
+    client or key no longer current, writes nothing for its row, as the transaction on SQLite does. The positions
+    consumed come back.
     """
-    return {checks: _consume_then_insert(consume.where(*_still_current(*checks)), refresh=refresh) for checks in CHECKS}
+    return {checks: _consume_many(table, unconsumed, refresh, checks) for checks in CHECKS}
 
 
-def _consume_then_insert(consume: ReturningUpdate[tuple[str]], *, refresh: bool) -> Query:
-    consumed = consume.cte("consumed")
-    won = select(consumed.c.grant_id).exists()
+def _consume_many(table: Any, unconsumed: Sequence[ColumnElement[bool]], refresh: bool, checks: Checks) -> Query:
+    registered, signed = checks
     issued = [(access_tokens, "a_")] + ([(refresh_tokens, "r_")] if refresh else [])
+    rows = select(
+        _batch(
+            [("position", Integer()), ("digest", table.c.digest.type), ("now", table.c.consumed_at.type)]
+            + [(prefix + column.name, column.type) for issued_in, prefix in issued for column in issued_in.c]
+            + (list(_CHECK_COLUMNS) if registered else [])
+            + ([("kid", signing_keys.c.kid.type)] if signed else [])
+        )
+    ).cte("rows")
+    consumed = (
+        update(table)
+        .where(table.c.digest == rows.c.digest, *unconsumed, *_still_current(registered, signed, rows))
+        .values(consumed_at=rows.c.now)
+        .returning(rows.c.position, table.c.grant_id, rows.c.now)
+        .cte("consumed")
+    )
+    won = rows.join(consumed, consumed.c.position == rows.c.position)
     inserts = [
-        insert(table)
-        .from_select(list(table.c), select(*(bindparam(prefix + c.name, type_=c.type) for c in table.c)).where(won))
-        .cte(f"new_{table.name}")
-        for table, prefix in issued
+        insert(issued_in)
+        .from_select(list(issued_in.c), select(*(rows.c[prefix + c.name] for c in issued_in.c)).select_from(won))
+        .cte(f"new_{issued_in.name}")
+        for issued_in, prefix in issued
     ]
-    touch = update(grants).where(grants.c.id == bindparam("grant_id"), won).values(last_used_at=bindparam("now"))
-    return Query({"postgresql": select(consumed.c.grant_id).add_cte(*inserts, touch.cte("touched"))})
+    touch = update(grants).where(grants.c.id == consumed.c.grant_id).values(last_used_at=consumed.c.now)
+    return Query({"postgresql": select(consumed.c.position).add_cte(*inserts, touch.cte("touched"))})
 
 
 REVOKE_ACCESS_TOKEN = Query(
@@ -243,9 +261,9 @@ REVOKE_ACCESS_TOKEN = Query(
     .where(access_tokens.c.digest == bindparam("digest"), access_tokens.c.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
 )
-REDEEM_CODE = _consume_and_issue(_CONSUME_CODE, refresh=False)
-REDEEM_CODE_WITH_REFRESH = _consume_and_issue(_CONSUME_CODE, refresh=True)
-ROTATE_REFRESH_TOKEN = _consume_and_issue(_CONSUME_REFRESH_TOKEN, refresh=True)
+REDEEM_CODES = _consume_many_and_issue(authorization_codes, *_UNCONSUMED_CODE, refresh=False)
+REDEEM_CODES_WITH_REFRESH = _consume_many_and_issue(authorization_codes, *_UNCONSUMED_CODE, refresh=True)
+ROTATE_REFRESH_TOKENS = _consume_many_and_issue(refresh_tokens, *_UNCONSUMED_REFRESH_TOKEN, refresh=True)
 TOUCH_GRANT = Query(update(grants).where(grants.c.id == bindparam("grant_id")).values(last_used_at=bindparam("now")))
 REVOKE_GRANT = Query(
     update(grants)

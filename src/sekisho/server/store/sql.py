@@ -94,9 +94,10 @@ class SqlStore:
         self._read: Connection
         self._write: Connection  # single statements, each atomic by itself
         self._clients: OrderedDict[str, Client] = OrderedDict()  # LRU of registrations read, see find_client
-        # PostgreSQL, see connect: client_credentials tokens by signed, access token lookups by seen_by
+        # PostgreSQL, see connect: client_credentials tokens by signed; lookups and redemptions by statement
         self._client_tokens: dict[bool, Batcher[dict[str, object], bool]] | None = None
-        self._access_lookups: dict[bool, Batcher[dict[str, object], Row | None]] | None = None
+        self._lookups: dict[Query, Batcher[dict[str, object], Row | None]] = {}
+        self._redemptions: dict[Query, Batcher[dict[str, object], bool]] = {}
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
         if migrate_schema:
@@ -106,7 +107,12 @@ class SqlStore:
         self._write = self.database.writer()
         if self.database.dialect == "postgresql":  # SQLite: no round trip to save
             self._client_tokens = {signed: self._batch_client_tokens(signed) for signed in (False, True)}
-            self._access_lookups = {seen_by: self._batch_access_lookups(seen_by) for seen_by in (False, True)}
+            lookups = (q.FIND_ACCESS_TOKENS, q.FIND_ACCESS_TOKENS_SEEN_BY, q.FIND_REFRESH_TOKENS, q.FIND_CODES)
+            self._lookups = {query: self._batch_lookups(query) for query in lookups}
+            redemptions = (q.REDEEM_CODES, q.REDEEM_CODES_WITH_REFRESH, q.ROTATE_REFRESH_TOKENS)
+            self._redemptions = {
+                query: self._batch_redemptions(query, which) for kind in redemptions for which, query in kind.items()
+            }
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:
@@ -210,14 +216,14 @@ class SqlStore:
             await tx.execute(q.INSERT_CODE, **_row(code, created_at=grant.created_at))
 
     async def find_code(self, digest: str) -> AuthorizationCode | None:
-        row = await self._read.fetch_one(q.FIND_CODE, digest=digest)
+        row = await self._find(q.FIND_CODE, q.FIND_CODES, {"digest": digest})
         return _code(row) if row else None
 
     async def redeem_code(self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None) -> bool:
         """Consume the code and persist its tokens atomically; False, with nothing written, if it was already
         consumed, or `client` (perhaps from memory) is no longer registered, or `kid` no longer the newest key."""
-        if self.database.dialect == "postgresql":
-            query = q.REDEEM_CODE if tokens.refresh is None else q.REDEEM_CODE_WITH_REFRESH
+        if self._redemptions:  # PostgreSQL
+            query = q.REDEEM_CODES if tokens.refresh is None else q.REDEEM_CODES_WITH_REFRESH
             return await self._consume_and_issue(query, digest, tokens, now, client, kid)
         return await self._consume_then_insert(q.CONSUME_CODE, digest, tokens, now, client, kid)
 
@@ -256,15 +262,20 @@ class SqlStore:
         params: dict[str, object] = {"digest": digest, "now": now}
         if seen_by is not None:
             params |= {"registered_id": seen_by.client_id, "secret_digest": seen_by.secret_digest}
-        if self._access_lookups is not None:  # PostgreSQL: with the other lookups being made
-            row = await self._access_lookups[seen_by is not None].submit(params)
+        if seen_by is None:
+            row = await self._find(q.FIND_ACCESS_TOKEN, q.FIND_ACCESS_TOKENS, params)
         else:
-            row = await self._read.fetch_one(q.FIND_ACCESS_TOKEN_SEEN_BY if seen_by else q.FIND_ACCESS_TOKEN, **params)
+            row = await self._find(q.FIND_ACCESS_TOKEN_SEEN_BY, q.FIND_ACCESS_TOKENS_SEEN_BY, params)
         return AccessToken(*row) if row else None
 
-    def _batch_access_lookups(self, seen_by: bool) -> Batcher[dict[str, object], Row | None]:
-        """PostgreSQL: many access token lookups, each with its own checks, in one SELECT (store/batch.py)."""
-        query = q.FIND_ACCESS_TOKENS_SEEN_BY if seen_by else q.FIND_ACCESS_TOKENS
+    async def _find(self, one: Query, many: Query, params: dict[str, object]) -> Row | None:
+        """`one` row; on PostgreSQL, with the other lookups being made at the time (`many`, queries._find_many)."""
+        if self._lookups:
+            return await self._lookups[many].submit(params)
+        return await self._read.fetch_one(one, **params)
+
+    def _batch_lookups(self, query: Query) -> Batcher[dict[str, object], Row | None]:
+        """PostgreSQL: many lookups, each with its own checks, in one SELECT (store/batch.py)."""
 
         async def look_up(rows: Sequence[dict[str, object]]) -> list[Row | None]:
             arrays = _arrays(rows)
@@ -276,7 +287,7 @@ class SqlStore:
         return Batcher(look_up)
 
     async def find_refresh_token(self, digest: str) -> RefreshToken | None:
-        row = await self._read.fetch_one(q.FIND_REFRESH_TOKEN, digest=digest)
+        row = await self._find(q.FIND_REFRESH_TOKEN, q.FIND_REFRESH_TOKENS, {"digest": digest})
         return _refresh(row) if row else None
 
     async def rotate_refresh_token(
@@ -284,21 +295,34 @@ class SqlStore:
     ) -> bool:
         """Consume the refresh token and persist its successors atomically; False, with nothing written, if it was
         used or revoked, or `client` (perhaps from memory) is no longer registered, or `kid` no longer the newest."""
-        if self.database.dialect == "postgresql":
-            return await self._consume_and_issue(q.ROTATE_REFRESH_TOKEN, digest, tokens, now, client, kid)
+        if self._redemptions:  # PostgreSQL
+            return await self._consume_and_issue(q.ROTATE_REFRESH_TOKENS, digest, tokens, now, client, kid)
         return await self._consume_then_insert(q.CONSUME_REFRESH_TOKEN, digest, tokens, now, client, kid)
 
     async def _consume_and_issue(
         self, query: dict[q.Checks, Query], digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
     ) -> bool:
-        """PostgreSQL: the consuming UPDATE and the inserts as one statement (queries._consume_and_issue)."""
+        """PostgreSQL: the consuming UPDATE and the inserts as one statement, with the other redemptions being made
+        at the time (queries._consume_many_and_issue)."""
         which, checks = _checks(client, kid)
-        params = {f"a_{name}": value for name, value in _row(tokens.access, revoked_at=None).items()}
+        row: dict[str, object] = {"digest": digest, "now": now, **checks}
+        row |= {f"a_{name}": value for name, value in _row(tokens.access, revoked_at=None).items()}
         if tokens.refresh is not None:
-            params |= {f"r_{name}": value for name, value in _row(tokens.refresh).items()}
-        grant_id = tokens.access.grant_id
-        row = await self._write.fetch_one(query[which], digest=digest, now=now, grant_id=grant_id, **params, **checks)
-        return self._forget_unless(row is not None, client)
+            row |= {f"r_{name}": value for name, value in _row(tokens.refresh).items()}
+        return self._forget_unless(await self._redemptions[query[which]].submit(row), client)
+
+    def _batch_redemptions(self, query: Query, which: q.Checks) -> Batcher[dict[str, object], bool]:
+        """PostgreSQL: many codes or refresh tokens consumed, and their successors inserted, in one statement."""
+        registered, signed = which
+        unchecked = (() if registered else ("registered_id", "secret_digest")) + (() if signed else ("kid",))
+
+        async def redeem(rows: Sequence[dict[str, object]]) -> list[bool]:
+            arrays = _arrays(rows, leave_out=unchecked)
+            consumed = await self._write.fetch_all(query, position=list(range(len(rows))), **arrays)
+            won = {position for (position,) in consumed}
+            return [position in won for position in range(len(rows))]
+
+        return Batcher(redeem)
 
     async def _consume_then_insert(
         self, query: dict[q.Checks, Query], digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
