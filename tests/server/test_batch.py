@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -307,8 +308,9 @@ def _successors(client: Client, grant_id: str, user_id: str, now: int) -> NewTok
 
 def test_codes_and_refresh_tokens_redeemed_together_are_each_consumed_once(database: str) -> None:
     """Eight codes redeemed at once, the first of them five times: each code gives its tokens exactly once. Then the
-    eight refresh tokens rotated at once, the first four times, and one by a client removed meanwhile (from
-    memory): each rotates once, the removed client's not at all; only the winners' successors are written."""
+    eight refresh tokens rotated at once, the first four times, one by a client removed meanwhile (from memory), and
+    one in the same statement by a client whose secret no longer matches (its row's own check fails): each rotates
+    once, the last two not at all (that one stays usable); only the winners' successors are written."""
 
     async def main() -> None:
         store = await SqlStore.open(database)
@@ -332,6 +334,13 @@ def test_codes_and_refresh_tokens_redeemed_together_are_each_consumed_once(datab
             won_by = {code.digest: new for code, new, was_won in zip(asked, given, won, strict=True) if was_won}
             mine, theirs = [won_by[code.digest] for code in codes[:7]], won_by[codes[7].digest]
 
+            (spare_code,) = await _grants_with_codes(store, client, 1)
+            spare = _successors(client, spare_code.grant_id, spare_code.user_id, NOW + 1)
+            assert await store.redeem_code(spare_code.digest, spare, NOW + 1, client, None)
+            stale = replace(client, secret_digest="0" * 64)  # as if registered again with another secret
+            assert spare.refresh is not None
+            spare_rotated = _successors(client, spare_code.grant_id, spare_code.user_id, NOW + 5)
+
             assert await store.find_client(removed.client_id, remembered=True) == removed
             assert await other.remove_client(removed.client_id) is True
             refreshes = [*mine, mine[0], mine[0], mine[0]]
@@ -352,8 +361,12 @@ def test_codes_and_refresh_tokens_redeemed_together_are_each_consumed_once(datab
                     removed,
                     None,
                 ),
+                store.rotate_refresh_token(spare.refresh.digest, spare_rotated, NOW + 5, stale, None),
             )
             assert won[1:7] == [True] * 6 and [won[0], *won[7:10]].count(True) == 1 and won[10] is False
+            assert won[11] is False and spare_rotated.refresh is not None
+            assert await store.find_refresh_token(spare_rotated.refresh.digest) is None
+            assert await store.find_refresh_token(spare.refresh.digest) == spare.refresh  # not consumed
             for new, was_won in zip(rotated, won[:10], strict=True):
                 assert new.refresh is not None
                 assert (await store.find_refresh_token(new.refresh.digest) is not None) is was_won

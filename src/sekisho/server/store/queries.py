@@ -157,7 +157,10 @@ def _still_current(registered: bool, signed: bool, batch: Any = None) -> list[Co
     return still
 
 
-_CHECK_COLUMNS = (("registered_id", clients.c.client_id.type), ("secret_digest", clients.c.secret_digest.type))
+def _check_columns(registered: bool, signed: bool) -> list[tuple[str, Any]]:
+    """The per-row parameters of `_still_current(registered, signed, batch)`, for `_batch`."""
+    columns = [("registered_id", clients.c.client_id.type), ("secret_digest", clients.c.secret_digest.type)]
+    return (columns if registered else []) + ([("kid", signing_keys.c.kid.type)] if signed else [])
 
 
 def _batch(columns: Sequence[tuple[str, Any]]) -> Any:
@@ -179,7 +182,7 @@ def _find_many(columns: Sequence[Any], *, usable_at: bool = False, seen_by: bool
     batch = _batch(
         [("position", Integer()), ("digest", table.c.digest.type)]
         + ([("now", table.c.expires_at.type)] if usable_at else [])
-        + (list(_CHECK_COLUMNS) if seen_by else [])
+        + _check_columns(seen_by, False)
     )
     found = (
         select(batch.c.position, *columns)
@@ -234,8 +237,7 @@ def _consume_many(table: Any, unconsumed: Sequence[ColumnElement[bool]], refresh
         _batch(
             [("position", Integer()), ("digest", table.c.digest.type), ("now", table.c.consumed_at.type)]
             + [(prefix + column.name, column.type) for issued_in, prefix in issued for column in issued_in.c]
-            + (list(_CHECK_COLUMNS) if registered else [])
-            + ([("kid", signing_keys.c.kid.type)] if signed else [])
+            + _check_columns(registered, signed)
         )
     ).cte("rows")
     consumed = (
@@ -337,8 +339,7 @@ def _issue_client_tokens(*, signed: bool) -> Query:
     """client_credentials on PostgreSQL, many tokens in one statement (store/batch.py): `_issue_client_token`
     for each row of parallel arrays, one per column plus the row's checks (`registered_id`, `secret_digest` and,
     signed, `kid`). Each row is checked on its own; the digests of the rows inserted come back."""
-    checks = [*_CHECK_COLUMNS, ("kid", signing_keys.c.kid.type)] if signed else list(_CHECK_COLUMNS)
-    batch = _batch([(column.name, column.type) for column in access_tokens.c] + checks)
+    batch = _batch([(column.name, column.type) for column in access_tokens.c] + _check_columns(True, signed))
     rows = select(*(batch.c[column.name] for column in access_tokens.c)).where(*_still_current(True, signed, batch))
     statement = insert(access_tokens).from_select(list(access_tokens.c), rows).returning(access_tokens.c.digest)
     return Query({"postgresql": statement})

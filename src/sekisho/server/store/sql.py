@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -42,9 +42,10 @@ def _row(record: object, **extra: object) -> dict[str, object]:
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclasses.fields() builds a tuple per call: once per record type
 
 
-def _arrays(rows: Sequence[Mapping[str, object]], leave_out: Collection[str] = ()) -> dict[str, list[object]]:
-    """A batch's rows as one list per parameter, for a statement over `unnest` of arrays (queries._batch)."""
-    return {name: [row[name] for row in rows] for name in rows[0] if name not in leave_out}
+def _arrays(rows: Sequence[Mapping[str, object]]) -> dict[str, list[object]]:
+    """A batch's rows as one list per parameter, for a statement over `unnest` of arrays (queries._batch); a
+    parameter the statement does not name (a check it does not make) is not sent (driver.Query.arguments)."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
 
 
 def _checks(client: Client, kid: str | None) -> tuple[q.Checks, dict[str, str | None]]:
@@ -111,7 +112,7 @@ class SqlStore:
             self._lookups = {query: self._batch_lookups(query) for query in lookups}
             redemptions = (q.REDEEM_CODES, q.REDEEM_CODES_WITH_REFRESH, q.ROTATE_REFRESH_TOKENS)
             self._redemptions = {
-                query: self._batch_redemptions(query, which) for kind in redemptions for which, query in kind.items()
+                query: self._batch_redemptions(query) for kind in redemptions for query in kind.values()
             }
 
     @classmethod
@@ -244,8 +245,7 @@ class SqlStore:
         query = q.ISSUE_SIGNED_CLIENT_TOKENS if signed else q.ISSUE_CLIENT_TOKENS
 
         async def write(rows: Sequence[dict[str, object]]) -> list[bool]:
-            arrays = _arrays(rows, leave_out=() if signed else ("kid",))
-            inserted = {digest for (digest,) in await self._write.fetch_all(query, **arrays)}
+            inserted = {digest for (digest,) in await self._write.fetch_all(query, **_arrays(rows))}
             return [row["digest"] in inserted for row in rows]
 
         return Batcher(write)
@@ -311,14 +311,11 @@ class SqlStore:
             row |= {f"r_{name}": value for name, value in _row(tokens.refresh).items()}
         return self._forget_unless(await self._redemptions[query[which]].submit(row), client)
 
-    def _batch_redemptions(self, query: Query, which: q.Checks) -> Batcher[dict[str, object], bool]:
+    def _batch_redemptions(self, query: Query) -> Batcher[dict[str, object], bool]:
         """PostgreSQL: many codes or refresh tokens consumed, and their successors inserted, in one statement."""
-        registered, signed = which
-        unchecked = (() if registered else ("registered_id", "secret_digest")) + (() if signed else ("kid",))
 
         async def redeem(rows: Sequence[dict[str, object]]) -> list[bool]:
-            arrays = _arrays(rows, leave_out=unchecked)
-            consumed = await self._write.fetch_all(query, position=list(range(len(rows))), **arrays)
+            consumed = await self._write.fetch_all(query, position=list(range(len(rows))), **_arrays(rows))
             won = {position for (position,) in consumed}
             return [position in won for position in range(len(rows))]
 
