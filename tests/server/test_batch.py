@@ -381,3 +381,27 @@ def test_codes_and_refresh_tokens_redeemed_together_are_each_consumed_once(datab
             await other.close()
 
     asyncio.run(main())
+
+
+def test_a_write_submitted_as_the_last_flushes_end_is_still_sent() -> None:
+    """Two flushes end in one turn of the loop, and a write arrives before their tasks' done callbacks would have
+    run: it must start a flush of its own rather than wait for a write that may never come."""
+
+    async def main() -> None:
+        write = Recorder()
+        write.gate.clear()
+        batcher = Batcher(write, flushes=2, most=1)
+
+        async def one_then_another() -> bool:
+            await batcher.submit(0)
+            return await batcher.submit(2)
+
+        chained = asyncio.create_task(one_then_another())
+        other = asyncio.create_task(batcher.submit(4))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        write.gate.set()
+        assert await asyncio.wait_for(chained, timeout=5) is True
+        assert await other is True
+
+    asyncio.run(main())

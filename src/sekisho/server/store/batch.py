@@ -41,12 +41,18 @@ class Batcher(Generic[T, R]):
         answer: asyncio.Future[R] = loop.create_future()
         self._waiting.append((item, answer))
         if len(self._flushing) < self._flushes:
-            task = loop.create_task(self._flush())
-            self._flushing.add(task)
-            task.add_done_callback(self._flushing.discard)
+            self._flushing.add(loop.create_task(self._flush()))
         return await answer
 
     async def _flush(self) -> None:
+        try:
+            await self._flush_waiting()
+        finally:
+            # In the same step as the last look at `_waiting`: a done callback would run later, and a write
+            # submitted in between would see this flush still counted, start none, and wait for the next write.
+            self._flushing.discard(asyncio.current_task())
+
+    async def _flush_waiting(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[: self._most], self._waiting[self._most :]
             try:
