@@ -35,21 +35,23 @@ class Recorder:
         self._file.close()
 
 
-def post(http: httpx.Client, plan: dict[str, Any], record: Recorder, kind: str, **extra: Any) -> dict[str, Any] | None:
-    """POST the token request (tests.live.post_token); the body when it is a 200."""
+def post(
+    http: httpx.Client, plan: dict[str, Any], record: Recorder, kind: str, **extra: Any
+) -> tuple[int | None, dict[str, Any] | None]:
+    """POST the token request (tests.live.post_token); its status (None if no answer came) and its body if a 200."""
     form, client = extra.pop("form"), extra.pop("client")
     try:
         response = post_token(plan["url"], form, client=client, http=http)
     except httpx.HTTPError as error:
         record.write(kind=kind, status=None, error=type(error).__name__, **extra)
-        return None
+        return None, None
     body: dict[str, Any] | None = None
     try:
         body = response.json()
     except ValueError:
         body = None
     record.write(kind=kind, status=response.status_code, body=body, **extra)
-    return body if response.status_code == 200 else None
+    return response.status_code, body if response.status_code == 200 else None
 
 
 def run(plan: dict[str, Any], record: Recorder) -> None:
@@ -64,7 +66,9 @@ def run(plan: dict[str, Any], record: Recorder) -> None:
     def client_credentials() -> None:
         with httpx.Client(timeout=10) as http:
             while going():
-                body = post(http, plan, record, "client_credentials", form=plan["client_credentials"], client=machine)
+                _, body = post(
+                    http, plan, record, "client_credentials", form=plan["client_credentials"], client=machine
+                )
                 if body is None:
                     if plan.get("stop_on_error", True):
                         return  # the server is gone: a client backs off rather than hammer it
@@ -74,7 +78,12 @@ def run(plan: dict[str, Any], record: Recorder) -> None:
         with httpx.Client(timeout=10) as http:
             while going():
                 form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-                body = post(http, plan, record, "refresh", form=form, client=app, chain=number, used=refresh_token)
+                status, body = post(
+                    http, plan, record, "refresh", form=form, client=app, chain=number, used=refresh_token
+                )
+                if status == 503 and plan.get("retry_unavailable"):
+                    time.sleep(0.05)
+                    continue  # the same refresh token again: it was not used, or the server says so then
                 if body is None:
                     return  # the chain is broken (server gone or token refused): stop, as a careful client would
                 refresh_token = body["refresh_token"]
@@ -85,6 +94,7 @@ def run(plan: dict[str, Any], record: Recorder) -> None:
                 if not going():
                     return
                 post(http, plan, record, "code", form=code["form"], client=app, code=code["form"]["code"])
+                time.sleep(plan.get("code_interval", 0))
 
     threads = [threading.Thread(target=client_credentials) for _ in range(plan.get("cc_threads", 2))]
     threads += [threading.Thread(target=chain, args=(n, token)) for n, token in enumerate(plan["refresh_tokens"])]
