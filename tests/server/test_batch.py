@@ -11,7 +11,16 @@ import pytest
 
 from sekisho.protocol import tokens
 from sekisho.protocol.scopes import DEFAULT_SCOPES
-from sekisho.server.entities import AccessToken, AuthorizationCode, Client, Grant, NewTokens, RefreshToken, User
+from sekisho.server.entities import (
+    AccessToken,
+    AuthorizationCode,
+    Client,
+    Grant,
+    NewTokens,
+    RefreshToken,
+    Successors,
+    User,
+)
 from sekisho.server.ids import new_id
 from sekisho.server.registry import register_client
 from sekisho.server.store.batch import Batcher
@@ -379,6 +388,80 @@ def test_codes_and_refresh_tokens_redeemed_together_are_each_consumed_once(datab
         finally:
             await store.close()
             await other.close()
+
+    asyncio.run(main())
+
+
+def _unread(now: int) -> Successors:
+    return Successors(
+        tokens.digest(tokens.new_secret(tokens.ACCESS_TOKEN)), now + 3600,
+        tokens.digest(tokens.new_secret(tokens.REFRESH_TOKEN)), now + 86400,
+    )  # fmt: skip
+
+
+def test_refresh_tokens_rotated_unread_together_are_each_consumed_once_and_only_when_usable(database: str) -> None:
+    """rotate_refresh_token_unread, many at once (one statement on PostgreSQL): six usable tokens, the first sent
+    four times, each rotate once, their successors taking grant, user and scope from them, the refresh token's
+    expiry capped by the absolute one. Sent in the same statement and refused, each writing nothing and consuming
+    nothing: a token of another client, an expired one, one revoked with its grant, and one sent by a client whose
+    secret no longer matches."""
+
+    async def main() -> None:
+        store = await SqlStore.open(database)
+        try:
+            client, _ = await _client(store, "app")
+            other_client, _ = await _client(store, "other app")
+            codes = await _grants_with_codes(store, client, 9) + await _grants_with_codes(store, other_client, 1)
+            issued = []
+            for number, code in enumerate(codes):
+                owner = other_client if number == 9 else client
+                new = _successors(owner, code.grant_id, code.user_id, NOW + 1)
+                assert new.refresh is not None
+                if number == 1:  # absolute expiry soon: it caps the successor's
+                    new = replace(new, refresh=replace(new.refresh, absolute_expires_at=NOW + 100))
+                if number == 6:  # expired by the time it is used
+                    new = replace(new, refresh=replace(new.refresh, expires_at=NOW + 3))
+                assert await store.redeem_code(code.digest, new, NOW + 1, owner, None)
+                assert new.refresh is not None
+                issued.append(new.refresh)
+            await store.revoke_grant(issued[7].grant_id, NOW + 2)
+            stale = replace(client, secret_digest="0" * 64)  # as if registered again with another secret
+            asked = [(old, client) for old in issued[:6]] + [(issued[0], client)] * 3
+            refused = [(issued[9], client), (issued[6], client), (issued[7], client), (issued[8], stale)]
+            given = [_unread(NOW + 5) for _ in asked + refused]
+            written = await asyncio.gather(
+                *(
+                    store.rotate_refresh_token_unread(old.digest, new, NOW + 5, who)
+                    for (old, who), new in zip(asked + refused, given, strict=True)
+                )
+            )
+            winners = [w for w in written[:9] if w is not None]
+            assert None not in written[1:6] and len(winners) == 6
+            assert [written[0], *written[6:9]].count(None) == 3
+            assert written[9:] == [None] * 4
+            for (old, _), new, tokens_written in zip(asked + refused, given, written, strict=True):
+                stored = await store.find_refresh_token(new.refresh_digest)
+                if tokens_written is None:
+                    assert stored is None and await store.find_access_token(new.access_digest, NOW + 6) is None
+                    continue
+                assert tokens_written.refresh == stored
+                assert await store.find_access_token(new.access_digest, NOW + 6) == tokens_written.access
+                access = tokens_written.access
+                assert (access.grant_id, access.user_id, access.scope) == (old.grant_id, old.user_id, old.scope)
+                assert (access.client_id, access.expires_at, access.created_at) == (
+                    client.client_id,
+                    NOW + 3605,
+                    NOW + 5,
+                )
+                assert stored.absolute_expires_at == old.absolute_expires_at
+                assert stored.expires_at == (NOW + 100 if old is issued[1] else NOW + 5 + 86400)
+            for old in issued:
+                now = await store.find_refresh_token(old.digest)
+                assert now is not None and (now.consumed_at == NOW + 5) is (old in issued[:6])
+            touched = dict(await store.list_user_grants(codes[0].user_id))
+            assert {grant.id for grant, used in touched.items() if used == NOW + 5} == {c.grant_id for c in codes[:6]}
+        finally:
+            await store.close()
 
     asyncio.run(main())
 

@@ -21,7 +21,7 @@ import pytest
 from sekisho.errors import InvalidGrant, OAuthError
 from sekisho.protocol import tokens
 from sekisho.protocol.params import TokenRequest
-from sekisho.server.entities import AuthorizationCode, RefreshToken
+from sekisho.server.entities import AuthorizationCode, Client, NewTokens, RefreshToken, Successors
 from sekisho.server.grants import GrantContext, authorization_code, refresh_token
 from sekisho.server.settings import Settings
 from sekisho.server.store.sql import SqlStore
@@ -35,7 +35,8 @@ ROUNDS = 5
 
 class LockstepStore(SqlStore):
     """Both racers read the code (or refresh token) before either consumes it: the worst interleaving. (The loser
-    reads it again after its write failed, to tell a replay from a changed client: that read waits for no one.)"""
+    reads it again after its write failed, to tell a replay from a changed client: that read waits for no one.)
+    A refresh that does not read first (rotate_refresh_token_unread) has both racers send it at once."""
 
     barrier: asyncio.Barrier
     waited = False
@@ -49,6 +50,12 @@ class LockstepStore(SqlStore):
         found = await super().find_refresh_token(digest)
         await self._lockstep()
         return found
+
+    async def rotate_refresh_token_unread(
+        self, digest: str, successors: Successors, now: int, client: Client
+    ) -> NewTokens | None:
+        await self._lockstep()
+        return await super().rotate_refresh_token_unread(digest, successors, now, client)
 
     async def _lockstep(self) -> None:
         if not self.waited:
@@ -126,21 +133,24 @@ def test_parallel_code_exchanges_in_the_store(world: World, lockstep: bool) -> N
         assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
-async def refresh_in(store: SqlStore, world: World, value: str) -> Minted:
+async def refresh_in(store: SqlStore, world: World, value: str, scope: str | None) -> Minted:
     client = await store.find_client(world.public.client_id)
     assert client is not None
     settings = Settings(issuer=ISSUER, database=world.database)
-    request = TokenRequest("refresh_token", refresh_token=value)
+    request = TokenRequest("refresh_token", refresh_token=value, scope=scope)
     return await refresh_token.refresh(request, client, GrantContext(store, settings, int(world.clock())))
 
 
 @pytest.mark.parametrize("lockstep", [True, False])
-def test_parallel_refreshes_in_the_store(world: World, lockstep: bool) -> None:
+@pytest.mark.parametrize("read_first", [False, True], ids=["unread", "read-first"])
+def test_parallel_refreshes_in_the_store(world: World, lockstep: bool, read_first: bool) -> None:
+    """Without a scope the token is consumed in the statement that writes its successors; with one (as with JWT
+    access tokens) it is read first, then consumed."""
     world.login()
     for _ in range(ROUNDS):
         issued = world.tokens()
         value = str(issued["refresh_token"])
-        racer = partial(refresh_in, world=world, value=value)
+        racer = partial(refresh_in, world=world, value=value, scope=str(issued["scope"]) if read_first else None)
         winner = one_winner(asyncio.run(race(world.database, racer, lockstep=lockstep)))
         assert api_status(world, winner.access_token) == 401
         assert api_status(world, str(issued["access_token"])) == 401

@@ -89,6 +89,18 @@ class NewTokens:
 
 
 @dataclass(frozen=True, slots=True)
+class Successors:
+    """What a rotation knows of the new tokens before it reads the refresh token it consumes
+    (Store.rotate_refresh_token_unread): their digests and expiry times. Grant, user and scope come from the token
+    consumed, and its absolute expiry caps the new refresh token's `refresh_expires_at`."""
+
+    access_digest: str = field(repr=False)
+    access_expires_at: int
+    refresh_digest: str = field(repr=False)
+    refresh_expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     digest: str = field(repr=False)
     user_id: str

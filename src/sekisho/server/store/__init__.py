@@ -7,6 +7,10 @@ Invariants every implementation keeps:
 - `redeem_code`, `rotate_refresh_token` and `issue_client_token` write nothing (and return False) unless the
   client and the signing key they name are still current, checked in the same statement: both may come from
   memory (`find_client(remembered=True)`);
+- `rotate_refresh_token_unread` consumes a refresh token only if it is the client's, unused, unrevoked and
+  unexpired (and the client still current), and writes its successors with the token's grant, user and whole
+  scope, in one transaction; otherwise it writes nothing and returns None, and the caller goes the long way
+  (`find_refresh_token`, its checks, `rotate_refresh_token`), which decides what is wrong;
 - `revoke_grant` revokes every access and refresh token that carries the grant's id.
 """
 
@@ -26,6 +30,7 @@ from sekisho.server.entities import (
     Note,
     RefreshToken,
     SigningKey,
+    Successors,
     User,
 )
 
@@ -58,6 +63,9 @@ class Store(Protocol):
     async def rotate_refresh_token(
         self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
     ) -> bool: ...
+    async def rotate_refresh_token_unread(
+        self, digest: str, successors: Successors, now: int, client: Client
+    ) -> NewTokens | None: ...
     async def revoke_access_token(self, digest: str, now: int) -> None: ...
     async def revoke_grant(self, grant_id: str, now: int) -> None: ...
 

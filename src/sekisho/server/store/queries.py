@@ -258,6 +258,96 @@ def _consume_many(table: Any, unconsumed: Sequence[ColumnElement[bool]], refresh
     return Query({"postgresql": select(consumed.c.position).add_cte(*inserts, touch.cte("touched"))})
 
 
+# A rotation that has not read the token first (Store.rotate_refresh_token_unread): the consuming UPDATE matches only
+# a token of the asking client, unused, unrevoked and unexpired, and gives what its successors take from it.
+_USABLE_REFRESH_TOKEN_OF = (
+    refresh_tokens.c.client_id == bindparam("client_id"),
+    refresh_tokens.c.expires_at > bindparam("now"),
+)
+_INHERITED = (
+    refresh_tokens.c.grant_id,
+    refresh_tokens.c.user_id,
+    refresh_tokens.c.scope,
+    refresh_tokens.c.absolute_expires_at,
+)
+CONSUME_REFRESH_TOKEN_UNREAD = {
+    registered: Query(
+        update(refresh_tokens)
+        .where(
+            refresh_tokens.c.digest == bindparam("digest"),
+            *_UNCONSUMED_REFRESH_TOKEN,
+            *_USABLE_REFRESH_TOKEN_OF,
+            *_still_current(registered, False),
+        )
+        .values(consumed_at=bindparam("now"))
+        .returning(*_INHERITED)
+    )
+    for registered in (False, True)
+}
+
+
+def _rotate_many_unread(registered: bool) -> Query:
+    """PostgreSQL only: CONSUME_REFRESH_TOKEN_UNREAD for many tokens at once, with the inserts of their successors
+    and the touch of their grants, in one statement (store/batch.py); a row of parallel arrays for each:
+    `position`, `digest`, `client_id`, `now`, the successors' digests and expiry times (entities.Successors), and
+    the client's checks. Each row consumed comes back after its `position`, with what `_INHERITED` names."""
+    token = refresh_tokens
+    rows = select(
+        _batch(
+            [("position", Integer()), ("digest", token.c.digest.type), ("client_id", token.c.client_id.type)]
+            + [("now", token.c.consumed_at.type)]
+            + [("access_digest", access_tokens.c.digest.type), ("access_expires_at", token.c.expires_at.type)]
+            + [("refresh_digest", token.c.digest.type), ("refresh_expires_at", token.c.expires_at.type)]
+            + _check_columns(registered, False)
+        )
+    ).cte("rows")
+    consumed = (
+        update(token)
+        .where(
+            token.c.digest == rows.c.digest,
+            token.c.client_id == rows.c.client_id,
+            token.c.expires_at > rows.c.now,
+            *_UNCONSUMED_REFRESH_TOKEN,
+            *_still_current(registered, False, rows),
+        )
+        .values(consumed_at=rows.c.now)
+        .returning(
+            rows.c.position,
+            *_INHERITED,
+            rows.c.client_id,
+            rows.c.now,
+            rows.c.access_digest,
+            rows.c.access_expires_at,
+            rows.c.refresh_digest,
+            # the idle expiry, never past the absolute one (as token.mint computes it)
+            func.least(rows.c.refresh_expires_at, token.c.absolute_expires_at).label("refresh_expires_at"),
+        )
+        .cte("consumed")
+    )
+    c = consumed.c
+    common = (c.grant_id, c.client_id, c.user_id, c.scope)
+    new_access = insert(access_tokens).from_select(
+        ["digest", "grant_id", "client_id", "user_id", "scope", "created_at", "expires_at"],
+        select(c.access_digest, *common, c.now, c.access_expires_at),
+    )
+    new_refresh = insert(token).from_select(
+        ["digest", "grant_id", "client_id", "user_id", "scope", "created_at", "expires_at", "absolute_expires_at"],
+        select(c.refresh_digest, *common, c.now, c.refresh_expires_at, c.absolute_expires_at),
+    )
+    touch = update(grants).where(grants.c.id == c.grant_id).values(last_used_at=c.now)
+    found = select(c.position, c.grant_id, c.user_id, c.scope, c.absolute_expires_at)
+    return Query(
+        {
+            "postgresql": found.add_cte(
+                new_access.cte("new_access"), new_refresh.cte("new_refresh"), touch.cte("touched")
+            )
+        }
+    )
+
+
+ROTATE_REFRESH_TOKENS_UNREAD = {registered: _rotate_many_unread(registered) for registered in (False, True)}
+
+
 REVOKE_ACCESS_TOKEN = Query(
     update(access_tokens)
     .where(access_tokens.c.digest == bindparam("digest"), access_tokens.c.revoked_at.is_(None))

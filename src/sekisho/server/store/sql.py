@@ -19,6 +19,7 @@ from sekisho.server.entities import (
     Note,
     RefreshToken,
     SigningKey,
+    Successors,
     User,
 )
 from sekisho.server.store import queries as q
@@ -99,6 +100,7 @@ class SqlStore:
         self._client_tokens: dict[bool, Batcher[dict[str, object], bool]] | None = None
         self._lookups: dict[Query, Batcher[dict[str, object], Row | None]] = {}
         self._redemptions: dict[Query, Batcher[dict[str, object], bool]] = {}
+        self._unread_rotations: dict[bool, Batcher[dict[str, object], Row | None]] = {}  # by the client's checks
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
         if migrate_schema:
@@ -109,7 +111,11 @@ class SqlStore:
         if self.database.dialect == "postgresql":  # SQLite: no round trip to save
             self._client_tokens = {signed: self._batch_client_tokens(signed) for signed in (False, True)}
             lookups = (q.FIND_ACCESS_TOKENS, q.FIND_ACCESS_TOKENS_SEEN_BY, q.FIND_REFRESH_TOKENS, q.FIND_CODES)
-            self._lookups = {query: self._batch_lookups(query) for query in lookups}
+            self._lookups = {query: self._batch_rows(query, self._read) for query in lookups}
+            self._unread_rotations = {
+                registered: self._batch_rows(q.ROTATE_REFRESH_TOKENS_UNREAD[registered], self._write)
+                for registered in (False, True)
+            }
             redemptions = (q.REDEEM_CODES, q.REDEEM_CODES_WITH_REFRESH, q.ROTATE_REFRESH_TOKENS)
             self._redemptions = {
                 query: self._batch_redemptions(query) for kind in redemptions for query in kind.values()
@@ -274,13 +280,15 @@ class SqlStore:
             return await self._lookups[many].submit(params)
         return await self._read.fetch_one(one, **params)
 
-    def _batch_lookups(self, query: Query) -> Batcher[dict[str, object], Row | None]:
-        """PostgreSQL: many lookups, each with its own checks, in one SELECT (store/batch.py)."""
+    @staticmethod
+    def _batch_rows(query: Query, connection: Connection) -> Batcher[dict[str, object], Row | None]:
+        """PostgreSQL: many lookups (or unread rotations), each with its own checks, in one statement
+        (store/batch.py); each gets the row that came back after its position, or None."""
 
         async def look_up(rows: Sequence[dict[str, object]]) -> list[Row | None]:
             arrays = _arrays(rows)
             found = {
-                row[0]: row[1:] for row in await self._read.fetch_all(query, position=list(range(len(rows))), **arrays)
+                row[0]: row[1:] for row in await connection.fetch_all(query, position=list(range(len(rows))), **arrays)
             }
             return [found.get(position) for position in range(len(rows))]
 
@@ -298,6 +306,26 @@ class SqlStore:
         if self._redemptions:  # PostgreSQL
             return await self._consume_and_issue(q.ROTATE_REFRESH_TOKENS, digest, tokens, now, client, kid)
         return await self._consume_then_insert(q.CONSUME_REFRESH_TOKEN, digest, tokens, now, client, kid)
+
+    async def rotate_refresh_token_unread(
+        self, digest: str, successors: Successors, now: int, client: Client
+    ) -> NewTokens | None:
+        """See Store: on PostgreSQL one statement, with the other rotations being made at the time
+        (queries._rotate_many_unread); on SQLite the consuming UPDATE, then the inserts, in one transaction."""
+        (registered, _), checks = _checks(client, None)
+        params = {"digest": digest, "client_id": client.client_id, "now": now, **checks}
+        # Nothing written leaves `client` remembered: the long way the caller goes next rotates with the same
+        # checks, and forgets it if they fail.
+        if self._unread_rotations:  # PostgreSQL
+            row = await self._unread_rotations[registered].submit(params | _row(successors))
+            return None if row is None else _successors(client, successors, now, *row)
+        async with self.database.transaction() as tx:
+            row = await tx.fetch_one(q.CONSUME_REFRESH_TOKEN_UNREAD[registered], **params)
+            if row is None:
+                return None
+            tokens = _successors(client, successors, now, *row)
+            await _insert_tokens(tx, tokens, now)
+            return tokens
 
     async def _consume_and_issue(
         self, query: dict[q.Checks, Query], digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
@@ -460,6 +488,27 @@ class SqlStore:
 
     async def list_user_notes(self, user_id: str) -> list[Note]:
         return [_note(row) for row in await self._read.fetch_all(q.LIST_USER_NOTES, user_id=user_id)]
+
+
+def _successors(
+    client: Client, successors: Successors, now: int, grant_id: str, user_id: str, scope: str, absolute_expires_at: int
+) -> NewTokens:
+    """The tokens an unread rotation wrote: `successors`, with what they took from the refresh token consumed."""
+    access = AccessToken(
+        successors.access_digest, grant_id, client.client_id, user_id, scope, successors.access_expires_at, now
+    )
+    refresh_expires_at = min(successors.refresh_expires_at, absolute_expires_at)  # LEAST in the statement
+    refresh = RefreshToken(
+        successors.refresh_digest,
+        grant_id,
+        client.client_id,
+        user_id,
+        scope,
+        refresh_expires_at,
+        absolute_expires_at,
+        now,
+    )
+    return NewTokens(access, refresh)
 
 
 async def _insert_tokens(tx: Connection, tokens: NewTokens, now: int) -> None:
