@@ -392,11 +392,75 @@ def test_codes_and_refresh_tokens_redeemed_together_are_each_consumed_once(datab
     asyncio.run(main())
 
 
-def _unread(now: int) -> Successors:
+def _unread(now: int, *, refresh: bool = True, absolute: int | None = None) -> Successors:
     return Successors(
         tokens.digest(tokens.new_secret(tokens.ACCESS_TOKEN)), now + 3600,
-        tokens.digest(tokens.new_secret(tokens.REFRESH_TOKEN)), now + 86400,
+        tokens.digest(tokens.new_secret(tokens.REFRESH_TOKEN)) if refresh else None, now + 86400, absolute,
     )  # fmt: skip
+
+
+async def _nine_codes_and_another_clients(store: SqlStore) -> tuple[Client, Client, list[AuthorizationCode]]:
+    """A client with nine codes of one user, and another client with one code (the tenth)."""
+    client, _ = await _client(store, "app")
+    other_client, _ = await _client(store, "other app")
+    return (
+        client,
+        other_client,
+        await _grants_with_codes(store, client, 9) + await _grants_with_codes(store, other_client, 1),
+    )
+
+
+def test_codes_exchanged_unread_together_are_each_consumed_once_and_only_when_usable(database: str) -> None:
+    """redeem_code_unread, many at once (one statement on PostgreSQL): five codes, the first sent four times, each
+    exchanged once (one of them without a refresh token), their successors taking grant, user and scope from them.
+    Sent at the same time and refused, each writing nothing and leaving the code unused: a wrong redirect_uri, a
+    wrong PKCE challenge, an expired code, another client's code, and a client whose secret no longer matches."""
+
+    async def main() -> None:
+        store = await SqlStore.open(database)
+        try:
+            client, other_client, codes = await _nine_codes_and_another_clients(store)
+            stale = replace(client, secret_digest="0" * 64)  # as if registered again with another secret
+            good = (REDIRECT_URI, "challenge")
+            asked = [(code, client, good) for code in codes[:5]] + [(codes[0], client, good)] * 3
+            refused = [
+                (codes[5], client, ("http://127.0.0.1/elsewhere", "challenge")),
+                (codes[6], client, (REDIRECT_URI, "another challenge")),
+                (codes[7], client, good),  # asked after it expired
+                (codes[9], client, good),
+                (codes[8], stale, good),
+            ]
+            given = [_unread(NOW + 5, refresh=n != 1, absolute=NOW + 1000) for n in range(len(asked + refused))]
+            written = await asyncio.gather(
+                *(
+                    store.redeem_code_unread(c.digest, *where, new, NOW + (61 if c is codes[7] else 5), who)
+                    for (c, who, where), new in zip(asked + refused, given, strict=True)
+                )
+            )
+            assert None not in written[1:5] and [written[0], *written[5:8]].count(None) == 3
+            assert written[8:] == [None] * 5
+            for (code, _, _), new, tokens_written in zip(asked + refused, given, written, strict=True):
+                found = await store.find_access_token(new.access_digest, NOW + 6)
+                if tokens_written is None:
+                    assert found is None
+                    assert new.refresh_digest is None or await store.find_refresh_token(new.refresh_digest) is None
+                    continue
+                assert found == tokens_written.access
+                assert (found.grant_id, found.user_id, found.scope) == (code.grant_id, code.user_id, code.scope)
+                assert (found.expires_at, found.created_at) == (NOW + 3605, NOW + 5)
+                if new.refresh_digest is None:
+                    assert tokens_written.refresh is None
+                    continue
+                stored = await store.find_refresh_token(new.refresh_digest)
+                assert stored == tokens_written.refresh and stored is not None
+                assert (stored.expires_at, stored.absolute_expires_at) == (NOW + 1000, NOW + 1000)  # capped
+            for code in codes:
+                now = await store.find_code(code.digest)
+                assert now is not None and (now.consumed_at == NOW + 5) is (code in codes[:5])
+        finally:
+            await store.close()
+
+    asyncio.run(main())
 
 
 def test_refresh_tokens_rotated_unread_together_are_each_consumed_once_and_only_when_usable(database: str) -> None:
@@ -409,9 +473,7 @@ def test_refresh_tokens_rotated_unread_together_are_each_consumed_once_and_only_
     async def main() -> None:
         store = await SqlStore.open(database)
         try:
-            client, _ = await _client(store, "app")
-            other_client, _ = await _client(store, "other app")
-            codes = await _grants_with_codes(store, client, 9) + await _grants_with_codes(store, other_client, 1)
+            client, other_client, codes = await _nine_codes_and_another_clients(store)
             issued = []
             for number, code in enumerate(codes):
                 owner = other_client if number == 9 else client

@@ -34,12 +34,30 @@ ROUNDS = 5
 
 
 class LockstepStore(SqlStore):
-    """Both racers read the code (or refresh token) before either consumes it: the worst interleaving. (The loser
-    reads it again after its write failed, to tell a replay from a changed client: that read waits for no one.)
-    A refresh that does not read first (rotate_refresh_token_unread) has both racers send it at once."""
+    """Both racers send their consuming statement at once: the unread redemption (Store.redeem_code_unread), or,
+    with `unread` off (it then writes nothing, as when it matches no row), the read before the write: both racers
+    read the code or refresh token before either consumes it, the worst interleaving of the long way. (The loser
+    reads it again after its write failed, to tell a replay from a changed client: that read waits for no one.)"""
 
-    barrier: asyncio.Barrier
+    barrier: asyncio.Barrier | None = None
+    unread = True
     waited = False
+
+    async def redeem_code_unread(
+        self, digest: str, redirect_uri: str, code_challenge: str, successors: Successors, now: int, client: Client
+    ) -> NewTokens | None:
+        if not self.unread:
+            return None
+        await self._lockstep()
+        return await super().redeem_code_unread(digest, redirect_uri, code_challenge, successors, now, client)
+
+    async def rotate_refresh_token_unread(
+        self, digest: str, successors: Successors, now: int, client: Client
+    ) -> NewTokens | None:
+        if not self.unread:
+            return None
+        await self._lockstep()
+        return await super().rotate_refresh_token_unread(digest, successors, now, client)
 
     async def find_code(self, digest: str) -> AuthorizationCode | None:
         found = await super().find_code(digest)
@@ -51,14 +69,8 @@ class LockstepStore(SqlStore):
         await self._lockstep()
         return found
 
-    async def rotate_refresh_token_unread(
-        self, digest: str, successors: Successors, now: int, client: Client
-    ) -> NewTokens | None:
-        await self._lockstep()
-        return await super().rotate_refresh_token_unread(digest, successors, now, client)
-
     async def _lockstep(self) -> None:
-        if not self.waited:
+        if self.barrier is not None and not self.waited:
             self.waited = True
             await self.barrier.wait()
 
@@ -66,13 +78,12 @@ class LockstepStore(SqlStore):
 Racer = Callable[[SqlStore], Awaitable[Minted]]
 
 
-async def race(database: str, racer: Racer, *, lockstep: bool) -> list[Minted | BaseException]:
-    kind = LockstepStore if lockstep else SqlStore
-    stores = [await kind.open(database, migrate_schema=False) for _ in range(2)]
+async def race(database: str, racer: Racer, *, lockstep: bool, unread: bool = True) -> list[Minted | BaseException]:
+    stores = [await LockstepStore.open(database, migrate_schema=False) for _ in range(2)]
     barrier = asyncio.Barrier(2)
     for store in stores:
-        if isinstance(store, LockstepStore):
-            store.barrier = barrier
+        store.barrier = barrier if lockstep else None
+        store.unread = unread
     try:
         return await asyncio.gather(*(racer(store) for store in stores), return_exceptions=True)
     finally:
@@ -101,12 +112,13 @@ async def exchange_in(store: SqlStore, world: World, code: str, verifier: str) -
 
 
 @pytest.mark.parametrize("lockstep", [True, False])
-def test_parallel_code_exchanges_in_the_store(world: World, lockstep: bool) -> None:
+@pytest.mark.parametrize("unread", [True, False], ids=["unread", "read-first"])
+def test_parallel_code_exchanges_in_the_store(world: World, lockstep: bool, unread: bool) -> None:
     world.login()
     for _ in range(ROUNDS):
         code, verifier = world.code()
         racer = partial(exchange_in, world=world, code=code, verifier=verifier)
-        results = asyncio.run(race(world.database, racer, lockstep=lockstep))
+        results = asyncio.run(race(world.database, racer, lockstep=lockstep, unread=unread))
         winner = one_winner(results)
         assert api_status(world, winner.access_token) == 401, "the replay must revoke the winner's tokens"
         assert winner.refresh_token is not None
@@ -133,25 +145,23 @@ def test_parallel_code_exchanges_in_the_store(world: World, lockstep: bool) -> N
         assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
-async def refresh_in(store: SqlStore, world: World, value: str, scope: str | None) -> Minted:
+async def refresh_in(store: SqlStore, world: World, value: str) -> Minted:
     client = await store.find_client(world.public.client_id)
     assert client is not None
     settings = Settings(issuer=ISSUER, database=world.database)
-    request = TokenRequest("refresh_token", refresh_token=value, scope=scope)
+    request = TokenRequest("refresh_token", refresh_token=value)
     return await refresh_token.refresh(request, client, GrantContext(store, settings, int(world.clock())))
 
 
 @pytest.mark.parametrize("lockstep", [True, False])
-@pytest.mark.parametrize("read_first", [False, True], ids=["unread", "read-first"])
-def test_parallel_refreshes_in_the_store(world: World, lockstep: bool, read_first: bool) -> None:
-    """Without a scope the token is consumed in the statement that writes its successors; with one (as with JWT
-    access tokens) it is read first, then consumed."""
+@pytest.mark.parametrize("unread", [True, False], ids=["unread", "read-first"])
+def test_parallel_refreshes_in_the_store(world: World, lockstep: bool, unread: bool) -> None:
     world.login()
     for _ in range(ROUNDS):
         issued = world.tokens()
         value = str(issued["refresh_token"])
-        racer = partial(refresh_in, world=world, value=value, scope=str(issued["scope"]) if read_first else None)
-        winner = one_winner(asyncio.run(race(world.database, racer, lockstep=lockstep)))
+        racer = partial(refresh_in, world=world, value=value)
+        winner = one_winner(asyncio.run(race(world.database, racer, lockstep=lockstep, unread=unread)))
         assert api_status(world, winner.access_token) == 401
         assert api_status(world, str(issued["access_token"])) == 401
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sekisho.errors import InvalidGrant, InvalidRequest
-from sekisho.protocol.pkce import check_challenge, check_verifier, s256
+from sekisho.protocol.pkce import challenge_of, check_challenge, check_verifier, s256
 
 # RFC 7636 Appendix B
 RFC_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -142,3 +142,13 @@ def test_a_different_verifier_never_verifies(first: str, second: str) -> None:
         return
     with pytest.raises(InvalidGrant):
         check_verifier(second, s256(first))
+
+
+def test_challenge_of_a_well_formed_verifier_and_none_for_any_other() -> None:
+    """What the one-statement code exchange compares; a verifier check_verifier would refuse gives None (the
+    exchange then goes the long way, where check_verifier says what is wrong)."""
+    assert challenge_of(RFC_VERIFIER) == RFC_CHALLENGE
+    for refused in (None, "", "a" * 42, "a" * 129, RFC_VERIFIER[:-1] + "é", RFC_VERIFIER[:-1] + " ", "+" * 43):
+        assert challenge_of(refused) is None
+        with pytest.raises(InvalidRequest):
+            check_verifier(refused, RFC_CHALLENGE)

@@ -14,13 +14,15 @@ from sekisho.server.store.driver import Query
 
 
 def _every_query() -> Iterator[tuple[str, Query]]:
-    for name, value in vars(q).items():
+    def within(name: str, value: object) -> Iterator[tuple[str, Query]]:
         if isinstance(value, Query):
             yield name, value
-        elif isinstance(value, dict):
+        elif isinstance(value, dict):  # by checks, or by a flag and then by checks
             for key, each in value.items():
-                if isinstance(each, Query):
-                    yield f"{name}[{key}]", each
+                yield from within(f"{name}[{key}]", each)
+
+    for name, value in vars(q).items():
+        yield from within(name, value)
 
 
 def _writes(query: Query) -> bool:
@@ -39,7 +41,8 @@ def test_only_reads_are_repeatable() -> None:
 
 def test_the_statements_that_consume_a_secret_are_writes_though_they_are_selects() -> None:
     consuming = [*q.ROTATE_REFRESH_TOKENS.values(), *q.REDEEM_CODES.values(), *q.REDEEM_CODES_WITH_REFRESH.values()]
-    consuming += q.ROTATE_REFRESH_TOKENS_UNREAD.values()
+    consuming += [*q.ROTATE_REFRESH_TOKENS_UNREAD.values(), *q.REDEEM_CODES_UNREAD[True].values()]
+    consuming += q.REDEEM_CODES_UNREAD[False].values()
     assert all(isinstance(each.statements["postgresql"], Select) for each in consuming)
     assert not any(each.repeatable for each in consuming)
     assert q.FIND_REFRESH_TOKENS.repeatable and q.FIND_CODES.repeatable and q.FIND_ACCESS_TOKENS.repeatable

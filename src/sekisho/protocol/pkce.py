@@ -33,6 +33,14 @@ def check_challenge(challenge: str | None, method: str | None) -> str:
     return challenge
 
 
+def challenge_of(verifier: str | None) -> str | None:
+    """The S256 challenge of a well-formed verifier; None for a missing or malformed one (`check_verifier` says
+    what is wrong with it)."""
+    if verifier is None or not _VERIFIER.fullmatch(verifier):
+        return None
+    return s256(verifier)
+
+
 def check_verifier(verifier: str | None, challenge: str) -> None:
     """RFC 7636 §4.6: the verifier must hash to the challenge bound to the code."""
     if verifier is None:

@@ -90,14 +90,15 @@ class NewTokens:
 
 @dataclass(frozen=True, slots=True)
 class Successors:
-    """What a rotation knows of the new tokens before it reads the refresh token it consumes
-    (Store.rotate_refresh_token_unread): their digests and expiry times. Grant, user and scope come from the token
-    consumed, and its absolute expiry caps the new refresh token's `refresh_expires_at`."""
+    """What an unread redemption (Store.redeem_code_unread, Store.rotate_refresh_token_unread) knows of the new
+    tokens before it reads the code or refresh token it consumes: their digests and expiry times. Grant, user and
+    scope come from what is consumed, and the new refresh token's expiry is capped by its absolute expiry."""
 
     access_digest: str = field(repr=False)
     access_expires_at: int
-    refresh_digest: str = field(repr=False)
-    refresh_expires_at: int
+    refresh_digest: str | None = field(repr=False)  # None: no refresh token (the client lacks the grant type)
+    refresh_expires_at: int  # the idle expiry
+    refresh_absolute_expires_at: int | None  # None: the refresh token consumed keeps its own
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sekisho.protocol import tokens
 from sekisho.protocol.jwt_access import AccessClaims
-from sekisho.server.entities import AccessToken, NewTokens, RefreshToken
+from sekisho.server.entities import AccessToken, NewTokens, RefreshToken, Successors
 from sekisho.server.settings import Settings
 from sekisho.server.signing_keys import Signer
 
@@ -92,3 +92,33 @@ def mint(
             created_at=now,
         )
     return Minted(access_token, refresh_token, NewTokens(access, refresh), ttl or settings.access_token_ttl)
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """Opaque secrets drawn before the code or refresh token they succeed is read (an unread redemption, see
+    Store.redeem_code_unread): what to store of them, and the answer once stored."""
+
+    access_token: str
+    refresh_token: str | None
+    successors: Successors
+    expires_in: int
+
+    def minted(self, written: NewTokens) -> Minted:
+        return Minted(self.access_token, self.refresh_token, written, self.expires_in)
+
+
+def draw(settings: Settings, now: int, *, refresh: bool, new_family: bool) -> Drawn:
+    """An opaque access token, and a refresh token if `refresh`, with the expiry times `mint` gives them: a new
+    family's refresh token (from a code) expires at the latest `refresh_token_absolute_ttl` from now; a rotated one
+    keeps the absolute expiry of the token it replaces."""
+    access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
+    refresh_token = tokens.new_secret(tokens.REFRESH_TOKEN) if refresh else None
+    successors = Successors(
+        access_digest=tokens.digest(access_token),
+        access_expires_at=now + settings.access_token_ttl,
+        refresh_digest=None if refresh_token is None else tokens.digest(refresh_token),
+        refresh_expires_at=now + settings.refresh_token_idle_ttl,
+        refresh_absolute_expires_at=now + settings.refresh_token_absolute_ttl if new_family else None,
+    )
+    return Drawn(access_token, refresh_token, successors, settings.access_token_ttl)

@@ -8,9 +8,9 @@ from sekisho.errors import InvalidGrant
 from sekisho.protocol import tokens
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.protocol.scopes import check_narrowing, join_scope, split_scope
-from sekisho.server.entities import Client, RefreshToken, Successors
+from sekisho.server.entities import Client, RefreshToken
 from sekisho.server.grants.guards import RegistrationChanged, revoke_replayed
-from sekisho.server.token import Minted, mint
+from sekisho.server.token import Minted, draw, mint
 
 if TYPE_CHECKING:
     from sekisho.server.grants import GrantContext
@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 
 async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> Minted:
     digest = tokens.digest(require(request.refresh_token, "refresh_token"))
-    if request.scope is None and ctx.signer is None:
-        rotated = await rotate_unread(digest, client, ctx)
-        if rotated is not None:
-            return rotated
+    if request.scope is None and ctx.signer is None:  # the common case in one statement (Store, "unread")
+        drawn = draw(ctx.settings, ctx.now, refresh=True, new_family=False)
+        written = await ctx.store.rotate_refresh_token_unread(digest, drawn.successors, ctx.now, client)
+        if written is not None:
+            return drawn.minted(written)
     # A narrower scope or a JWT needs the token read first; and when the one-statement rotation wrote nothing, this
     # reads the token to tell the client what is wrong (or finds nothing wrong and rotates after all).
     token = await find_usable(digest, client, ctx)
@@ -42,23 +43,6 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         await find_usable(digest, client, ctx)
         raise RegistrationChanged(client.client_id)
     return minted
-
-
-async def rotate_unread(digest: str, client: Client, ctx: GrantContext) -> Minted | None:
-    """The common case in one statement: opaque successors with the token's whole scope, whose secrets are drawn
-    before the token is read (Store.rotate_refresh_token_unread). None, with nothing written, if the token is not
-    this client's, usable and unused."""
-    access_token, refresh_token = tokens.new_secret(tokens.ACCESS_TOKEN), tokens.new_secret(tokens.REFRESH_TOKEN)
-    successors = Successors(
-        access_digest=tokens.digest(access_token),
-        access_expires_at=ctx.now + ctx.settings.access_token_ttl,
-        refresh_digest=tokens.digest(refresh_token),
-        refresh_expires_at=ctx.now + ctx.settings.refresh_token_idle_ttl,
-    )
-    written = await ctx.store.rotate_refresh_token_unread(digest, successors, ctx.now, client)
-    if written is None:
-        return None
-    return Minted(access_token, refresh_token, written, ctx.settings.access_token_ttl)
 
 
 async def find_usable(digest: str, client: Client, ctx: GrantContext) -> RefreshToken:

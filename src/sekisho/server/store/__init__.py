@@ -7,10 +7,11 @@ Invariants every implementation keeps:
 - `redeem_code`, `rotate_refresh_token` and `issue_client_token` write nothing (and return False) unless the
   client and the signing key they name are still current, checked in the same statement: both may come from
   memory (`find_client(remembered=True)`);
-- `rotate_refresh_token_unread` consumes a refresh token only if it is the client's, unused, unrevoked and
-  unexpired (and the client still current), and writes its successors with the token's grant, user and whole
-  scope, in one transaction; otherwise it writes nothing and returns None, and the caller goes the long way
-  (`find_refresh_token`, its checks, `rotate_refresh_token`), which decides what is wrong;
+- `redeem_code_unread` and `rotate_refresh_token_unread` consume a code or refresh token only if it is the client's,
+  unused (unrevoked) and unexpired, the client still current, and for a code the redirect_uri and PKCE challenge the
+  same, and write its successors with its grant, user and whole scope, in one transaction; otherwise they write
+  nothing and return None, and the caller goes the long way (`find_code` or `find_refresh_token`, its checks, then
+  `redeem_code` or `rotate_refresh_token`), which decides what is wrong;
 - `revoke_grant` revokes every access and refresh token that carries the grant's id.
 """
 
@@ -56,6 +57,9 @@ class Store(Protocol):
     async def issue_code(self, grant: Grant, code: AuthorizationCode) -> None: ...
     async def find_code(self, digest: str) -> AuthorizationCode | None: ...
     async def redeem_code(self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None) -> bool: ...
+    async def redeem_code_unread(
+        self, digest: str, redirect_uri: str, code_challenge: str, successors: Successors, now: int, client: Client
+    ) -> NewTokens | None: ...
 
     async def issue_client_token(self, token: AccessToken, client: Client, kid: str | None) -> bool: ...
     async def find_access_token(self, digest: str, now: int, seen_by: Client | None = None) -> AccessToken | None: ...

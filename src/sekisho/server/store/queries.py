@@ -258,94 +258,116 @@ def _consume_many(table: Any, unconsumed: Sequence[ColumnElement[bool]], refresh
     return Query({"postgresql": select(consumed.c.position).add_cte(*inserts, touch.cte("touched"))})
 
 
-# A rotation that has not read the token first (Store.rotate_refresh_token_unread): the consuming UPDATE matches only
-# a token of the asking client, unused, unrevoked and unexpired, and gives what its successors take from it.
-_USABLE_REFRESH_TOKEN_OF = (
-    refresh_tokens.c.client_id == bindparam("client_id"),
-    refresh_tokens.c.expires_at > bindparam("now"),
-)
-_INHERITED = (
-    refresh_tokens.c.grant_id,
-    refresh_tokens.c.user_id,
-    refresh_tokens.c.scope,
-    refresh_tokens.c.absolute_expires_at,
-)
-CONSUME_REFRESH_TOKEN_UNREAD = {
-    registered: Query(
-        update(refresh_tokens)
-        .where(
-            refresh_tokens.c.digest == bindparam("digest"),
-            *_UNCONSUMED_REFRESH_TOKEN,
-            *_USABLE_REFRESH_TOKEN_OF,
-            *_still_current(registered, False),
-        )
-        .values(consumed_at=bindparam("now"))
-        .returning(*_INHERITED)
-    )
-    for registered in (False, True)
+# Redeeming a code or refresh token that has not been read first (Store.redeem_code_unread,
+# Store.rotate_refresh_token_unread): the consuming UPDATE matches only a secret the request could have used after
+# reading it (`_unread_matches`: the asking client's, unexpired, and for a code the same redirect_uri and PKCE
+# challenge), and gives its successors grant, user and scope (`_unread_inherited`).
+_UNREAD_MATCHES = {
+    authorization_codes: ("digest", "client_id", "redirect_uri", "code_challenge"),
+    refresh_tokens: ("digest", "client_id"),
 }
+_UNCONSUMED = {authorization_codes: _UNCONSUMED_CODE, refresh_tokens: _UNCONSUMED_REFRESH_TOKEN}
 
 
-def _rotate_many_unread(registered: bool) -> Query:
-    """PostgreSQL only: CONSUME_REFRESH_TOKEN_UNREAD for many tokens at once, with the inserts of their successors
-    and the touch of their grants, in one statement (store/batch.py); a row of parallel arrays for each:
-    `position`, `digest`, `client_id`, `now`, the successors' digests and expiry times (entities.Successors), and
-    the client's checks. Each row consumed comes back after its `position`, with what `_INHERITED` names."""
-    token = refresh_tokens
+def _unread_matches(table: Any, row: Any = None) -> list[ColumnElement[bool]]:
+    """The conditions of an unread redemption, on bound parameters or on a batch's `row` (see `_batch`)."""
+
+    def value(name: str) -> Any:
+        return bindparam(name) if row is None else row.c[name]
+
+    matches = [table.c[name] == value(name) for name in _UNREAD_MATCHES[table]]
+    return [*matches, table.c.expires_at > value("now"), *_UNCONSUMED[table]]
+
+
+def _unread_inherited(table: Any) -> tuple[Any, ...]:
+    """What the successors take from the secret consumed; a refresh token also its absolute expiry."""
+    absolute = (table.c.absolute_expires_at,) if table is refresh_tokens else ()
+    return (table.c.grant_id, table.c.user_id, table.c.scope, *absolute)
+
+
+def _consume_unread(table: Any) -> dict[bool, Query]:
+    """SQLite: the consuming UPDATE of an unread redemption, by whether the client is registered (its checks)."""
+    consume = update(table).values(consumed_at=bindparam("now")).returning(*_unread_inherited(table))
+    return {
+        registered: Query(consume.where(*_unread_matches(table), *_still_current(registered, False)))
+        for registered in (False, True)
+    }
+
+
+CONSUME_CODE_UNREAD = _consume_unread(authorization_codes)
+CONSUME_REFRESH_TOKEN_UNREAD = _consume_unread(refresh_tokens)
+
+
+def _redeem_many_unread(table: Any, *, refresh: bool, registered: bool) -> Query:
+    """PostgreSQL only: unread redemptions of many codes or refresh tokens at once, with the inserts of their
+    successors and the touch of their grants, in one statement (store/batch.py). A row of parallel arrays for each:
+    `position`, `now`, what `_unread_matches` compares, the successors' digests and expiry times
+    (entities.Successors; the new refresh token's absolute expiry comes from the refresh token consumed, or with a
+    code from the row), and the client's checks. Each row consumed comes back after its `position`, with what
+    `_unread_inherited` names."""
+    kinds = {column.name: column.type for column in table.c}
+    matched = [(name, kinds[name]) for name in _UNREAD_MATCHES[table]]
+    expiry = refresh_tokens.c.expires_at.type
+    successors = [("access_digest", access_tokens.c.digest.type), ("access_expires_at", expiry)]
+    if refresh:
+        successors += [("refresh_digest", refresh_tokens.c.digest.type), ("refresh_expires_at", expiry)]
+        successors += [] if table is refresh_tokens else [("refresh_absolute_expires_at", expiry)]
     rows = select(
-        _batch(
-            [("position", Integer()), ("digest", token.c.digest.type), ("client_id", token.c.client_id.type)]
-            + [("now", token.c.consumed_at.type)]
-            + [("access_digest", access_tokens.c.digest.type), ("access_expires_at", token.c.expires_at.type)]
-            + [("refresh_digest", token.c.digest.type), ("refresh_expires_at", token.c.expires_at.type)]
-            + _check_columns(registered, False)
-        )
+        _batch([("position", Integer()), ("now", expiry), *matched, *successors] + _check_columns(registered, False))
     ).cte("rows")
+    inherited = _unread_inherited(table)
+    absolute: Any = None  # the new refresh token's absolute expiry
+    if refresh:
+        absolute = table.c.absolute_expires_at if table is refresh_tokens else rows.c.refresh_absolute_expires_at
     consumed = (
-        update(token)
-        .where(
-            token.c.digest == rows.c.digest,
-            token.c.client_id == rows.c.client_id,
-            token.c.expires_at > rows.c.now,
-            *_UNCONSUMED_REFRESH_TOKEN,
-            *_still_current(registered, False, rows),
-        )
+        update(table)
+        .where(*_unread_matches(table, rows), *_still_current(registered, False, rows))
         .values(consumed_at=rows.c.now)
         .returning(
             rows.c.position,
-            *_INHERITED,
+            *inherited,
             rows.c.client_id,
             rows.c.now,
             rows.c.access_digest,
             rows.c.access_expires_at,
-            rows.c.refresh_digest,
-            # the idle expiry, never past the absolute one (as token.mint computes it)
-            func.least(rows.c.refresh_expires_at, token.c.absolute_expires_at).label("refresh_expires_at"),
+            *(
+                [
+                    rows.c.refresh_digest,
+                    absolute.label("refresh_absolute"),
+                    # the idle expiry, never past the absolute one (as token.mint computes it)
+                    func.least(rows.c.refresh_expires_at, absolute).label("refresh_until"),
+                ]
+                if refresh
+                else []
+            ),
         )
         .cte("consumed")
     )
     c = consumed.c
-    common = (c.grant_id, c.client_id, c.user_id, c.scope)
-    new_access = insert(access_tokens).from_select(
-        ["digest", "grant_id", "client_id", "user_id", "scope", "created_at", "expires_at"],
-        select(c.access_digest, *common, c.now, c.access_expires_at),
-    )
-    new_refresh = insert(token).from_select(
-        ["digest", "grant_id", "client_id", "user_id", "scope", "created_at", "expires_at", "absolute_expires_at"],
-        select(c.refresh_digest, *common, c.now, c.refresh_expires_at, c.absolute_expires_at),
-    )
-    touch = update(grants).where(grants.c.id == c.grant_id).values(last_used_at=c.now)
-    found = select(c.position, c.grant_id, c.user_id, c.scope, c.absolute_expires_at)
-    return Query(
-        {
-            "postgresql": found.add_cte(
-                new_access.cte("new_access"), new_refresh.cte("new_refresh"), touch.cte("touched")
+    common = (c.grant_id, c.client_id, c.user_id, c.scope, c.now)
+    columns = ["digest", "grant_id", "client_id", "user_id", "scope", "created_at", "expires_at"]
+    inserts = [insert(access_tokens).from_select(columns, select(c.access_digest, *common, c.access_expires_at))]
+    if refresh:
+        inserts.append(
+            insert(refresh_tokens).from_select(
+                [*columns, "absolute_expires_at"],
+                select(c.refresh_digest, *common, c.refresh_until, c.refresh_absolute),
             )
-        }
-    )
+        )
+    touch = update(grants).where(grants.c.id == c.grant_id).values(last_used_at=c.now)
+    found = select(c.position, *(c[column.name] for column in inherited))
+    ctes = [each.cte(f"new_{number}") for number, each in enumerate(inserts)]
+    return Query({"postgresql": found.add_cte(*ctes, touch.cte("touched"))})
 
 
-ROTATE_REFRESH_TOKENS_UNREAD = {registered: _rotate_many_unread(registered) for registered in (False, True)}
+REDEEM_CODES_UNREAD = {  # by whether a refresh token is issued, then by whether the client is registered
+    refresh: {registered: _redeem_many_unread(authorization_codes, refresh=refresh, registered=registered)
+              for registered in (False, True)}
+    for refresh in (False, True)
+}  # fmt: skip
+ROTATE_REFRESH_TOKENS_UNREAD = {
+    registered: _redeem_many_unread(refresh_tokens, refresh=True, registered=registered) for registered in (False, True)
+}
 
 
 REVOKE_ACCESS_TOKEN = Query(

@@ -100,7 +100,7 @@ class SqlStore:
         self._client_tokens: dict[bool, Batcher[dict[str, object], bool]] | None = None
         self._lookups: dict[Query, Batcher[dict[str, object], Row | None]] = {}
         self._redemptions: dict[Query, Batcher[dict[str, object], bool]] = {}
-        self._unread_rotations: dict[bool, Batcher[dict[str, object], Row | None]] = {}  # by the client's checks
+        self._unread: dict[Query, Batcher[dict[str, object], Row | None]] = {}
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
         if migrate_schema:
@@ -112,10 +112,8 @@ class SqlStore:
             self._client_tokens = {signed: self._batch_client_tokens(signed) for signed in (False, True)}
             lookups = (q.FIND_ACCESS_TOKENS, q.FIND_ACCESS_TOKENS_SEEN_BY, q.FIND_REFRESH_TOKENS, q.FIND_CODES)
             self._lookups = {query: self._batch_rows(query, self._read) for query in lookups}
-            self._unread_rotations = {
-                registered: self._batch_rows(q.ROTATE_REFRESH_TOKENS_UNREAD[registered], self._write)
-                for registered in (False, True)
-            }
+            unread = (*q.REDEEM_CODES_UNREAD.values(), q.ROTATE_REFRESH_TOKENS_UNREAD)
+            self._unread = {query: self._batch_rows(query, self._write) for kind in unread for query in kind.values()}
             redemptions = (q.REDEEM_CODES, q.REDEEM_CODES_WITH_REFRESH, q.ROTATE_REFRESH_TOKENS)
             self._redemptions = {
                 query: self._batch_redemptions(query) for kind in redemptions for query in kind.values()
@@ -234,6 +232,14 @@ class SqlStore:
             return await self._consume_and_issue(query, digest, tokens, now, client, kid)
         return await self._consume_then_insert(q.CONSUME_CODE, digest, tokens, now, client, kid)
 
+    async def redeem_code_unread(
+        self, digest: str, redirect_uri: str, code_challenge: str, successors: Successors, now: int, client: Client
+    ) -> NewTokens | None:
+        """See Store."""
+        batched = q.REDEEM_CODES_UNREAD[successors.refresh_digest is not None]
+        matches = {"redirect_uri": redirect_uri, "code_challenge": code_challenge}
+        return await self._redeem_unread(q.CONSUME_CODE_UNREAD, batched, digest, successors, now, client, **matches)
+
     # tokens
     async def issue_client_token(self, token: AccessToken, client: Client, kid: str | None) -> bool:
         """client_credentials: persist the token if `client` is still registered (and `kid`, when it is a JWT, still
@@ -310,17 +316,32 @@ class SqlStore:
     async def rotate_refresh_token_unread(
         self, digest: str, successors: Successors, now: int, client: Client
     ) -> NewTokens | None:
-        """See Store: on PostgreSQL one statement, with the other rotations being made at the time
-        (queries._rotate_many_unread); on SQLite the consuming UPDATE, then the inserts, in one transaction."""
+        """See Store."""
+        return await self._redeem_unread(
+            q.CONSUME_REFRESH_TOKEN_UNREAD, q.ROTATE_REFRESH_TOKENS_UNREAD, digest, successors, now, client
+        )
+
+    async def _redeem_unread(
+        self,
+        consume: dict[bool, Query],
+        batched: dict[bool, Query],
+        digest: str,
+        successors: Successors,
+        now: int,
+        client: Client,
+        **matches: str,
+    ) -> NewTokens | None:
+        """An unread redemption, by whether the client is registered: on PostgreSQL one statement (`batched`), with
+        the others being made at the time (queries._redeem_many_unread); on SQLite the consuming UPDATE (`consume`),
+        then the inserts, in one transaction. Nothing written leaves `client` remembered: the long way the caller
+        goes next writes with the same checks, and forgets it if they fail."""
         (registered, _), checks = _checks(client, None)
-        params = {"digest": digest, "client_id": client.client_id, "now": now, **checks}
-        # Nothing written leaves `client` remembered: the long way the caller goes next rotates with the same
-        # checks, and forgets it if they fail.
-        if self._unread_rotations:  # PostgreSQL
-            row = await self._unread_rotations[registered].submit(params | _row(successors))
+        params = {"digest": digest, "client_id": client.client_id, "now": now, **matches, **checks}
+        if self._unread:  # PostgreSQL
+            row = await self._unread[batched[registered]].submit(params | _row(successors))
             return None if row is None else _successors(client, successors, now, *row)
         async with self.database.transaction() as tx:
-            row = await tx.fetch_one(q.CONSUME_REFRESH_TOKEN_UNREAD[registered], **params)
+            row = await tx.fetch_one(consume[registered], **params)
             if row is None:
                 return None
             tokens = _successors(client, successors, now, *row)
@@ -491,21 +512,32 @@ class SqlStore:
 
 
 def _successors(
-    client: Client, successors: Successors, now: int, grant_id: str, user_id: str, scope: str, absolute_expires_at: int
+    client: Client,
+    successors: Successors,
+    now: int,
+    grant_id: str,
+    user_id: str,
+    scope: str,
+    absolute_expires_at: int | None = None,
 ) -> NewTokens:
-    """The tokens an unread rotation wrote: `successors`, with what they took from the refresh token consumed."""
+    """The tokens an unread redemption wrote: `successors`, with what they took from the code or refresh token
+    consumed (a refresh token's absolute expiry, which its successor keeps)."""
     access = AccessToken(
         successors.access_digest, grant_id, client.client_id, user_id, scope, successors.access_expires_at, now
     )
-    refresh_expires_at = min(successors.refresh_expires_at, absolute_expires_at)  # LEAST in the statement
+    if successors.refresh_digest is None:
+        return NewTokens(access, None)
+    absolute = successors.refresh_absolute_expires_at if absolute_expires_at is None else absolute_expires_at
+    if absolute is None:
+        raise ValueError("the successors of a code carry the new refresh token's absolute expiry")
     refresh = RefreshToken(
         successors.refresh_digest,
         grant_id,
         client.client_id,
         user_id,
         scope,
-        refresh_expires_at,
-        absolute_expires_at,
+        min(successors.refresh_expires_at, absolute),  # LEAST in the statement
+        absolute,
         now,
     )
     return NewTokens(access, refresh)
