@@ -166,6 +166,35 @@ def test_parallel_refreshes_in_the_store(world: World, lockstep: bool, unread: b
         assert api_status(world, str(issued["access_token"])) == 401
 
 
+class UnreadOnlyStore(SqlStore):
+    """A store that refuses to read a code or refresh token: only the one-statement redemptions can succeed."""
+
+    async def find_code(self, digest: str) -> AuthorizationCode | None:
+        raise AssertionError("the code was read before it was redeemed")
+
+    async def find_refresh_token(self, digest: str) -> RefreshToken | None:
+        raise AssertionError("the refresh token was read before it was rotated")
+
+
+def test_a_plain_exchange_and_refresh_read_nothing_first(world: World) -> None:
+    """Opaque tokens, a well-formed verifier, no scope asked: each grant is one statement (Store, "unread"), with
+    no lookup before it; the tokens it gives work."""
+    world.login()
+    code, verifier = world.code()
+
+    async def main() -> Minted:
+        store = await UnreadOnlyStore.open(world.database, migrate_schema=False)
+        try:
+            exchanged = await exchange_in(store, world, code, verifier)
+            assert exchanged.refresh_token is not None
+            return await refresh_in(store, world, exchanged.refresh_token)
+        finally:
+            await store.close()
+
+    refreshed = asyncio.run(main())
+    assert api_status(world, refreshed.access_token) == 200
+
+
 def test_store_keeps_no_consumed_code_usable(world: World) -> None:
     """After the race the code row is consumed and every token of its grant revoked, read straight from SQL."""
     world.login()

@@ -288,7 +288,7 @@ class SqlStore:
 
     @staticmethod
     def _batch_rows(query: Query, connection: Connection) -> Batcher[dict[str, object], Row | None]:
-        """PostgreSQL: many lookups (or unread rotations), each with its own checks, in one statement
+        """PostgreSQL: many lookups (or unread redemptions), each with its own checks, in one statement
         (store/batch.py); each gets the row that came back after its position, or None."""
 
         async def look_up(rows: Sequence[dict[str, object]]) -> list[Row | None]:
