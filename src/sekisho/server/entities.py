@@ -88,6 +88,12 @@ class NewTokens:
     refresh: RefreshToken | None
 
 
+def refresh_expiry(idle_expires_at: int, absolute_expires_at: int) -> int:
+    """A refresh token's expiry: its idle expiry, never past its family's absolute one (LEAST in the unread
+    redemption's statement, store/queries.py)."""
+    return min(idle_expires_at, absolute_expires_at)
+
+
 @dataclass(frozen=True, slots=True)
 class Successors:
     """What an unread redemption (Store.redeem_code_unread, Store.rotate_refresh_token_unread) knows of the new

@@ -8,7 +8,7 @@ from typing import Any
 
 from sekisho.protocol import tokens
 from sekisho.protocol.jwt_access import AccessClaims
-from sekisho.server.entities import AccessToken, NewTokens, RefreshToken, Successors
+from sekisho.server.entities import AccessToken, NewTokens, RefreshToken, Successors, refresh_expiry
 from sekisho.server.settings import Settings
 from sekisho.server.signing_keys import Signer
 
@@ -34,6 +34,27 @@ class Minted:
         return body
 
 
+@dataclass(frozen=True, slots=True)
+class Expiries:
+    """When tokens issued at `now` expire: the access token, and a refresh token's idle and (for a new family)
+    absolute expiry."""
+
+    access_ttl: int
+    access: int
+    refresh_idle: int
+    refresh_absolute: int
+
+    @classmethod
+    def at(cls, settings: Settings, now: int, ttl: int | None = None) -> Expiries:
+        access_ttl = ttl or settings.access_token_ttl
+        return cls(
+            access_ttl,
+            now + access_ttl,
+            now + settings.refresh_token_idle_ttl,
+            now + settings.refresh_token_absolute_ttl,
+        )
+
+
 def mint(
     settings: Settings,
     *,
@@ -52,7 +73,8 @@ def mint(
     With a `signer` the access token is an RFC 9068 JWT; its digest is stored all the same, so revocation,
     introspection and same-process verification treat both formats alike.
     """
-    expires_at = now + (ttl or settings.access_token_ttl)
+    expiries = Expiries.at(settings, now, ttl)
+    expires_at = expiries.access
     if signer is None:
         access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
     else:
@@ -80,18 +102,18 @@ def mint(
     refresh = None
     if refresh_scope is not None and grant_id is not None and user_id is not None:
         refresh_token = tokens.new_secret(tokens.REFRESH_TOKEN)
-        absolute = absolute_expires_at or now + settings.refresh_token_absolute_ttl
+        absolute = absolute_expires_at or expiries.refresh_absolute
         refresh = RefreshToken(
             digest=tokens.digest(refresh_token),
             grant_id=grant_id,
             client_id=client_id,
             user_id=user_id,
             scope=refresh_scope,
-            expires_at=min(now + settings.refresh_token_idle_ttl, absolute),
+            expires_at=refresh_expiry(expiries.refresh_idle, absolute),
             absolute_expires_at=absolute,
             created_at=now,
         )
-    return Minted(access_token, refresh_token, NewTokens(access, refresh), ttl or settings.access_token_ttl)
+    return Minted(access_token, refresh_token, NewTokens(access, refresh), expiries.access_ttl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +134,14 @@ def draw(settings: Settings, now: int, *, refresh: bool, new_family: bool) -> Dr
     """An opaque access token, and a refresh token if `refresh`, with the expiry times `mint` gives them: a new
     family's refresh token (from a code) expires at the latest `refresh_token_absolute_ttl` from now; a rotated one
     keeps the absolute expiry of the token it replaces."""
+    expiries = Expiries.at(settings, now)
     access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
     refresh_token = tokens.new_secret(tokens.REFRESH_TOKEN) if refresh else None
     successors = Successors(
         access_digest=tokens.digest(access_token),
-        access_expires_at=now + settings.access_token_ttl,
+        access_expires_at=expiries.access,
         refresh_digest=None if refresh_token is None else tokens.digest(refresh_token),
-        refresh_expires_at=now + settings.refresh_token_idle_ttl,
-        refresh_absolute_expires_at=now + settings.refresh_token_absolute_ttl if new_family else None,
+        refresh_expires_at=expiries.refresh_idle,
+        refresh_absolute_expires_at=expiries.refresh_absolute if new_family else None,
     )
-    return Drawn(access_token, refresh_token, successors, settings.access_token_ttl)
+    return Drawn(access_token, refresh_token, successors, expiries.access_ttl)

@@ -133,27 +133,28 @@ Checks = tuple[bool, bool]  # (registered, signed): which of `_still_current` a 
 CHECKS: tuple[Checks, ...] = ((False, False), (False, True), (True, False), (True, True))
 
 
+def _value(name: str, batch: Any = None) -> Any:
+    """The parameter `name` of a statement: bound once, or a column of `batch` for a statement of many rows."""
+    return bindparam(name) if batch is None else batch.c[name]
+
+
 def _still_current(registered: bool, signed: bool, batch: Any = None) -> list[ColumnElement[bool]]:
     """What a write (or a read) re-checks in its own statement, for a caller that may have both from memory: the
     client still registered with the secret it showed (`registered_id`, `secret_digest`; a URL client is never
     registered, so has nothing to check) and, for a JWT, `kid` still the newest unretired signing key. In a
     statement for many rows at once, `batch` (see `_batch`) holds these values per row."""
-
-    def value(name: str) -> Any:
-        return bindparam(name) if batch is None else batch.c[name]
-
     still: list[ColumnElement[bool]] = []
     if registered:
         still.append(
             select(clients.c.client_id)
             .where(
-                clients.c.client_id == value("registered_id"),
-                clients.c.secret_digest.is_not_distinct_from(value("secret_digest")),
+                clients.c.client_id == _value("registered_id", batch),
+                clients.c.secret_digest.is_not_distinct_from(_value("secret_digest", batch)),
             )
             .exists()
         )
     if signed:
-        still.append(_NEWEST_KID == value("kid"))
+        still.append(_NEWEST_KID == _value("kid", batch))
     return still
 
 
@@ -271,12 +272,8 @@ _UNCONSUMED = {authorization_codes: _UNCONSUMED_CODE, refresh_tokens: _UNCONSUME
 
 def _unread_matches(table: Any, row: Any = None) -> list[ColumnElement[bool]]:
     """The conditions of an unread redemption, on bound parameters or on a batch's `row` (see `_batch`)."""
-
-    def value(name: str) -> Any:
-        return bindparam(name) if row is None else row.c[name]
-
-    matches = [table.c[name] == value(name) for name in _UNREAD_MATCHES[table]]
-    return [*matches, table.c.expires_at > value("now"), *_UNCONSUMED[table]]
+    matches = [table.c[name] == _value(name, row) for name in _UNREAD_MATCHES[table]]
+    return [*matches, table.c.expires_at > _value("now", row), *_UNCONSUMED[table]]
 
 
 def _unread_inherited(table: Any) -> tuple[Any, ...]:

@@ -21,6 +21,7 @@ from sekisho.server.entities import (
     SigningKey,
     Successors,
     User,
+    refresh_expiry,
 )
 from sekisho.server.store import queries as q
 from sekisho.server.store.batch import Batcher
@@ -536,7 +537,7 @@ def _successors(
         client.client_id,
         user_id,
         scope,
-        min(successors.refresh_expires_at, absolute),  # LEAST in the statement
+        refresh_expiry(successors.refresh_expires_at, absolute),
         absolute,
         now,
     )
