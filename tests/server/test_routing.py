@@ -10,6 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
+from sekisho.asgi import Handler
 from sekisho.server.settings import build_settings
 from sekisho.server.web.app import create_app
 from sekisho.server.web.routing import IndexedRouter, index_fixed_paths
@@ -76,6 +77,11 @@ def test_the_app_routes_through_the_index() -> None:
     app = create_app(build_settings(database="sqlite:///unused.db", demo=True), migrate=False)
     assert isinstance(app.router, IndexedRouter)
     assert {"/oauth/token", "/oauth/introspect", "/api/i", "/2/users/me"} <= set(app.router.fixed)
+
+
+def test_the_apps_endpoints_are_called_without_a_second_exception_wrapper() -> None:
+    routes = [route for route in app_routes() if isinstance(route, Route)]
+    assert routes and all(isinstance(route.endpoint, Handler) for route in routes)
 
 
 def test_every_request_gets_the_route_the_scan_would_give() -> None:

@@ -7,13 +7,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sekisho.asgi import Json, route
 from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
 from sekisho.resource import TokenVerifier
 from sekisho.resource.starlette import bearer_token, challenge_headers
@@ -69,7 +69,7 @@ def _token_error(error: OAuthError) -> JSONResponse:
 
 
 def iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(seconds))
 
 
 def pack_user(user: User) -> dict[str, Any]:
@@ -134,10 +134,10 @@ class NotesApi:
 class MisskeyApi(NotesApi):
     def routes(self) -> list[Route]:
         return [
-            Route("/api/i", self.endpoint(self.me, "read:account"), methods=["POST"]),
-            Route("/api/notes/create", self.endpoint(self.create, "write:notes"), methods=["POST"]),
-            Route("/api/notes/show", self.endpoint(self.show, None), methods=["POST"]),
-            Route("/api/notes/delete", self.endpoint(self.delete, "write:notes"), methods=["POST"]),
+            route("/api/i", self.endpoint(self.me, "read:account"), ["POST"]),
+            route("/api/notes/create", self.endpoint(self.create, "write:notes"), ["POST"]),
+            route("/api/notes/show", self.endpoint(self.show, None), ["POST"]),
+            route("/api/notes/delete", self.endpoint(self.delete, "write:notes"), ["POST"]),
         ]
 
     def endpoint(self, action: Any, scope: str | None) -> Any:
@@ -146,7 +146,7 @@ class MisskeyApi(NotesApi):
                 body = await read_body(request)
                 user = await self.authenticate(request, body, scope)
                 result = await action(body, user)
-                return Response(status_code=204) if result is None else JSONResponse(result)
+                return Response(status_code=204) if result is None else Json(result)
             except MisskeyError as error:
                 return error.response()
             except OAuthError as error:
@@ -231,24 +231,32 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         raise ValueError("the body must be a JSON object") from exc
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")
-    try:  # "\ud800" escapes parse to lone surrogates, which cannot be stored as UTF-8
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("the body must be valid Unicode") from exc
-    if _has_nul(body):  # "\u0000" escapes: PostgreSQL's text cannot hold a NUL
-        raise ValueError("the body must not contain NUL characters")
+    if problem := _unstorable(body):
+        raise ValueError(problem)
     return body
 
 
-def _has_nul(document: Any) -> bool:
-    """Whether a NUL is in any string of the parsed JSON, names included (a loop: the nesting may be deep)."""
-    pending = [document]
+def _unstorable(document: Any) -> str | None:
+    """Why a string of the parsed JSON, names included, cannot be stored, if one cannot: a "\\ud800" escape parses to
+    a lone surrogate, which UTF-8 cannot hold, and a "\\u0000" to a NUL, which PostgreSQL's text cannot. One walk, a
+    loop (the nesting may be deep)."""
+    pending, nul = [document], False
     while pending:
         value = pending.pop()
-        if isinstance(value, str) and "\x00" in value:
-            return True
-        if isinstance(value, dict):
+        if isinstance(value, str):
+            if not value.isascii() and not _encodable(value):
+                return "the body must be valid Unicode"
+            nul = nul or "\x00" in value
+        elif isinstance(value, dict):
             pending += [*value.keys(), *value.values()]
         elif isinstance(value, list):
             pending += value
-    return False
+    return "the body must not contain NUL characters" if nul else None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

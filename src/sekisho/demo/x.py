@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sekisho.asgi import Json, route
 from sekisho.demo.notes import NotesApi, plausible_note_id, read_json_object
 from sekisho.errors import InsufficientScope, OAuthError, TemporarilyUnavailable
 from sekisho.resource.starlette import bearer_token, challenge_headers
@@ -38,10 +39,10 @@ def invalid(detail: str) -> XProblem:
 class XApi(NotesApi):
     def routes(self) -> list[Route]:
         return [
-            Route("/2/users/me", self.endpoint(self.me, "users.read"), methods=["GET"]),
-            Route("/2/tweets", self.endpoint(self.create, "tweet.write"), methods=["POST"]),
-            Route("/2/tweets/{id}", self.endpoint(self.show, "tweet.read"), methods=["GET"]),
-            Route("/2/tweets/{id}", self.endpoint(self.delete, "tweet.write"), methods=["DELETE"]),
+            route("/2/users/me", self.endpoint(self.me, "users.read"), ["GET"]),
+            route("/2/tweets", self.endpoint(self.create, "tweet.write"), ["POST"]),
+            route("/2/tweets/{id}", self.endpoint(self.show, "tweet.read"), ["GET"]),
+            route("/2/tweets/{id}", self.endpoint(self.delete, "tweet.write"), ["DELETE"]),
         ]
 
     def endpoint(self, action: Action, scope: str) -> Callable[[Request], Awaitable[Response]]:
@@ -61,7 +62,7 @@ class XApi(NotesApi):
         return handle
 
     async def me(self, request: Request, user: User) -> Response:
-        return JSONResponse({"data": {"id": user.id, "name": user.username, "username": user.username}})
+        return Json({"data": {"id": user.id, "name": user.username, "username": user.username}})
 
     async def create(self, request: Request, user: User) -> Response:
         try:

@@ -14,9 +14,10 @@ from starlette.applications import Starlette
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from sekisho.asgi import route
 from sekisho.demo.notes import MisskeyApi
 from sekisho.demo.x import XApi
 from sekisho.errors import OAuthError
@@ -80,32 +81,32 @@ def create_app(
             await store.close()
 
     routes = [
-        Route("/", pages.home, methods=["GET"]),
-        Route("/healthz", health.healthz, methods=["GET"]),
-        Route("/readyz", health.readyz, methods=["GET"]),
-        Route("/metrics", observe.metrics, methods=["GET"]),
-        Route("/openapi.json", openapi.openapi, methods=["GET"]),
-        Route("/.well-known/oauth-authorization-server", oauth.metadata, methods=["GET"]),
-        Route("/.well-known/oauth-authorization-server", oauth.cors_preflight, methods=["OPTIONS"]),
-        Route("/oauth/authorize", oauth.authorize, methods=["GET", "POST"]),
-        Route("/oauth/token", oauth.token, methods=["POST"]),
-        Route("/oauth/token", oauth.cors_preflight, methods=["OPTIONS"]),
-        Route("/oauth/revoke", oauth.revoke, methods=["POST"]),
-        Route("/oauth/revoke", oauth.cors_preflight, methods=["OPTIONS"]),
-        Route("/oauth/introspect", oauth.introspect, methods=["POST"]),
-        Route("/oauth/jwks", oauth.jwks, methods=["GET"]),
-        Route("/oauth/jwks", oauth.cors_preflight, methods=["OPTIONS"]),
-        Route("/login", pages.login_form, methods=["GET"]),
-        Route("/login", pages.login, methods=["POST"]),
-        Route("/logout", pages.logout, methods=["POST"]),
-        Route("/settings/apps", pages.connected_apps, methods=["GET"]),
-        Route("/@{username}", pages.user_notes, methods=["GET"]),
-        Route("/settings/apps/revoke", pages.revoke_app, methods=["POST"]),
-        Route("/demo/callback", pages.demo_callback, methods=["GET"]),
+        route("/", pages.home, ["GET"]),
+        route("/healthz", health.healthz, ["GET"]),
+        route("/readyz", health.readyz, ["GET"]),
+        route("/metrics", observe.metrics, ["GET"]),
+        route("/openapi.json", openapi.openapi, ["GET"]),
+        route("/.well-known/oauth-authorization-server", oauth.metadata, ["GET"]),
+        route("/.well-known/oauth-authorization-server", oauth.cors_preflight, ["OPTIONS"]),
+        route("/oauth/authorize", oauth.authorize, ["GET", "POST"]),
+        route("/oauth/token", oauth.token, ["POST"]),
+        route("/oauth/token", oauth.cors_preflight, ["OPTIONS"]),
+        route("/oauth/revoke", oauth.revoke, ["POST"]),
+        route("/oauth/revoke", oauth.cors_preflight, ["OPTIONS"]),
+        route("/oauth/introspect", oauth.introspect, ["POST"]),
+        route("/oauth/jwks", oauth.jwks, ["GET"]),
+        route("/oauth/jwks", oauth.cors_preflight, ["OPTIONS"]),
+        route("/login", pages.login_form, ["GET"]),
+        route("/login", pages.login, ["POST"]),
+        route("/logout", pages.logout, ["POST"]),
+        route("/settings/apps", pages.connected_apps, ["GET"]),
+        route("/@{username}", pages.user_notes, ["GET"]),
+        route("/settings/apps/revoke", pages.revoke_app, ["POST"]),
+        route("/demo/callback", pages.demo_callback, ["GET"]),
         # {session:anytext}: a session id with a slash or a line break reaches the handler and gets its 400 /
         # {"ok": false}, not a 404
-        Route("/miauth/{session:anytext}", miauth.consent, methods=["GET", "POST"]),
-        Route("/api/miauth/{session:anytext}/check", miauth.check, methods=["POST"]),
+        route("/miauth/{session:anytext}", miauth.consent, ["GET", "POST"]),
+        route("/api/miauth/{session:anytext}/check", miauth.check, ["POST"]),
         *demo_api.routes(),
         *x_api.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

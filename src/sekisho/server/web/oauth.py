@@ -23,7 +23,7 @@ from sekisho.server import authorize as authz
 from sekisho.server import client_auth, introspection, revocation
 from sekisho.server.grants import HANDLERS, GrantContext
 from sekisho.server.token import Minted
-from sekisho.server.web.observe import TOKENS_ISSUED
+from sekisho.server.web.observe import count_issued
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import CORS, NO_STORE, page, redirect, token_json
 from sekisho.server.web.sessions import current_user, set_cookies
@@ -118,7 +118,7 @@ async def token(request: Request) -> Response:
         minted = await grant(request, req, params, remembered=True)
     except OAuthError:
         minted = await grant(request, req, params, remembered=False)
-    TOKENS_ISSUED.labels(req.grant_type).inc()
+    count_issued(req.grant_type)
     return token_json(minted.response())
 
 

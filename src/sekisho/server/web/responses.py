@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from sekisho.asgi import Json, raw_headers
 from sekisho.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
 from sekisho.server.web.observe import ERRORS
 
@@ -33,6 +34,7 @@ PAGE_HEADERS = {
 }
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 CORS = {"Access-Control-Allow-Origin": "*"}
+_TOKEN_HEADERS = raw_headers({**NO_STORE, **CORS})
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -50,7 +52,7 @@ def _referrer() -> dict[str, str]:
 
 
 def token_json(body: dict[str, Any], status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers={**NO_STORE, **CORS})
+    return Json(body, status, _TOKEN_HEADERS)
 
 
 def oauth_error_json(error: OAuthError) -> JSONResponse:
