@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from sekisho.asgi import Json, route
 from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
+from sekisho.protocol.params import is_unicode
 from sekisho.resource import TokenVerifier
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
@@ -244,7 +245,7 @@ def _unstorable(document: Any) -> str | None:
     while pending:
         value = pending.pop()
         if isinstance(value, str):
-            if not value.isascii() and not _encodable(value):
+            if not value.isascii() and not is_unicode(value):
                 return "the body must be valid Unicode"
             nul = nul or "\x00" in value
         elif isinstance(value, dict):
@@ -252,11 +253,3 @@ def _unstorable(document: Any) -> str | None:
         elif isinstance(value, list):
             pending += value
     return "the body must not contain NUL characters" if nul else None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -44,7 +44,7 @@ def parse_items(
             raise InvalidRequest(f"parameter {name!r} is too long")
         if has_control_characters(value):
             raise InvalidRequest(f"parameter {name!r} contains control characters")
-        if not _is_unicode(value):  # JSON's "\ud800" escapes: lone surrogates cannot be stored or compared
+        if not is_unicode(value):  # JSON's "\ud800" escapes: lone surrogates cannot be stored or compared
             raise InvalidRequest(f"parameter {name!r} is not valid Unicode")
         params[name] = value
     # RFC 6749 §3.1: parameters sent without a value MUST be treated as if omitted.
@@ -59,7 +59,8 @@ def has_control_characters(value: str) -> bool:
     return _CONTROL.search(value) is not None
 
 
-def _is_unicode(value: str) -> bool:
+def is_unicode(value: str) -> bool:
+    """Whether `value` can be stored as UTF-8: no lone surrogate (which a JSON "\\ud800" escape parses to)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
