@@ -1,0 +1,176 @@
+"""Instructions per request, counted by valgrind's callgrind: a figure this VM's drifting speed does not move.
+
+    .venv/bin/python -m bench.instructions [api refresh cc] [--requests 100] [--tree DIR ...]
+
+The real app (`create_app`) on a durable throwaway PostgreSQL, driven in process over ASGI: no uvicorn and no wrk,
+one request at a time, after a few to warm up. Each scenario runs twice under callgrind, with `--requests` and with
+none besides the warm-up (start-up and warm-up alike, the secrets minted outside); the difference over the count is
+one request's instructions. With several `--tree` (checkouts, or
+folders holding a `src/sekisho`), each is counted in the same database and their ratios to the first are printed:
+an A/B of a change that wall-clock runs cannot resolve. Wall-clock figures are bench/run's.
+
+Scenarios: `api` (POST /api/i, opaque token), `refresh` (refresh_token grant, rotation), `cc` (client_credentials,
+opaque token), `cc-jwt` (client_credentials, ES256 JWT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from bench import mint, targets
+
+SCENARIOS = ("api", "refresh", "cc", "cc-jwt")
+WARM_UP = 30
+ROOT = Path(__file__).resolve().parent.parent
+FORM = [(b"content-type", b"application/x-www-form-urlencoded")]
+Call = tuple[str, str, list[tuple[bytes, bytes]], bytes]
+
+
+async def call(app: Any, request: Call) -> tuple[int, bytes]:
+    """One request to the ASGI app, as uvicorn would hand it over; the status and body."""
+    method, path, headers, body = request
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "path": path,
+        "raw_path": path.encode(), "root_path": "", "scheme": "http", "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), *headers, (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {},
+    }  # fmt: skip
+    messages: list[dict[str, Any]] = []
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if received:  # the response is sent before a disconnect is ever awaited
+            await asyncio.Event().wait()
+        received = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    return messages[0]["status"], b"".join(message.get("body", b"") for message in messages[1:])
+
+
+def minted(scenario: str, database: str, seed: targets.Seed, user_id: str, count: int) -> list[str]:
+    """The single-use secrets a scenario spends, minted into the database: for `api` one code, whose exchange gives
+    the access token; for `refresh`, `count` refresh tokens."""
+    if scenario == "api":
+        codes, rows = mint.code_rows(user_id, seed.app_id, targets.REDIRECT_URI, targets.SCOPE, 1)
+    elif scenario == "refresh":
+        codes, rows = mint.refresh_token_rows(database, user_id, seed.app_id, targets.SCOPE, count)
+    else:
+        return []
+    mint.insert(database, rows)
+    return codes
+
+
+async def requests_for(scenario: str, app: Any, seed: targets.Seed, secrets: list[str], count: int) -> list[Call]:
+    if scenario == "api":
+        exchange = {
+            "grant_type": "authorization_code", "code": secrets[0], "redirect_uri": targets.REDIRECT_URI,
+            "client_id": seed.app_id, "code_verifier": mint.VERIFIER,
+        }  # fmt: skip
+        status, body = await call(app, ("POST", "/oauth/token", FORM, urlencode(exchange).encode()))
+        if status != 200:
+            raise RuntimeError(f"the code exchange gave {status}: {body!r}")
+        bearer = f"Bearer {json.loads(body)['access_token']}".encode()
+        return [("POST", "/api/i", [(b"authorization", bearer), (b"content-type", b"application/json")], b"{}")] * count
+    if scenario == "refresh":
+        return [
+            ("POST", "/oauth/token", FORM, urlencode({"grant_type": "refresh_token", "refresh_token": secret,
+                                                     "client_id": seed.app_id}).encode())
+            for secret in secrets
+        ]  # fmt: skip
+    basic = base64.b64encode(f"{seed.service_id}:{seed.service_secret}".encode())
+    body = urlencode({"grant_type": "client_credentials", "scope": targets.SCOPE}).encode()
+    return [("POST", "/oauth/token", [*FORM, (b"authorization", b"Basic " + basic)], body)] * count
+
+
+async def drive(scenario: str, database: str, seed: targets.Seed, secrets: list[str], count: int) -> None:
+    """The inner run (under callgrind): `count` requests, each answered 200."""
+    from sekisho.server.settings import build_settings
+    from sekisho.server.web.app import create_app
+
+    token_format = "jwt" if scenario == "cc-jwt" else "opaque"
+    app = create_app(build_settings(database=database, demo=True, access_token_format=token_format), migrate=False)
+    async with app.router.lifespan_context(app):
+        for request in await requests_for(scenario, app, seed, secrets, count):
+            status, body = await call(app, request)
+            if status != 200:
+                raise RuntimeError(f"{request[0]} {request[1]} gave {status}: {body!r}")
+
+
+def instructions(tree: Path, scenario: str, database: str, seed: targets.Seed, user_id: str, count: int) -> int:
+    """callgrind's count for one inner run of `tree`'s sekisho, its secrets minted beforehand (not counted)."""
+    with tempfile.TemporaryDirectory() as folder:
+        secrets = Path(folder) / "secrets.json"
+        secrets.write_text(json.dumps(minted(scenario, database, seed, user_id, WARM_UP + count)))
+        command = [
+            "valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out", sys.executable, "-m",
+            "bench.instructions", "--inner", scenario, "--requests", str(count), "--database", database,
+            "--seed", json.dumps(asdict(seed)), "--secrets", str(secrets),
+        ]  # fmt: skip
+        environment = dict(os.environ, PYTHONPATH=f"{tree / 'src'}:{ROOT}", PYTHONHASHSEED="0")
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode or found is None:
+        raise RuntimeError(f"the run under callgrind failed:\n{done.stderr[-3000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # nargs="*" checks an empty list against the choices too (Python 3.11's argparse)
+    parser.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], metavar="SCENARIO", help=", ".join(SCENARIOS))
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--tree", type=Path, action="append", help="a folder holding src/sekisho (default: this one)")
+    parser.add_argument("--inner", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", help=argparse.SUPPRESS)
+    parser.add_argument("--secrets", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.inner:
+        seed, secrets = targets.Seed(**json.loads(options.seed)), json.loads(Path(options.secrets).read_text())
+        asyncio.run(drive(options.inner, options.database, seed, secrets, WARM_UP + options.requests))
+        return
+    from tests.pg import throwaway_cluster
+
+    trees = [tree.resolve() for tree in options.tree or [ROOT]]
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)  # the cluster's folder inside must be reachable by the `postgres` user
+        with throwaway_cluster(Path(folder) / "pg", durable=True) as cluster:
+            cluster.psql("CREATE DATABASE bench")
+            database = cluster.url("bench")
+            seed = targets.seed(database)
+            user_id = mint.user_id(database, targets.USERNAME)
+            for scenario in options.scenarios or SCENARIOS:
+                counted: list[float] = []
+                for tree in trees:
+                    began = time.monotonic()
+                    empty = instructions(tree, scenario, database, seed, user_id, 0)
+                    full = instructions(tree, scenario, database, seed, user_id, options.requests)
+                    counted.append((full - empty) / options.requests)
+                    ratio = f"  {counted[-1] / counted[0]:.3f}× the first" if len(counted) > 1 else ""
+                    print(
+                        f"{scenario:8} {counted[-1] / 1000:8.1f}k instructions a request{ratio}  ({tree}, "
+                        f"{time.monotonic() - began:.0f} s)",
+                        flush=True,
+                    )
+
+
+if __name__ == "__main__":
+    main()
