@@ -53,9 +53,9 @@ def raw_headers(headers: Mapping[str, str]) -> tuple[tuple[bytes, bytes], ...]:
 
 
 class Json(JSONResponse):
-    """Starlette's JSONResponse, the same bytes on the wire (its headers may come in another order), built in 6 µs
-    instead of 14 for a token response: one encoder, and extra headers encoded beforehand (`raw_headers`), not per
-    response. Always has a body, so not for 204 or 304."""
+    """Starlette's JSONResponse, the same bytes on the wire (its headers may come in another order), built in about
+    8 µs instead of 13 for a token response: one encoder, and extra headers encoded beforehand (`raw_headers`), not
+    per response. Always has a body, so not for 204 or 304."""
 
     def __init__(self, content: Any, status_code: int = 200, headers: RawHeaders = ()) -> None:
         self.status_code = status_code
