@@ -10,7 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
-from sekisho.asgi import Handler
+from sekisho.resource.asgi import Handler
 from sekisho.server.settings import build_settings
 from sekisho.server.web.app import create_app
 from sekisho.server.web.routing import IndexedRouter, index_fixed_paths

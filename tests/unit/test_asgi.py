@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.testclient import TestClient
 
-from sekisho.asgi import Handler, Json, raw_headers, route
+from sekisho.resource.asgi import Handler, Json, raw_headers, route
 
 
 class Refused(Exception):

@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sekisho.asgi import Json, route
 from sekisho.demo.notes import NotesApi, plausible_note_id, read_json_object
 from sekisho.errors import InsufficientScope, OAuthError, TemporarilyUnavailable
+from sekisho.resource.asgi import Json, route
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id

@@ -17,11 +17,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from sekisho.asgi import route
 from sekisho.demo.notes import MisskeyApi
 from sekisho.demo.x import XApi
 from sekisho.errors import OAuthError
 from sekisho.resource import StoreVerifier
+from sekisho.resource.asgi import route
 from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
 from sekisho.server.purge import INTERVAL as PURGE_INTERVAL
 from sekisho.server.purge import purging

@@ -11,8 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sekisho.asgi import Json, raw_headers
 from sekisho.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
+from sekisho.resource.asgi import Json, raw_headers
 from sekisho.server.web.observe import ERRORS
 
 log = logging.getLogger("sekisho")

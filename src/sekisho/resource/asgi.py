@@ -1,5 +1,6 @@
 """Starlette, lighter on the hot paths: routes whose endpoint is called without Starlette's second exception
-wrapper (`route`, `Handler`), and a JSON response with its headers encoded once (`Json`)."""
+wrapper (`route`, `Handler`), and a JSON response with its headers encoded once (`Json`). For any Starlette app
+(the demo APIs, and sekisho's own routes)."""
 
 from __future__ import annotations
 
