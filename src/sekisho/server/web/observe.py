@@ -3,6 +3,7 @@ request. Paths are logged without their query string (a callback's query may car
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -21,15 +22,19 @@ LATENCY = Histogram(
 )
 TOKENS_ISSUED = Counter("sekisho_tokens_issued", "Token responses sent, by grant type", ["grant_type"])
 ERRORS = Counter("sekisho_errors", "OAuth errors answered, by error code", ["error"])
-_ISSUED: dict[str, Any] = {}
+
+
+@functools.cache
+def series(metric: Any, *labels: str) -> Any:
+    """The labelled series of `metric`, kept: `.labels()` takes a lock and builds its key on every call. Bounded like
+    the series themselves: the HTTP parser knows a fixed set of methods, routes are the route table's templates (or
+    "unmatched"), statuses and grant types are the app's own, error codes are RFC 6749's."""
+    return metric.labels(*labels)
 
 
 def count_issued(grant_type: str) -> None:
-    """One more token response for `grant_type`. Its series is kept, as `Observe.series` keeps its own: `.labels()`
-    takes a lock and builds the key per call. Bounded: only the grant types the server supports issue tokens."""
-    if (series := _ISSUED.get(grant_type)) is None:
-        series = _ISSUED[grant_type] = TOKENS_ISSUED.labels(grant_type)
-    series.inc()
+    """One more token response for `grant_type`."""
+    series(TOKENS_ISSUED, grant_type).inc()
 
 
 access = logging.getLogger("sekisho.access")
@@ -41,16 +46,6 @@ class Observe:
     def __init__(self, app: ASGIApp, *, log_requests: bool = False) -> None:
         self.app = app
         self.log_requests = log_requests
-        # The labelled series each (method, route, status) counts into: `.labels()` takes a lock and builds the key
-        # on every call. Bounded like the series themselves: the HTTP parser knows a fixed set of methods, routes
-        # are the route table's templates (or "unmatched"), statuses are the app's.
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    def series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
-        key = (method, route, status)
-        if (known := self._series.get(key)) is None:
-            known = self._series[key] = (REQUESTS.labels(method, route, str(status)), LATENCY.labels(route))
-        return known
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,9 +65,8 @@ class Observe:
         finally:
             elapsed = time.perf_counter() - began
             route = getattr(scope.get("route"), "path", "unmatched")
-            counted, timed = self.series(scope["method"], route, status)
-            counted.inc()
-            timed.observe(elapsed)
+            series(REQUESTS, scope["method"], route, str(status)).inc()
+            series(LATENCY, route).observe(elapsed)
             if self.log_requests:
                 client: Any = scope.get("client")
                 fields = {

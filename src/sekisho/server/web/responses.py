@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from sekisho.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
 from sekisho.resource.asgi import Json, raw_headers
-from sekisho.server.web.observe import ERRORS
+from sekisho.server.web.observe import ERRORS, series
 
 log = logging.getLogger("sekisho")
 
@@ -86,7 +86,7 @@ PAGE_PATHS = ("/oauth/authorize", "/login", "/logout", "/demo", "/miauth/", "/se
 
 async def handle_oauth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
-    ERRORS.labels(exc.error).inc()
+    series(ERRORS, exc.error).inc()
     if exc.status >= 500 or exc.detail:
         log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.detail or exc.description)
     if request.url.path.startswith(PAGE_PATHS) or request.url.path in ("/",) or request.url.path.startswith("/@"):
