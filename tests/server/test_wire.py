@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import uvicorn
+import uvloop
 
-from sekisho.server.web.wire import OneWriteProtocol
+from sekisho.server.web.wire import HeldHead, OneWriteProtocol
 from tests.live import free_port
 
 WRITES: list[bytes] = []
@@ -152,3 +153,37 @@ def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(port: int) ->
     started = time.monotonic()
     received = exchange(port, get("/idle", close=False))  # read until the server closes
     assert received.endswith(b"echo /idle ") and 0.5 < time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
+def test_held_bytes_keep_their_order_through_every_way_of_writing(loop_factory: Any) -> None:
+    """HeldHead on a real loopback transport: write, writelines, write_eof and close all keep the byte order."""
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        assert runner.run(held_order()) == b"head;body;alone;last;"
+
+
+async def held_order() -> bytes:
+    received = bytearray()
+    done = asyncio.Event()
+
+    async def reader(stream: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.extend(await stream.read())  # until EOF
+        writer.close()
+        done.set()
+
+    server = await asyncio.start_server(reader, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+    held = HeldHead(transport, loop)  # type: ignore[arg-type]
+    held.write(b"head;")
+    held.writelines([b"body", b";"])
+    held.write(b"alone;")
+    await asyncio.sleep(0)  # the loop's next turn sends what is held
+    await asyncio.sleep(0)
+    held.write(b"last;")
+    held.write_eof()
+    await asyncio.wait_for(done.wait(), 5)
+    held.close()
+    server.close()
+    return bytes(received)

@@ -11,6 +11,7 @@ that sends its head and then waits still gets its head out on the next turn.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -19,8 +20,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 class HeldHead:
     """A transport that holds one write back until the next write or the loop's next turn, whichever comes first.
 
-    Bytes keep their order: a write joins what is held, `close` sends what is held first, and `abort` drops it as
-    the transport drops its own buffer. Everything else is the transport's."""
+    Bytes keep their order: a write joins what is held, `write_eof` and `close` send what is held first, and `abort`
+    drops it as the transport drops its own buffer. Everything else is the transport's."""
 
     __slots__ = ("held", "loop", "transport")
 
@@ -37,11 +38,18 @@ class HeldHead:
             self.held = None
             self.transport.write(held + data)
 
+    def writelines(self, data: Iterable[bytes]) -> None:
+        self.write(b"".join(data))
+
     def flush(self) -> None:
         if (held := self.held) is not None:
             self.held = None
             if not self.transport.is_closing():
                 self.transport.write(held)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self.transport.write_eof()
 
     def close(self) -> None:
         self.flush()
