@@ -28,7 +28,7 @@ ERRORS = Counter("sekisho_errors", "OAuth errors answered, by error code", ["err
 def series(metric: Any, *labels: str) -> Any:
     """The labelled series of `metric`, kept: `.labels()` takes a lock and builds its key on every call. Bounded like
     the series themselves: the HTTP parser knows a fixed set of methods, routes are the route table's templates (or
-    "unmatched"), statuses and grant types are the app's own, error codes are RFC 6749's."""
+    "unmatched"), statuses and grant types are the app's own, error codes are those of sekisho.errors' classes."""
     return metric.labels(*labels)
 
 
