@@ -21,6 +21,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from tests import asgi
 
 from bench import mint, targets
 
@@ -40,29 +43,9 @@ Call = tuple[str, str, list[tuple[bytes, bytes]], bytes]
 
 
 async def call(app: Any, request: Call) -> tuple[int, bytes]:
-    """One request to the ASGI app, as uvicorn would hand it over; the status and body."""
-    method, path, headers, body = request
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "path": path,
-        "raw_path": path.encode(), "root_path": "", "scheme": "http", "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1"), *headers, (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {},
-    }  # fmt: skip
-    messages: list[dict[str, Any]] = []
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if received:  # the response is sent before a disconnect is ever awaited
-            await asyncio.Event().wait()
-        received = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    await app(scope, receive, send)
-    return messages[0]["status"], b"".join(message.get("body", b"") for message in messages[1:])
+    """One request to the ASGI app in process (tests/asgi.py); the status and body."""
+    status, _, body = await asgi.call(app, *request)
+    return status, body
 
 
 def minted(scenario: str, database: str, seed: targets.Seed, user_id: str, count: int) -> list[str]:
@@ -132,11 +115,18 @@ def instructions(tree: Path, scenario: str, database: str, seed: targets.Seed, u
     return int(found.group(1))
 
 
+def positive(text: str) -> int:
+    """argparse's type for a count of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # nargs="*" checks an empty list against the choices too (Python 3.11's argparse)
     parser.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], metavar="SCENARIO", help=", ".join(SCENARIOS))
-    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--requests", type=positive, default=100, help="requests counted per run (at least 1)")
     parser.add_argument("--tree", type=Path, action="append", help="a folder holding src/sekisho (default: this one)")
     parser.add_argument("--inner", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -150,6 +140,10 @@ def main() -> None:
     from tests.pg import throwaway_cluster
 
     trees = [tree.resolve() for tree in options.tree or [ROOT]]
+    if missing := [str(tree) for tree in trees if not (tree / "src" / "sekisho" / "__init__.py").is_file()]:
+        parser.error(f"no src/sekisho in {', '.join(missing)}")
+    if shutil.which("valgrind") is None:
+        parser.error("valgrind is not installed (Debian: apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o755)  # the cluster's folder inside must be reachable by the `postgres` user
         with throwaway_cluster(Path(folder) / "pg", durable=True) as cluster:

@@ -8,12 +8,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
-from starlette.types import Message, Receive, Scope, Send
 
 from sekisho.resource.asgi import Handler
 from sekisho.server.settings import build_settings
 from sekisho.server.web.app import create_app
 from sekisho.server.web.routing import IndexedRouter, index_fixed_paths
+from tests.asgi import call
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
 
@@ -39,34 +39,8 @@ def stand_ins(routes: list[BaseRoute]) -> list[BaseRoute]:
 
 def answer(router: Router, method: str, path: str) -> tuple[int, str, str]:
     """(status, location, body) of one request through `router`."""
-    scope: Scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"sekisho.test")],
-        "scheme": "http",
-        "server": ("sekisho.test", 80),
-    }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(run(router, scope, receive, send))
-    start = sent[0]
-    headers = dict(start["headers"])
-    body = b"".join(message.get("body", b"") for message in sent[1:])
-    return start["status"], headers.get(b"location", b"").decode(), body.decode()
-
-
-async def run(router: Router, scope: Scope, receive: Receive, send: Send) -> None:
-    await router(scope, receive, send)
+    status, headers, body = asyncio.run(call(router, method, path))
+    return status, headers.get(b"location", b"").decode(), body.decode()
 
 
 def app_routes() -> list[BaseRoute]:
