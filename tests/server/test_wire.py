@@ -8,7 +8,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -155,19 +155,60 @@ def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(port: int) ->
     assert received.endswith(b"echo /idle ") and 0.5 < time.monotonic() - started < 5
 
 
-@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
+LOOPS = pytest.mark.parametrize(
+    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+
+
+@LOOPS
 def test_held_bytes_keep_their_order_through_every_way_of_writing(loop_factory: Any) -> None:
     """HeldHead on a real loopback transport: write, writelines, write_eof and close all keep the byte order."""
+
+    async def writes(held: HeldHead) -> None:
+        held.write(b"head;")
+        held.writelines([b"body", b";"])
+        held.write(b"alone;")
+        await asyncio.sleep(0)  # the loop's next turn sends what is held
+        await asyncio.sleep(0)
+        held.write(b"last;")
+        held.write_eof()
+
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        assert runner.run(held_order()) == b"head;body;alone;last;"
+        assert runner.run(received_from(writes)) == b"head;body;alone;last;"
 
 
-async def held_order() -> bytes:
+@LOOPS
+def test_a_write_held_when_the_transport_is_aborted_or_closed_underneath_is_dropped_quietly(loop_factory: Any) -> None:
+    """The flush the write scheduled still runs, and writes to a transport that is gone: nothing reaches the peer
+    and nothing reaches the loop's exception handler."""
+
+    def held_then(end: Callable[[HeldHead], None]) -> Callable[[HeldHead], Awaitable[None]]:
+        async def writes(held: HeldHead) -> None:
+            held.write(b"held")
+            end(held)
+            await asyncio.sleep(0)  # the flush scheduled by the write runs, and must send nothing
+
+        return writes
+
+    errors: list[str] = []
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.get_loop().set_exception_handler(lambda loop, context: errors.append(context["message"]))
+        assert runner.run(received_from(held_then(lambda held: held.abort()))) == b""
+        # closed underneath, as uvicorn's connection_lost closes it, before the loop's next turn
+        assert runner.run(received_from(held_then(lambda held: held.transport.close()))) == b""
+    assert errors == []
+
+
+async def received_from(writes: Callable[[HeldHead], Awaitable[None]]) -> bytes:
+    """What a loopback peer receives, until the connection ends, from `writes` through a HeldHead."""
     received = bytearray()
     done = asyncio.Event()
 
     async def reader(stream: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        received.extend(await stream.read())  # until EOF
+        try:
+            received.extend(await stream.read())  # until EOF
+        except ConnectionError:  # an abort may reset the connection
+            pass
         writer.close()
         done.set()
 
@@ -176,13 +217,7 @@ async def held_order() -> bytes:
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
     held = HeldHead(transport, loop)  # type: ignore[arg-type]
-    held.write(b"head;")
-    held.writelines([b"body", b";"])
-    held.write(b"alone;")
-    await asyncio.sleep(0)  # the loop's next turn sends what is held
-    await asyncio.sleep(0)
-    held.write(b"last;")
-    held.write_eof()
+    await writes(held)
     await asyncio.wait_for(done.wait(), 5)
     held.close()
     server.close()

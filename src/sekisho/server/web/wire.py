@@ -20,8 +20,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 class HeldHead:
     """A transport that holds one write back until the next write or the loop's next turn, whichever comes first.
 
-    Bytes keep their order: a write joins what is held, `write_eof` and `close` send what is held first, and `abort`
-    drops it as the transport drops its own buffer. Everything else is the transport's."""
+    Bytes keep their order: a write joins what is held, and `write_eof` and `close` send what is held first.
+    Everything else, `abort` included, is the transport's."""
 
     __slots__ = ("held", "loop", "transport")
 
@@ -44,8 +44,7 @@ class HeldHead:
     def flush(self) -> None:
         if (held := self.held) is not None:
             self.held = None
-            if not self.transport.is_closing():
-                self.transport.write(held)
+            self.transport.write(held)  # a closed or aborted transport drops it, as it drops any late write
 
     def write_eof(self) -> None:
         self.flush()
@@ -54,10 +53,6 @@ class HeldHead:
     def close(self) -> None:
         self.flush()
         self.transport.close()
-
-    def abort(self) -> None:
-        self.held = None
-        self.transport.abort()
 
     def is_closing(self) -> bool:
         return self.transport.is_closing()
