@@ -4,6 +4,8 @@ schema in place, keeping its rows."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,53 @@ def test_servers_starting_together_on_an_empty_database_migrate_once(empty: str)
     asyncio.run(start_together())
     with sql.connect(empty) as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
+def test_head_names_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from sekisho.server.store import migrate as migrations
+
+    config = migrations.alembic_config(None)  # type: ignore[arg-type]  # only the script location is read
+    assert ScriptDirectory.from_config(config).get_current_head() == migrations.HEAD
+
+
+def test_is_current_only_at_head(empty: str) -> None:
+    from sekisho.server.store.driver import open_database
+    from sekisho.server.store.migrate import is_current
+
+    async def current() -> bool:
+        database = await open_database(empty)
+        try:
+            return await is_current(database)
+        finally:
+            await database.close()
+
+    assert asyncio.run(current()) is False  # no alembic_version table at all
+    asyncio.run(migrate(empty, "0002"))
+    assert asyncio.run(current()) is False
+    asyncio.run(migrate(empty))
+    assert asyncio.run(current()) is True
+
+
+LEAN_START = """
+import asyncio, sys
+import sekisho.cli, sekisho.server.web.app
+from sekisho.server.store.sql import SqlStore
+
+async def main():
+    store = await SqlStore.open(sys.argv[1])
+    await store.close()
+
+asyncio.run(main())
+heavy = ("alembic", "mako", "mf2py", "bs4", "html5lib", "requests", "sqlalchemy.ext.asyncio", "greenlet")
+print(" ".join(sorted(name for name in sys.modules if name.startswith(heavy))))
+"""
+
+
+def test_a_start_on_a_current_schema_loads_neither_alembic_nor_mf2py(empty: str) -> None:
+    """Alembic and the async engine come in only to build or upgrade a schema, mf2py only for a client's page:
+    together about 28 MiB that a serving process on a current schema does without (bench/RESULTS.md)."""
+    asyncio.run(migrate(empty))
+    loaded = subprocess.run([sys.executable, "-c", LEAN_START, empty], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""

@@ -8,8 +8,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import mf2py
-
 from sekisho.errors import OAuthError
 from sekisho.protocol import client_ids, links, redirects
 from sekisho.server.fetch import Fetched
@@ -84,6 +82,10 @@ def parse_json(
 
 def parse_html(client_id: str, fetched: Fetched, *, allow_private: bool) -> ClientMetadata:
     """Redirect URIs from <link rel="redirect_uri">; name and logo from the h-app whose u-url is the client_id."""
+    # Imported at the first client page, not at start: mf2py brings requests, BeautifulSoup and html5lib, about
+    # 13 MiB in every serving process that may never see a URL client (bench/RESULTS.md).
+    import mf2py
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -26,7 +26,7 @@ from sekisho.server.entities import (
 from sekisho.server.store import queries as q
 from sekisho.server.store.batch import Batcher
 from sekisho.server.store.driver import Connection, Database, Query, Row, open_database
-from sekisho.server.store.migrate import migrate
+from sekisho.server.store.migrate import is_current, migrate
 
 Backoff = Callable[[int], int]
 REMEMBERED_CLIENTS = 1000
@@ -104,9 +104,13 @@ class SqlStore:
         self._unread: dict[Query, Batcher[dict[str, object], Row | None]] = {}
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
-        if migrate_schema:
-            await migrate(self.url)
         self.database = await open_database(self.url)
+        try:
+            if migrate_schema and not await is_current(self.database):
+                await migrate(self.url)
+        except BaseException:
+            await self.database.close()
+            raise
         self._read = self.database.reader()
         self._write = self.database.writer()
         if self.database.dialect == "postgresql":  # SQLite: no round trip to save
