@@ -104,8 +104,7 @@ def instructions(tree: Path, scenario: str, database: str, seed: targets.Seed, u
         secrets.write_text(json.dumps(minted(scenario, database, seed, user_id, WARM_UP + count)))
         command = [
             "valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out", sys.executable, "-m",
-            "bench.instructions", "--inner", scenario, "--requests", str(count), "--database", database,
-            "--seed", json.dumps(asdict(seed)), "--secrets", str(secrets),
+            *inner_arguments(scenario, count, database, seed, secrets),
         ]  # fmt: skip
         environment = dict(os.environ, PYTHONPATH=f"{tree / 'src'}:{ROOT}", PYTHONHASHSEED="0")
         done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
@@ -113,6 +112,14 @@ def instructions(tree: Path, scenario: str, database: str, seed: targets.Seed, u
     if done.returncode or found is None:
         raise RuntimeError(f"the run under callgrind failed:\n{done.stderr[-3000:]}")
     return int(found.group(1))
+
+
+def inner_arguments(scenario: str, count: int, database: str, seed: targets.Seed, secrets: Path) -> list[str]:
+    """`python -m` arguments of one inner run; `count` may be 0 (the run that counts start-up and warm-up alone)."""
+    return [
+        "bench.instructions", "--inner", scenario, "--inner-requests", str(count), "--database", database,
+        "--seed", json.dumps(asdict(seed)), "--secrets", str(secrets),
+    ]  # fmt: skip
 
 
 def positive(text: str) -> int:
@@ -129,13 +136,14 @@ def main() -> None:
     parser.add_argument("--requests", type=positive, default=100, help="requests counted per run (at least 1)")
     parser.add_argument("--tree", type=Path, action="append", help="a folder holding src/sekisho (default: this one)")
     parser.add_argument("--inner", help=argparse.SUPPRESS)
+    parser.add_argument("--inner-requests", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--seed", help=argparse.SUPPRESS)
     parser.add_argument("--secrets", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.inner:
         seed, secrets = targets.Seed(**json.loads(options.seed)), json.loads(Path(options.secrets).read_text())
-        asyncio.run(drive(options.inner, options.database, seed, secrets, WARM_UP + options.requests))
+        asyncio.run(drive(options.inner, options.database, seed, secrets, WARM_UP + options.inner_requests))
         return
     from tests.pg import throwaway_cluster
 

@@ -29,6 +29,19 @@ def test_a_request_that_fails_stops_the_run(database: str) -> None:
         asyncio.run(instructions.drive("refresh", database, seed, ["srt_unknown"], 1))
 
 
+@pytest.mark.parametrize("count", [0, 2])
+def test_the_inner_run_takes_the_command_line_the_outer_run_builds(database: str, tmp_path: Path, count: int) -> None:
+    """Both counts the outer run passes, 0 (start-up and warm-up alone) among them; as under valgrind, minus it."""
+    seed = targets.seed(database)
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text("[]")
+    arguments = instructions.inner_arguments("cc", count, database, seed, secrets)
+    done = subprocess.run(
+        [sys.executable, "-m", *arguments], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def usage_error(*arguments: str) -> str:
     """The one-line complaint of `python -m bench.instructions ARGUMENTS`, which must exit 2 before any cluster."""
     done = subprocess.run(
