@@ -1,0 +1,40 @@
+"""jwt_access.sign puts the compact JWS together itself around joserfc's ES256: it must be, part for part, what
+joserfc's own `jwt.encode` makes of the same header and claims, and verify with joserfc."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from joserfc import jwt
+
+from sekisho.protocol import jwt_access
+from sekisho.protocol.jwt_access import AccessClaims
+
+KEY = jwt_access.new_signing_key()
+OTHER = jwt_access.new_signing_key("k2")
+
+texts = st.text(min_size=1, max_size=40)  # any Unicode, quotes and backslashes included
+times = st.integers(min_value=0, max_value=2**53)
+claims = st.builds(AccessClaims, texts, texts, texts, texts, st.text(max_size=60), times, times, texts)
+
+
+@given(claims, st.sampled_from([KEY, OTHER]))
+def test_sign_is_what_joserfc_encodes_and_verifies_with_joserfc(claimed: AccessClaims, key: object) -> None:
+    assert isinstance(key, type(KEY))
+    token = jwt_access.sign(claimed, key)
+    header = {"alg": jwt_access.ALGORITHM, "typ": jwt_access.TYPE, "kid": key.kid}
+    theirs = jwt.encode(header, claimed.as_dict(), key, algorithms=[jwt_access.ALGORITHM])
+    assert token.split(".")[:2] == theirs.split(".")[:2]  # ECDSA signatures differ from one signing to the next
+    decoded = jwt.decode(token, key, algorithms=[jwt_access.ALGORITHM])
+    assert decoded.header == header
+    assert decoded.claims == claimed.as_dict()
+
+
+def test_a_token_signed_with_one_key_does_not_verify_with_another() -> None:
+    token = jwt_access.sign(AccessClaims("https://as", "u", "https://as", "c", "read", 1, 2, "j"), KEY)
+    try:
+        jwt.decode(token, OTHER, algorithms=[jwt_access.ALGORITHM])
+    except Exception as error:  # joserfc's BadSignatureError
+        assert type(error).__name__ == "BadSignatureError"
+    else:
+        raise AssertionError("verified with the wrong key")
