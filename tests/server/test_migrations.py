@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from sekisho.server.passwords import hash_password
-from sekisho.server.store.migrate import migrate
+from sekisho.server.store import driver
+from sekisho.server.store import sql as store_sql
+from sekisho.server.store.driver import open_database
+from sekisho.server.store.migrate import HEAD, MIGRATIONS, is_current, migrate
 from sekisho.server.store.schema import metadata
 from sekisho.server.store.sql import SqlStore
 from tests import sql
@@ -75,18 +79,10 @@ def test_servers_starting_together_on_an_empty_database_migrate_once(empty: str)
 
 
 def test_head_names_the_newest_migration() -> None:
-    from alembic.script import ScriptDirectory
-
-    from sekisho.server.store import migrate as migrations
-
-    config = migrations.alembic_config(None)  # type: ignore[arg-type]  # only the script location is read
-    assert ScriptDirectory.from_config(config).get_current_head() == migrations.HEAD
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD
 
 
 def test_is_current_only_at_head(empty: str) -> None:
-    from sekisho.server.store.driver import open_database
-    from sekisho.server.store.migrate import is_current
-
     async def current() -> bool:
         database = await open_database(empty)
         try:
@@ -122,3 +118,29 @@ def test_a_start_on_a_current_schema_loads_neither_alembic_nor_mf2py(empty: str)
     asyncio.run(migrate(empty))
     loaded = subprocess.run([sys.executable, "-c", LEAN_START, empty], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == ""
+
+
+def test_a_migration_that_fails_closes_the_database_it_opened(empty: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schema this code cannot migrate (a revision it does not know, say from a newer sekisho): the error reaches
+    the caller, and the connections opened to read the revision are closed again, not left behind."""
+    asyncio.run(migrate(empty))
+    with sql.connect(empty) as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        connection.commit()
+    closed: list[bool] = []
+
+    async def recorded(url: str) -> driver.Database:
+        database = await open_database(url)
+        close = database.close
+
+        async def close_and_record() -> None:
+            closed.append(True)
+            await close()
+
+        database.close = close_and_record  # type: ignore[method-assign]
+        return database
+
+    monkeypatch.setattr(store_sql, "open_database", recorded)
+    with pytest.raises(Exception, match="9999"):
+        asyncio.run(SqlStore.open(empty))
+    assert closed == [True]
