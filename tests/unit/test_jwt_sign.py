@@ -4,9 +4,11 @@ another key fails is tests/resource/test_jwt.py's test_a_key_reusing_a_known_kid
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from joserfc import jwt
+from joserfc.errors import UnsupportedKeyOperationError
 from joserfc.jwk import ECKey
 
 from sekisho.protocol import jwt_access
@@ -14,6 +16,7 @@ from sekisho.protocol.jwt_access import AccessClaims
 
 KEY = jwt_access.new_signing_key()
 OTHER = jwt_access.new_signing_key("k2")
+CLAIMS = AccessClaims("https://as.example", "bot", "https://as.example", "bot", "read", 1, 2, "jti")
 
 texts = st.text(min_size=1, max_size=40)  # any Unicode, quotes and backslashes included
 times = st.integers(min_value=0, max_value=2**53)
@@ -29,3 +32,9 @@ def test_sign_is_what_joserfc_encodes_and_verifies_with_joserfc(claimed: AccessC
     decoded = jwt.decode(token, key, algorithms=[jwt_access.ALGORITHM])
     assert decoded.header == header
     assert decoded.claims == claimed.as_dict()
+
+
+def test_a_key_that_may_not_sign_is_refused() -> None:
+    verify_only = ECKey.import_key(KEY.as_dict(private=True) | {"key_ops": ["verify"]})
+    with pytest.raises(UnsupportedKeyOperationError):
+        jwt_access.sign(CLAIMS, verify_only)

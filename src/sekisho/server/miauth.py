@@ -13,7 +13,7 @@ from sekisho.server.entities import Grant, MiAuthSession, NewTokens, User
 from sekisho.server.ids import new_id
 from sekisho.server.settings import Settings
 from sekisho.server.store import Store
-from sekisho.server.token import mint
+from sekisho.server.token import mint_opaque
 
 _SESSION = re.compile(r"[A-Za-z0-9_-]{8,128}")
 DECISION_TTL = 10 * 60  # the app must check within this time
@@ -71,7 +71,7 @@ async def redeem(store: Store, settings: Settings, session: str, now: int) -> tu
         grant = Grant(
             id=new_id(now * 1000), user_id=user_id, client_id=f"miauth:{session}", scope=scope, created_at=now
         )
-        minted = mint(
+        minted = mint_opaque(
             settings, grant_id=grant.id, client_id=grant.client_id, user_id=user_id, scope=scope, now=now, ttl=TOKEN_TTL
         )
         tokens_by_session[session] = minted.access_token

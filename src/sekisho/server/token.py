@@ -55,7 +55,7 @@ class Expiries:
         )
 
 
-def mint(
+async def mint(
     settings: Settings,
     *,
     grant_id: str | None,
@@ -74,7 +74,6 @@ def mint(
     introspection and same-process verification treat both formats alike.
     """
     expiries = Expiries.at(settings, now, ttl)
-    expires_at = expiries.access
     if signer is None:
         access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
     else:
@@ -85,17 +84,40 @@ def mint(
             client_id=client_id,
             scope=scope,
             issued_at=now,
-            expires_at=expires_at,
+            expires_at=expiries.access,
             jwt_id=secrets.token_urlsafe(16),
         )
-        access_token = signer(claims)
+        access_token = await signer.sign(claims)
+    return _minted(access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at)
+
+
+def mint_opaque(
+    settings: Settings, *, grant_id: str, client_id: str, user_id: str, scope: str, now: int, ttl: int | None = None
+) -> Minted:
+    """`mint` for a caller that cannot wait (a store's callback, as MiAuth's redemption): an opaque access token,
+    and no refresh token."""
+    access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
+    return _minted(access_token, Expiries.at(settings, now, ttl), grant_id, client_id, user_id, scope, now, None, None)
+
+
+def _minted(
+    access_token: str,
+    expiries: Expiries,
+    grant_id: str | None,
+    client_id: str,
+    user_id: str | None,
+    scope: str,
+    now: int,
+    refresh_scope: str | None,
+    absolute_expires_at: int | None,
+) -> Minted:
     access = AccessToken(
         digest=tokens.digest(access_token),
         grant_id=grant_id,
         client_id=client_id,
         user_id=user_id,
         scope=scope,
-        expires_at=expires_at,
+        expires_at=expiries.access,
         created_at=now,
     )
     refresh_token = None

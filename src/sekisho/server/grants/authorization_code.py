@@ -30,7 +30,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
     code = await find_unused(digest, client, ctx)
     check_code(code, redirect_uri, ctx.now)
     pkce.check_verifier(request.code_verifier, code.code_challenge)
-    minted = mint(
+    minted = await mint(
         ctx.settings,
         grant_id=code.grant_id,
         client_id=client.client_id,

@@ -21,7 +21,7 @@ async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Min
         raise UnauthorizedClient("the client_credentials grant needs a confidential client")
     scope = check_scope(request.scope, known=ctx.settings.scopes, allowed=client.scopes, default=client.scopes or ())
     # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
-    minted = mint(
+    minted = await mint(
         ctx.settings,
         grant_id=None,
         client_id=client.client_id,

@@ -27,7 +27,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
     # reads the token to tell the client what is wrong (or finds nothing wrong and rotates after all).
     token = await find_usable(digest, client, ctx)
     scope = check_narrowing(request.scope, split_scope(token.scope))
-    minted = mint(
+    minted = await mint(
         ctx.settings,
         grant_id=token.grant_id,
         client_id=client.client_id,
