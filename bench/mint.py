@@ -1,7 +1,7 @@
 """Single-use secrets minted in bulk, straight into sekisho's database, for the grants that consume one per request.
 
 A full authorization-code flow per refresh token would take longer than the run it feeds, so the rows are made
-here exactly as the server makes them (`sekisho.server.token.mint` for refresh tokens; a grant and its code as
+here exactly as the server makes them (`sekisho.server.token.mint_opaque` for refresh tokens; a grant and its code as
 `sekisho.server.authorize.issue_code` does) and inserted with the store's own compiled statements
 (`sekisho.server.store.queries`), many rows per statement round trip, in one transaction.
 
@@ -24,7 +24,7 @@ from sekisho.server.ids import new_id
 from sekisho.server.settings import build_settings
 from sekisho.server.store import queries as q
 from sekisho.server.store.driver import Query, postgres_dsn, sqlite_path
-from sekisho.server.token import mint
+from sekisho.server.token import mint_opaque
 
 CODE_LIFETIME = 3600
 VERIFIER = "bench-" + "v" * 60  # one PKCE verifier for every code: the server still hashes it on each exchange
@@ -52,7 +52,7 @@ def refresh_token_rows(
     refresh: list[dict[str, Any]] = []
     for _ in range(count):
         grant = _grant(user_id, client_id, scope, now)
-        minted = mint(
+        minted = mint_opaque(
             settings,
             grant_id=grant["id"],
             client_id=client_id,

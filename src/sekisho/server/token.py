@@ -73,31 +73,50 @@ async def mint(
     With a `signer` the access token is an RFC 9068 JWT; its digest is stored all the same, so revocation,
     introspection and same-process verification treat both formats alike.
     """
-    expiries = Expiries.at(settings, now, ttl)
     if signer is None:
-        access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
-    else:
-        claims = AccessClaims(
-            issuer=settings.issuer,
-            subject=user_id or client_id,  # RFC 9068 §2.2: the client itself when no user is involved
-            audience=settings.issuer,  # the demo API lives at the issuer; resource servers check it
+        return mint_opaque(
+            settings,
+            grant_id=grant_id,
             client_id=client_id,
+            user_id=user_id,
             scope=scope,
-            issued_at=now,
-            expires_at=expiries.access,
-            jwt_id=secrets.token_urlsafe(16),
+            now=now,
+            refresh_scope=refresh_scope,
+            absolute_expires_at=absolute_expires_at,
+            ttl=ttl,
         )
-        access_token = await signer.sign(claims)
+    expiries = Expiries.at(settings, now, ttl)
+    claims = AccessClaims(
+        issuer=settings.issuer,
+        subject=user_id or client_id,  # RFC 9068 §2.2: the client itself when no user is involved
+        audience=settings.issuer,  # the demo API lives at the issuer; resource servers check it
+        client_id=client_id,
+        scope=scope,
+        issued_at=now,
+        expires_at=expiries.access,
+        jwt_id=secrets.token_urlsafe(16),
+    )
+    access_token = await signer.sign(claims)
     return _minted(access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at)
 
 
 def mint_opaque(
-    settings: Settings, *, grant_id: str, client_id: str, user_id: str, scope: str, now: int, ttl: int | None = None
+    settings: Settings,
+    *,
+    grant_id: str | None,
+    client_id: str,
+    user_id: str | None,
+    scope: str,
+    now: int,
+    refresh_scope: str | None = None,
+    absolute_expires_at: int | None = None,
+    ttl: int | None = None,
 ) -> Minted:
-    """`mint` for a caller that cannot wait (a store's callback, as MiAuth's redemption): an opaque access token,
-    and no refresh token."""
+    """`mint` with an opaque access token, for a caller that cannot wait (a store's callback, as MiAuth's
+    redemption)."""
     access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
-    return _minted(access_token, Expiries.at(settings, now, ttl), grant_id, client_id, user_id, scope, now, None, None)
+    expiries = Expiries.at(settings, now, ttl)
+    return _minted(access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at)
 
 
 def _minted(
