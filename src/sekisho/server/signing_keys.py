@@ -41,12 +41,12 @@ class Signer:
     """Signs access tokens with one key, named by `kid`.
 
     The tokens asked for in one turn of the event loop are signed one after another in a callback at the start of
-    the next turn, not each inside its own request. An ES256 signature reads OpenSSL's P-256 table (about 150 KB)
-    and code, which push the rest of a request's working set out of the core's caches, and back: on the bench machine
-    a JWT client_credentials request cost about 85 µs more than one with a dummy signature, against 42 µs for the
-    signature alone in a loop. Signed together, they take turns once a loop turn instead of once a request: 1.03–1.11×
-    the requests a second in five A/B pairs (bench/RESULTS.md, tenth pass). A token waits one turn more; a request
-    that is given up meanwhile gets no signature, and an error reaches the request whose token it is.
+    the next turn, not each inside its own request. On the bench machine a JWT client_credentials request cost about
+    85 µs more than one with a dummy signature, against 42 µs for the signature alone in a loop: most likely
+    OpenSSL's P-256 table (about 150 KB) and code push the rest of a request's working set out of the core's caches,
+    and back. Signed together, they take turns once a loop turn instead of once a request: 1.03–1.11× the requests a
+    second in five A/B pairs (bench/RESULTS.md, tenth pass). A token waits one turn more; a request that is given up
+    meanwhile gets no signature, and an error reaches the request whose token it is.
     """
 
     __slots__ = ("_turn", "key")
