@@ -66,8 +66,9 @@ def test_the_next_turn_is_signed_in_the_next_batch(monkeypatch: pytest.MonkeyPat
     signer = Signer(KEY)
 
     async def main() -> None:
-        first = await signer.sign(claims("first"))
-        second = await signer.sign(claims("second"))
+        # A turn already signed takes no more tokens: the second waits for a turn of its own, not forever.
+        first = await asyncio.wait_for(signer.sign(claims("first")), timeout=5)
+        second = await asyncio.wait_for(signer.sign(claims("second")), timeout=5)
         assert verified(first).subject == "first" and verified(second).subject == "second"
 
     asyncio.run(main())
