@@ -93,6 +93,18 @@ def serve(
     log_format: Annotated[
         str, typer.Option(envvar="SEKISHO_LOG_FORMAT", help="text, or json: one JSON object per line, requests too")
     ] = "text",
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="SEKISHO_TRUSTED_PROXIES",
+            help="address or CIDR of a reverse proxy whose Forwarded / X-Forwarded-* headers are believed "
+            "(repeatable; the variable is comma-separated)",
+        ),
+    ] = None,
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(envvar="SEKISHO_METRICS_TOKEN", help="GET /metrics needs `Authorization: Bearer` this token"),
+    ] = None,
 ) -> None:
     """Run the authorization server (and the demo notes API)."""
     import logging
@@ -116,6 +128,8 @@ def serve(
             access_token_format=access_token_format,
             demo=demo,
             log_format=log_format,
+            trusted_proxies=trusted_proxy or (),
+            metrics_token=metrics_token,
         )
     except SettingsError as exc:
         fail(str(exc), 2)
@@ -149,6 +163,8 @@ def serve(
             SEKISHO_ACCESS_TOKEN_FORMAT=settings.access_token_format,
             SEKISHO_DEMO="1" if demo else "",
             SEKISHO_LOG_FORMAT=settings.log_format,
+            SEKISHO_TRUSTED_PROXIES=",".join(str(network) for network in settings.trusted_proxies),
+            SEKISHO_METRICS_TOKEN=settings.metrics_token or "",
         )
         uvicorn.run("sekisho.server.web.app:create_app_from_environment", factory=True, workers=workers, **config)
         return

@@ -160,3 +160,19 @@ def test_each_settings_has_its_own_scopes() -> None:
 def test_secure_cookies_follow_the_issuer_scheme() -> None:
     assert Settings(issuer="https://auth.example").secure_cookies is True
     assert Settings(issuer="http://127.0.0.1:8000").secure_cookies is False
+
+
+def test_trusted_proxies_take_addresses_and_blocks_repeated_or_comma_separated() -> None:
+    settings = build_settings(trusted_proxies=["10.0.0.0/8,127.0.0.1", " ::1 ", ""])
+    assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]
+    assert build_settings().trusted_proxies == ()
+
+
+def test_a_trusted_proxy_that_is_no_address_is_refused() -> None:
+    with pytest.raises(SettingsError, match="--trusted-proxy must be an address or CIDR block, not 'proxy.local'"):
+        build_settings(trusted_proxies=["proxy.local"])
+
+
+def test_metrics_token_is_kept_and_empty_means_none() -> None:
+    assert build_settings(metrics_token="s3cret").metrics_token == "s3cret"
+    assert build_settings(metrics_token="").metrics_token is None

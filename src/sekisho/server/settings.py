@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -30,6 +32,9 @@ class Settings:
     refresh_token_idle_ttl: int = 30 * 24 * 3600
     refresh_token_absolute_ttl: int = 180 * 24 * 3600
     session_ttl: int = 7 * 24 * 3600
+    # peers whose Forwarded / X-Forwarded-* headers are believed (web/proxies.py); none by default
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    metrics_token: str | None = None  # when set, GET /metrics needs `Authorization: Bearer <it>`
 
     @property
     def secure_cookies(self) -> bool:
@@ -47,6 +52,8 @@ def build_settings(
     access_token_format: str = "opaque",
     demo: bool = False,
     log_format: str = "text",
+    trusted_proxies: Iterable[str] = (),
+    metrics_token: str | None = None,
 ) -> Settings:
     """Check the raw values and fill in derived defaults."""
     if not 0 < port < 65536:
@@ -70,7 +77,23 @@ def build_settings(
         access_token_format="jwt" if access_token_format == "jwt" else "opaque",
         demo=demo,
         log_format="json" if log_format == "json" else "text",
+        trusted_proxies=parse_networks(trusted_proxies),
+        metrics_token=metrics_token or None,
     )
+
+
+def parse_networks(values: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`--trusted-proxy` values: addresses or CIDR blocks, each value possibly a comma-separated list."""
+    networks = []
+    for value in values:
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise SettingsError(f"--trusted-proxy must be an address or CIDR block, not {item.strip()!r}") from None
+    return tuple(networks)
 
 
 def check_issuer(issuer: str) -> None:

@@ -145,6 +145,8 @@ def create_app_from_environment() -> Starlette:
         access_token_format=os.environ.get("SEKISHO_ACCESS_TOKEN_FORMAT", "opaque"),
         demo=os.environ.get("SEKISHO_DEMO", "") in ("1", "true"),
         log_format=os.environ.get("SEKISHO_LOG_FORMAT", "text"),
+        trusted_proxies=[os.environ.get("SEKISHO_TRUSTED_PROXIES", "")],
+        metrics_token=os.environ.get("SEKISHO_METRICS_TOKEN") or None,
     )
     app = create_app(settings, migrate=False)
     settle_for_serving()
