@@ -241,3 +241,32 @@ def test_a_nul_in_a_note_id_is_refused_cleanly(world: World, access_token: str) 
     for path in ("/api/notes/show", "/api/notes/delete"):
         response = world.http.post(path, headers=bearer(access_token), json={"noteId": "a\u0000b"})
         misskey_error(response, 400, "INVALID_PARAM")
+
+
+def test_a_note_only_its_author_may_see_answers_anyone_else_like_a_missing_one(world: World, access_token: str) -> None:
+    """Issue 21 finding 10: alice's `followers` and `specified` notes were shown to any user's token. Misskey's rules:
+    the author always, `public` and `home` to all; here `followers` and `specified` to the author only (no follow
+    graph, and a note keeps no list of named users). An unseen note answers exactly like one that does not exist."""
+    notes = {}
+    for visibility in ("public", "home", "followers", "specified"):
+        created = world.http.post(
+            "/api/notes/create", headers=bearer(access_token), json={"text": visibility, "visibility": visibility}
+        )
+        notes[visibility] = created.json()["createdNote"]["id"]
+    world.http.cookies.clear()
+    world.login("bob")
+    bobs = str(world.tokens()["access_token"])
+    missing = world.http.post("/api/notes/show", headers=bearer(bobs), json={"noteId": "9" * 10})
+    misskey_error(missing, 400, "NO_SUCH_NOTE")
+    for visibility, note_id in notes.items():
+        as_alice = world.http.post("/api/notes/show", headers=bearer(access_token), json={"noteId": note_id})
+        assert as_alice.status_code == 200 and as_alice.json()["text"] == visibility
+        as_bob = world.http.post("/api/notes/show", headers=bearer(bobs), json={"noteId": note_id})
+        in_body = world.http.post("/api/notes/show", json={"noteId": note_id, "i": bobs})
+        anonymous = world.http.post("/api/notes/show", json={"noteId": note_id})
+        invalid_token(anonymous)  # the API wants a token: nothing is shown, hidden or not
+        if visibility in ("public", "home"):
+            assert as_bob.status_code == in_body.status_code == 200 and as_bob.json()["text"] == visibility
+        else:
+            for refused in (as_bob, in_body):
+                assert (refused.status_code, refused.content) == (missing.status_code, missing.content)

@@ -85,3 +85,29 @@ def test_a_nul_in_an_id_or_a_text_is_refused_cleanly(world: World, bearer: dict[
         assert response.status_code == 404 and response.json()["title"] == "Not Found Error"
     response = world.http.post("/2/tweets", headers=bearer, json={"text": "a\u0000b"})
     assert response.status_code == 400 and response.json()["title"] == "Invalid Request"
+
+
+def test_a_note_only_its_author_may_see_is_not_found_for_anyone_else(world: World, bearer: dict[str, str]) -> None:
+    """Issue 21 finding 10: GET /2/tweets/{id} showed alice's `followers` and `specified` notes (made in Misskey's
+    dialect) to any user's token; they answer bob exactly like a missing post, and alice as before."""
+    world.login()
+    misskey = world.exchange(*world.code(scope="read:account write:notes"))
+    alices = {"Authorization": f"Bearer {misskey['access_token']}"}
+    notes = {}
+    for visibility in ("public", "home", "followers", "specified"):
+        body = {"text": visibility, "visibility": visibility}
+        notes[visibility] = world.http.post("/api/notes/create", headers=alices, json=body).json()["createdNote"]["id"]
+    world.http.cookies.clear()
+    world.login("bob")
+    bobs = {"Authorization": f"Bearer {world.exchange(*world.code(scope=X_SCOPE))['access_token']}"}
+    missing = world.http.get("/2/tweets/" + "9" * 10, headers=bobs)
+    assert missing.status_code == 404 and missing.json()["title"] == "Not Found Error"
+    for visibility, note_id in notes.items():
+        assert world.http.get(f"/2/tweets/{note_id}", headers=bearer).json()["data"]["text"] == visibility
+        as_bob = world.http.get(f"/2/tweets/{note_id}", headers=bobs)
+        anonymous = world.http.get(f"/2/tweets/{note_id}")
+        assert anonymous.status_code == 401 and anonymous.json()["title"] == "Unauthorized"
+        if visibility in ("public", "home"):
+            assert as_bob.status_code == 200 and as_bob.json()["data"]["text"] == visibility
+        else:
+            assert (as_bob.status_code, as_bob.content) == (missing.status_code, missing.content)

@@ -95,6 +95,12 @@ def pack_note(note: Note, user: User) -> dict[str, Any]:
     }
 
 
+def visible_to(note: Note, user: User) -> bool:
+    """Misskey's visibility rules: `public` and `home` notes to everyone, any note to its author. `followers` goes to
+    the author only (there is no follow graph), `specified` too (a note keeps no list of the users it names)."""
+    return note.visibility in ("public", "home") or note.user_id == user.id
+
+
 class NotesApi:
     """What both dialects share: the store, the token verifier, the clock, and the user a token acts for."""
 
@@ -113,6 +119,11 @@ class NotesApi:
         if user is None:
             raise InvalidToken("this token does not act for a user")
         return user
+
+    async def find_visible_note(self, note_id: str, user: User) -> Note | None:
+        """The note if `user` may see it; else None, as for a note that does not exist (no leak of its existence)."""
+        note = await self.store.find_note(note_id)
+        return note if note is not None and visible_to(note, user) else None
 
     async def _user(self, user_id: str) -> User | None:
         """The user, from memory once seen (one database round trip less per call).
@@ -187,7 +198,7 @@ class MisskeyApi(NotesApi):
         return {"createdNote": pack_note(note, user)}
 
     async def show(self, body: dict[str, Any], user: User) -> dict[str, Any]:
-        note = await self.store.find_note(_note_id(body))
+        note = await self.find_visible_note(_note_id(body), user)
         author = await self.store.find_user(note.user_id) if note else None
         if note is None or author is None:
             raise NO_SUCH_NOTE

@@ -80,7 +80,7 @@ class XApi(NotesApi):
     async def show(self, request: Request, user: User) -> Response:
         """X's default fields: `id`, `text`, and the edit history (a note is never edited here)."""
         note_id = request.path_params["id"]
-        note = await self.store.find_note(note_id) if plausible_note_id(note_id) else None
+        note = await self.find_visible_note(note_id, user) if plausible_note_id(note_id) else None
         if note is None:
             raise XProblem(404, "Not Found Error", "Could not find a post with that id.")
         return JSONResponse({"data": {"id": note.id, "text": note.text, "edit_history_tweet_ids": [note.id]}})
