@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shlex
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
@@ -21,6 +22,7 @@ from sekisho.server.web.responses import page, redirect
 from sekisho.server.web.sessions import current_user, end_session, set_cookies, start_session
 
 DEMO_CLIENT_ID = "sekisho-demo"
+API_AUTHORIZATION = "Authorization: Bearer ACCESS_TOKEN"
 
 
 def safe_next(target: str | None) -> str:
@@ -51,7 +53,10 @@ async def home(request: Request) -> Response:
     response = _form_page(request, "home.html", username=user.username if user else None, demo_link=demo_link)
     if demo_link:
         # Only the demo keeps its verifier in a cookie, so the callback page can show the next step.
-        response.set_cookie("sekisho_demo_verifier", verifier, path="/demo", httponly=True, samesite="lax")
+        secure = app.settings.secure_cookies
+        response.set_cookie(
+            "sekisho_demo_verifier", verifier, path="/demo", secure=secure, httponly=True, samesite="lax"
+        )
     return response
 
 
@@ -159,14 +164,28 @@ async def demo_callback(request: Request) -> Response:
     app = state(request)
     if not app.settings.demo:
         raise InvalidRequest("the demo is off; start the server with --demo", status=404)
+    code = request.query_params.get("code")
+    verifier = request.cookies.get("sekisho_demo_verifier", "YOUR_CODE_VERIFIER")
     return page(
         request,
         "callback.html",
         params=sorted(request.query_params.multi_items()),
-        code=request.query_params.get("code"),
-        client_id=DEMO_CLIENT_ID,
-        verifier=request.cookies.get("sekisho_demo_verifier", "YOUR_CODE_VERIFIER"),
+        exchange=exchange_command(app.settings.issuer, code, verifier) if code else None,
+        api_call=shlex.join(["curl", "-s", "-X", "POST", f"{app.settings.issuer}/api/i", "-H", API_AUTHORIZATION]),
     )
+
+
+def exchange_command(issuer: str, code: str, verifier: str) -> str:
+    """The curl command that exchanges `code`, for a person to paste: every value quoted for a POSIX shell (a `;`
+    or `|` in the callback's query stays text), one group of arguments a line."""
+    lines = [
+        ["curl", "-s", f"{issuer}/oauth/token"],
+        ["-d", "grant_type=authorization_code", "-d", f"client_id={DEMO_CLIENT_ID}"],
+        ["-d", f"redirect_uri={issuer}/demo/callback"],
+        ["-d", f"code={code}"],
+        ["-d", f"code_verifier={verifier}"],
+    ]
+    return " \\\n  ".join(shlex.join(line) for line in lines)
 
 
 def _form_page(request: Request, template: str, status: int = 200, **context: object) -> Response:
