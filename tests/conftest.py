@@ -45,12 +45,17 @@ class Clock:
 
     def __init__(self, start: float = 1_800_000_000.0) -> None:
         self.now = start
+        self.slept: list[float] = []  # every pause the app took, in order
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """The app's pauses: recorded, and taken at once (the clock does not move: parallel pauses overlap)."""
+        self.slept.append(seconds)
 
 
 @dataclass
@@ -263,6 +268,7 @@ def make_world(database: str, settings: Settings | None = None, **app_options: A
     """A seeded database and the app over it; `app_options` go to `create_app`."""
     confidential, public, resource_server = asyncio.run(_seed(database))
     clock = Clock()
+    app_options.setdefault("sleep", clock.sleep)
     app = create_app(settings or Settings(issuer=ISSUER, database=database), clock=clock, **app_options)
     with TestClient(app, base_url=ISSUER) as http:
         yield World(http, clock, database, confidential, public, resource_server)

@@ -147,3 +147,24 @@ class SigningKey:
     private_jwk: str = field(repr=False)  # JSON
     created_at: int
     retired_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempts:
+    """One login-throttle key's recent attempts: those counted and not forgiven, the last one's time, and until when
+    the key is refused."""
+
+    failures: int
+    last_at: int
+    blocked_until: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The throttle's answer to one login attempt: refused for `retry_after` seconds (nothing counted), or admitted
+    after a pause of `delay` seconds, with the rows to store for the account and the address."""
+
+    retry_after: int
+    delay: int
+    account: LoginAttempts | None = None
+    address: LoginAttempts | None = None

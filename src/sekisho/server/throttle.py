@@ -1,46 +1,73 @@
-"""Login throttling per account and per address, with exponential back-off, kept in the store."""
+"""Login throttling, kept in the store: per account it blocks, per address it only delays (docs/security.md).
+
+Every attempt is counted before its password is checked, in one atomic step with every other attempt on the same
+account and address (`Store.reserve_login_attempt`), so a parallel burst is judged one attempt at a time; a verified
+password forgives its attempt (`forgive`).
+
+- The account: `ACCOUNT_FREE_FAILURES` attempts free, then 1 s, 2 s, 4 s … up to 15 minutes during which the account
+  is refused (429 with Retry-After) from everywhere. Only the account's own failures block it.
+- The address: `ADDRESS_FREE_FAILURES` attempts free across all accounts, then each further attempt from it waits
+  1 s, 2 s, 4 s … up to `ADDRESS_MAX_DELAY` before its password is checked. It slows a spray across accounts and
+  never refuses: a person behind the same proxy or NAT waits, and gets in.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from sekisho.server.entities import LoginAttempts, Reservation
 from sekisho.server.store import Store
 
-WINDOW = 15 * 60  # failures older than this are forgotten
+WINDOW = 15 * 60  # attempts older than this are forgotten
 ACCOUNT_FREE_FAILURES = 5
 ADDRESS_FREE_FAILURES = 20
 MAX_DELAY = 15 * 60
+ADDRESS_MAX_DELAY = 10
 
 
-def backoff(free: int) -> Callable[[int], int]:
+def backoff(free: int, cap: int = MAX_DELAY) -> Callable[[int], int]:
     def delay(failures: int) -> int:
-        """No delay for the first `free` failures, then 1 s, 2 s, 4 s … up to 15 minutes."""
+        """No delay for the first `free` failures, then 1 s, 2 s, 4 s … up to `cap`."""
         if failures <= free:
             return 0
-        return int(min(2 ** min(failures - free - 1, 20), MAX_DELAY))
+        return int(min(2 ** min(failures - free - 1, 20), cap))
 
     return delay
 
 
 _ACCOUNT_DELAY = backoff(ACCOUNT_FREE_FAILURES)
-_ADDRESS_DELAY = backoff(ADDRESS_FREE_FAILURES)
+_ADDRESS_DELAY = backoff(ADDRESS_FREE_FAILURES, ADDRESS_MAX_DELAY)
 
 
 def keys(username: str, address: str) -> tuple[str, str]:
     return f"user:{username.lower()[:256]}", f"addr:{address[:64]}"
 
 
-async def retry_after(store: Store, username: str, address: str, now: int) -> int:
-    """Seconds the caller must wait before trying this account from this address again (0: go ahead)."""
+def judge(account: LoginAttempts, address: LoginAttempts, now: int) -> Reservation:
+    """Refuse an attempt on a blocked account without counting it; else count it on both keys, block the account
+    for its back-off, and pause the attempt for the address's."""
+    if account.blocked_until > now:
+        return Reservation(retry_after=account.blocked_until - now, delay=0)
+    account_failures = _recent(account, now) + 1
+    address_failures = _recent(address, now) + 1
+    return Reservation(
+        retry_after=0,
+        delay=_ADDRESS_DELAY(address_failures),
+        account=LoginAttempts(account_failures, now, now + _ACCOUNT_DELAY(account_failures)),
+        address=LoginAttempts(address_failures, now, 0),
+    )
+
+
+def _recent(attempts: LoginAttempts, now: int) -> int:
+    return attempts.failures if attempts.last_at >= now - WINDOW else 0
+
+
+async def reserve(store: Store, username: str, address: str, now: int) -> Reservation:
+    """Count this attempt before its password is checked, or refuse it (see `judge`)."""
     user_key, addr_key = keys(username, address)
-    return max(0, await store.login_blocked_until(user_key, addr_key) - now)
+    return await store.reserve_login_attempt(user_key, addr_key, now, lambda account, addr: judge(account, addr, now))
 
 
-async def record_failure(store: Store, username: str, address: str, now: int) -> None:
-    user_key, addr_key = keys(username, address)
-    await store.record_login_failure(user_key, now, WINDOW, _ACCOUNT_DELAY)
-    await store.record_login_failure(addr_key, now, WINDOW, _ADDRESS_DELAY)
-
-
-async def record_success(store: Store, username: str, address: str) -> None:
-    await store.clear_login_failures(keys(username, address)[0])
+async def forgive(store: Store, username: str, address: str) -> None:
+    """The password verified: the account's attempts are forgotten, and the address's count loses this one."""
+    await store.forgive_login_attempt(*keys(username, address))

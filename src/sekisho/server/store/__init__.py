@@ -12,7 +12,9 @@ Invariants every implementation keeps:
   same, and write its successors with its grant, user and whole scope, in one transaction; otherwise they write
   nothing and return None, and the caller goes the long way (`find_code` or `find_refresh_token`, its checks, then
   `redeem_code` or `rotate_refresh_token`), which decides what is wrong;
-- `revoke_grant` revokes every access and refresh token that carries the grant's id.
+- `revoke_grant` revokes every access and refresh token that carries the grant's id;
+- `reserve_login_attempt` judges and counts a login attempt atomically with every other attempt on the same keys,
+  from any process on the database (throttle.py holds the rules, passed in as `decide`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from sekisho.server.entities import (
     AuthorizationCode,
     Client,
     Grant,
+    LoginAttempts,
     MiAuthSession,
     NewTokens,
     Note,
     RefreshToken,
+    Reservation,
     SigningKey,
     Successors,
     User,
@@ -77,9 +81,10 @@ class Store(Protocol):
     async def find_session_user(self, digest: str, now: int) -> User | None: ...
     async def delete_session(self, digest: str) -> None: ...
 
-    async def record_login_failure(self, key: str, now: int, window: int, backoff: Callable[[int], int]) -> int: ...
-    async def login_blocked_until(self, user_key: str, addr_key: str) -> int: ...
-    async def clear_login_failures(self, key: str) -> None: ...
+    async def reserve_login_attempt(
+        self, user_key: str, addr_key: str, now: int, decide: Callable[[LoginAttempts, LoginAttempts], Reservation]
+    ) -> Reservation: ...
+    async def forgive_login_attempt(self, user_key: str, addr_key: str) -> None: ...
 
     async def server_secret(self, name: str, candidate: str, now: int) -> str: ...
 

@@ -480,9 +480,15 @@ ENSURE_THROTTLE = Query(
         "postgresql": postgresql.insert(login_throttles).values(_THROTTLE_ROW).on_conflict_do_nothing(),
     }
 )
-LOCK_THROTTLE = Query(
-    select(login_throttles.c.failures, login_throttles.c.last_failure_at)
-    .where(login_throttles.c.key == bindparam("key"))
+LOCK_THROTTLES = Query(
+    select(
+        login_throttles.c.key,
+        login_throttles.c.failures,
+        login_throttles.c.last_failure_at,
+        login_throttles.c.blocked_until,
+    )
+    .where(login_throttles.c.key.in_([bindparam("user_key"), bindparam("addr_key")]))
+    .order_by(login_throttles.c.key)  # one lock order for every caller: no deadlock between two attempts
     .with_for_update()
 )
 UPDATE_THROTTLE = Query(
@@ -494,10 +500,10 @@ UPDATE_THROTTLE = Query(
         blocked_until=bindparam("blocked_until"),
     )
 )
-FIND_BLOCKED_UNTIL = Query(
-    select(func.max(login_throttles.c.blocked_until)).where(
-        login_throttles.c.key.in_([bindparam("user_key"), bindparam("addr_key")])
-    )
+FORGIVE_THROTTLE = Query(
+    update(login_throttles)
+    .where(login_throttles.c.key == bindparam("key"), login_throttles.c.failures > 0)
+    .values(failures=login_throttles.c.failures - 1)
 )
 DELETE_THROTTLE = Query(delete(login_throttles).where(login_throttles.c.key == bindparam("key")))
 

@@ -14,10 +14,12 @@ from sekisho.server.entities import (
     AuthorizationCode,
     Client,
     Grant,
+    LoginAttempts,
     MiAuthSession,
     NewTokens,
     Note,
     RefreshToken,
+    Reservation,
     SigningKey,
     Successors,
     User,
@@ -28,7 +30,6 @@ from sekisho.server.store.batch import Batcher
 from sekisho.server.store.driver import Connection, Database, Query, Row, open_database
 from sekisho.server.store.migrate import is_current, migrate
 
-Backoff = Callable[[int], int]
 REMEMBERED_CLIENTS = 1000
 MiAuthMint = Callable[[str, str, str], tuple[Grant, NewTokens]]  # (user_id, app name, scope) → records
 
@@ -425,22 +426,35 @@ class SqlStore:
         return str(row[0])
 
     # login throttling
-    async def record_login_failure(self, key: str, now: int, window: int, backoff: Backoff) -> int:
-        """Count a failure for `key` (older than `window` seconds: start again); returns blocked_until."""
+    async def reserve_login_attempt(
+        self, user_key: str, addr_key: str, now: int, decide: Callable[[LoginAttempts, LoginAttempts], Reservation]
+    ) -> Reservation:
+        """Lock both keys' rows, let `decide` judge the attempt from them, and store the rows it returns, in one
+        transaction: parallel attempts (from any process on the database) are judged one after another."""
         async with self.database.transaction() as tx:
-            await tx.execute(q.ENSURE_THROTTLE, key=key, now=now)
-            row = await tx.fetch_one(q.LOCK_THROTTLE, key=key)
-            failures = 1 if row is None or int(row[1]) < now - window else int(row[0]) + 1
-            until = now + backoff(failures)
-            await tx.execute(q.UPDATE_THROTTLE, key=key, failures=failures, now=now, blocked_until=until)
-            return until
+            await tx.execute(q.ENSURE_THROTTLE, key=user_key, now=now)
+            await tx.execute(q.ENSURE_THROTTLE, key=addr_key, now=now)
+            found = {
+                row[0]: LoginAttempts(int(row[1]), int(row[2]), int(row[3]))
+                for row in await tx.fetch_all(q.LOCK_THROTTLES, user_key=user_key, addr_key=addr_key)
+            }
+            reservation = decide(found[user_key], found[addr_key])
+            for key, row in ((user_key, reservation.account), (addr_key, reservation.address)):
+                if row is not None:
+                    await tx.execute(
+                        q.UPDATE_THROTTLE,
+                        key=key,
+                        failures=row.failures,
+                        now=row.last_at,
+                        blocked_until=row.blocked_until,
+                    )
+            return reservation
 
-    async def login_blocked_until(self, user_key: str, addr_key: str) -> int:
-        row = await self._read.fetch_one(q.FIND_BLOCKED_UNTIL, user_key=user_key, addr_key=addr_key)
-        return int(row[0]) if row and row[0] is not None else 0
-
-    async def clear_login_failures(self, key: str) -> None:
-        await self._write.execute(q.DELETE_THROTTLE, key=key)
+    async def forgive_login_attempt(self, user_key: str, addr_key: str) -> None:
+        """A verified password: the account's attempts are forgotten, and the address's count loses this one."""
+        async with self.database.transaction() as tx:
+            await tx.execute(q.DELETE_THROTTLE, key=user_key)
+            await tx.execute(q.FORGIVE_THROTTLE, key=addr_key)
 
     # connected apps
     async def list_user_grants(self, user_id: str) -> list[tuple[Grant, int | None]]:

@@ -73,8 +73,9 @@ async def login(request: Request) -> Response:
     target = safe_next(form.get("next"))
     address = request.client.host if request.client else "unknown"
     now = app.now()
-    wait = await throttle.retry_after(app.store, username, address, now)
-    if wait > 0:
+    admitted = await throttle.reserve(app.store, username, address, now)
+    if admitted.retry_after > 0:
+        wait = admitted.retry_after
         security_event("login_throttled", username=username[:64], address=address, retry_after=wait)
         response = _form_page(
             request,
@@ -86,9 +87,11 @@ async def login(request: Request) -> Response:
         )
         response.headers["Retry-After"] = str(wait)
         return response
+    if admitted.delay > 0:  # the address is over its ceiling: slowed, never refused
+        security_event("login_delayed", username=username[:64], address=address, delay=admitted.delay)
+        await app.sleep(admitted.delay)
     user = await accounts.authenticate(app.store, username, password) if username and password else None
     if user is None:
-        await throttle.record_failure(app.store, username, address, now)
         security_event("login_failed", username=username[:64], address=address)
         return _form_page(
             request,
@@ -98,7 +101,7 @@ async def login(request: Request) -> Response:
             username=username,
             message="That username and password do not match.",
         )
-    await throttle.record_success(app.store, username, address)
+    await throttle.forgive(app.store, username, address)
     response = redirect(target)
     await start_session(response, app.settings, app.store, user, now)
     return response

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -25,6 +26,7 @@ class AppState:
     url_clients: UrlClients
     signing_keys: SigningKeys
     clock: Callable[[], float] = field(default=time.time)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)  # the login throttle's pauses
 
     def now(self) -> int:
         return int(self.clock())
