@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,7 +13,8 @@ import pytest
 from httpx2 import Response
 from starlette.testclient import TestClient
 
-from tests.conftest import PASSWORD, World, csrf_of, hidden_fields
+from sekisho.server.settings import Settings
+from tests.conftest import ISSUER, PASSWORD, World, csrf_of, hidden_fields, make_world
 
 MESSAGE = "That username and password do not match."
 
@@ -368,6 +371,53 @@ def test_a_parallel_burst_from_one_address_is_spread_out_not_refused(world: Worl
         statuses = list(pool.map(attempt, range(60)))
     assert statuses == [401] * 60
     assert sorted(world.clock.slept) == [1, 2, 4, 8] + [10] * 36
+
+
+@pytest.fixture
+def proxied(database: str) -> Iterator[World]:
+    """The app behind a reverse proxy at 10.0.0.1 (`--trusted-proxy 10.0.0.0/8`)."""
+    settings = Settings(issuer=ISSUER, database=database, trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),))
+    with make_world(database, settings) as running:
+        yield running
+
+
+def through_proxy(world: World, client: str, username: str, password: str) -> Response:
+    proxy = from_address(world, "10.0.0.1")
+    proxy.headers["X-Forwarded-For"] = client
+    try:
+        return login(world, username, password, http=proxy)
+    finally:
+        proxy.close()
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_address(proxied: World) -> None:
+    """Issue 21 finding 3, as it was found: a spray through the proxy used to make every login through it 429.
+    With the proxy trusted, the spray counts against the sprayer's address only; another person through the same
+    proxy is neither refused nor slowed."""
+    for number in range(25):
+        assert through_proxy(proxied, "203.0.113.66", f"user{number}", "wrong password").status_code == 401
+    assert proxied.clock.slept == [1, 2, 4, 8, 10]  # the sprayer, past its 20 free attempts
+    assert through_proxy(proxied, "198.51.100.7", "alice", PASSWORD).status_code == 303
+    assert proxied.clock.slept == [1, 2, 4, 8, 10]  # alice waited for nothing
+
+
+def test_a_forwarding_header_from_an_untrusted_peer_does_not_escape_the_address_limit(proxied: World) -> None:
+    """An attacker who connects directly and sends a new X-Forwarded-For with each attempt is still counted at its
+    own address."""
+    attacker = from_address(proxied, "203.0.113.66")
+    for number in range(22):
+        attacker.headers["X-Forwarded-For"] = f"198.51.100.{number}"
+        assert login(proxied, f"user{number}", "wrong password", http=attacker).status_code == 401
+    attacker.close()
+    assert proxied.clock.slept == [1, 2]
+
+
+def test_a_spoofed_hop_left_of_the_proxy_is_ignored(proxied: World) -> None:
+    """The client prepends a random X-Forwarded-For; the proxy appends the address it saw: that one counts."""
+    for number in range(21):
+        client = f"192.0.2.{number}, 203.0.113.66"
+        assert through_proxy(proxied, client, f"user{number}", "wrong password").status_code == 401
+    assert proxied.clock.slept == [1]
 
 
 def test_throttle_page_keeps_the_security_headers(world: World) -> None:

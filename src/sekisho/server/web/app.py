@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
 from sekisho.server.web import health, miauth, oauth, observe, openapi, pages
+from sekisho.server.web.proxies import TrustedProxies
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import handle_http_exception, handle_oauth_error, handle_unexpected
 from sekisho.server.web.routing import IndexedRouter
@@ -52,12 +54,13 @@ def create_app(
     *,
     migrate: bool = True,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     address_policy: AddressPolicy | None = None,
     resolver: Resolver = system_resolver,
     purge_interval: float = PURGE_INTERVAL,
 ) -> Starlette:
-    """The app; `address_policy` and `resolver` let tests aim URL-client fetches at loopback pages, and
-    `purge_interval` (seconds) lets them see the purge timer fire."""
+    """The app; `clock` and `sleep` are its time (tests pass their own), `address_policy` and `resolver` let tests
+    aim URL-client fetches at loopback pages, and `purge_interval` (seconds) lets them see the purge timer fire."""
     store = SqlStore(settings.database)
     policy = address_policy or AddressPolicy(allow_private=settings.allow_private_client_ids)
     verifier = StoreVerifier(store, clock=clock)
@@ -72,7 +75,7 @@ def create_app(
         fetcher = Fetcher.for_issuer(settings.issuer, policy, resolver)
         url_clients = UrlClients(store, fetcher, clock)
         signing_keys = SigningKeys(store, settings.access_token_ttl)
-        app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, clock)
+        app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, clock, sleep)
         try:
             async with purging(store, clock, purge_interval):
                 yield
@@ -112,7 +115,10 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
-        middleware=[Middleware(observe.Observe, log_requests=settings.log_format == "json")],
+        middleware=[
+            Middleware(TrustedProxies, trusted=settings.trusted_proxies),
+            Middleware(observe.Observe, log_requests=settings.log_format == "json"),
+        ],
         exception_handlers={
             OAuthError: handle_oauth_error,
             HTTPException: handle_http_exception,
