@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1, in a thread, that plays the web pages of URL clients.
 
 Each test says what each path answers (status, headers — several `Link` headers allowed —, body, content type,
-a delay before answering, a slow drip of the body, a redirect) and reads back the log of requests it received.
+a delay before answering, an event to hold the answer until, a slow drip of the body, a redirect) and reads back
+the log of requests it received and how many of them a path had in flight at once.
 
     with ClientPages() as pages:
         pages.html("/app/", links=["/cb"], link_headers=['</cb2>; rel="redirect_uri"'])
@@ -46,6 +47,7 @@ class Reply:
     headers: Sequence[tuple[str, str]] = ()  # sent in order; a name may repeat (several Link headers)
     location: str | None = None  # a redirect target, sent as Location
     delay: float = 0.0  # seconds to wait before the status line
+    hold: threading.Event | None = None  # no status line until the test sets this (or HOLD_LIMIT s pass)
     drip: float = 0.0  # seconds to wait between body chunks
     chunk: int = 64 * 1024  # body chunk size when dripping or repeating
     repeat: int = 1  # the body is sent this many times, produced lazily (gigabyte bodies cost nothing)
@@ -66,6 +68,11 @@ class _State:
     log: list[Logged] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    in_flight: dict[str, int] = field(default_factory=dict)  # by path without query: requests not yet answered
+    peaks: dict[str, int] = field(default_factory=dict)  # by path without query: the most in flight at once
+
+
+HOLD_LIMIT = 30.0  # a held answer is given anyway after this long, so a failing test cannot hang
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -77,14 +84,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         state = self.server.state
         path = self.path
+        bare = path.split("?", 1)[0]
         with state.lock:
             state.log.append(
                 Logged("GET", path, {k.lower(): v for k, v in self.headers.items()}, self.client_address[0])
             )
-            reply = state.replies.get(path) or state.replies.get(path.split("?", 1)[0])
-        if reply is None:
-            reply = Reply(status=404, body=b"not found", content_type="text/plain")
+            reply = state.replies.get(path) or state.replies.get(bare)
+            state.in_flight[bare] = state.in_flight.get(bare, 0) + 1
+            state.peaks[bare] = max(state.peaks.get(bare, 0), state.in_flight[bare])
+        try:
+            self._answer(reply or Reply(status=404, body=b"not found", content_type="text/plain"))
+        finally:
+            with state.lock:
+                state.in_flight[bare] -= 1
+
+    def _answer(self, reply: Reply) -> None:
+        state = self.server.state
         if reply.delay and state.stopping.wait(reply.delay):
+            return
+        if reply.hold is not None and not _held_until(reply.hold, state.stopping):
             return
         self.send_response(reply.status)
         if reply.content_type is not None:
@@ -107,6 +125,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # the test reads `ClientPages.log` instead
+
+
+def _held_until(hold: threading.Event, stopping: threading.Event) -> bool:
+    """Wait for `hold`; False if the server stops first."""
+    deadline = time.monotonic() + HOLD_LIMIT
+    while not hold.wait(0.02):
+        if stopping.is_set():
+            return False
+        if time.monotonic() > deadline:
+            break
+    return True
 
 
 def _pieces(reply: Reply) -> Iterable[bytes]:
@@ -204,6 +233,16 @@ class ClientPages:
 
     def hits(self, path: str) -> int:
         return sum(1 for entry in self.log if entry.path == path)
+
+    def peak(self, path: str) -> int:
+        """The most requests for `path` (query ignored) this server had in flight at once."""
+        with self._state.lock:
+            return self._state.peaks.get(path, 0)
+
+    def waiting(self, path: str) -> int:
+        """Requests for `path` (query ignored) received and not yet answered."""
+        with self._state.lock:
+            return self._state.in_flight.get(path, 0)
 
     def clear_log(self) -> None:
         with self._state.lock:

@@ -6,8 +6,9 @@ import asyncio
 import gzip
 import ipaddress
 import socket
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpcore
@@ -15,15 +16,20 @@ import pytest
 
 from sekisho import __version__
 from sekisho.server.fetch import (
+    IN_FLIGHT,
     MAX_BYTES,
     MAX_REDIRECTS,
+    PER_HOST,
+    SLOT_WAIT,
     AddressPolicy,
     BlockedAddress,
     Fetched,
     Fetcher,
     FetchError,
     GuardedBackend,
+    Redirected,
     Resolver,
+    Slots,
     is_public,
 )
 from tests.client_pages import ClientPages, closed_port
@@ -71,8 +77,17 @@ def fails(url: str, policy: AddressPolicy = LOOPBACK_ONLY, resolver: Resolver | 
     return str(caught.value)
 
 
-def blocked(host: str, address: str) -> str:
-    return f"refused to connect: {host} resolves to a private or reserved address ({address}) (SSRF protection)"
+def blocked(host: str) -> str:
+    return f"refused to connect: {host} is not a public address (SSRF protection)"
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    """The fields of the `ssrf_refused` security events logged so far."""
+    return [
+        record.fields  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.name == "sekisho.security" and record.fields["event"] == "ssrf_refused"  # type: ignore[attr-defined]
+    ]
 
 
 @pytest.fixture
@@ -140,11 +155,13 @@ def test_also_allowed_opens_only_its_networks() -> None:
 @pytest.mark.parametrize(
     "address", [pytest.param(address, id=f"{kind}-{address}") for kind, found in BLOCKED.items() for address in found]
 )
-def test_fetch_refuses_a_name_that_resolves_there(address: str) -> None:
+def test_fetch_refuses_a_name_that_resolves_there(address: str, caplog: pytest.LogCaptureFixture) -> None:
     names = Names({"target.test": [[address]]})
     shown = str(ipaddress.ip_address(address))  # as Python writes it: ::ffff:7f00:1 for ::ffff:127.0.0.1
-    assert fails("https://target.test/", AddressPolicy(), names) == blocked("target.test", shown)
+    assert fails("https://target.test/", AddressPolicy(), names) == blocked("target.test")
     assert names.calls == ["target.test"]
+    assert refusals(caplog) == [{"event": "ssrf_refused", "host": "target.test", "addresses": shown,
+                                 "url": "https://target.test/"}]  # fmt: skip
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "169.254.169.254", "[::1]", "[::ffff:7f00:1]", "0.0.0.0"])
@@ -159,19 +176,31 @@ def test_only_blocked_addresses_is_blocked_and_an_allowed_one_is_chosen(pages: C
     pages.html("/", "<p>hi</p>")
     names = Names({"both.test": [["10.0.0.5", "169.254.169.254", "127.0.0.1"]], "none.test": [["10.0.0.5", "::1"]]})
     assert fetch(pages.url("/", "both.test"), resolver=names).body == b"<p>hi</p>"
-    assert fails(pages.url("/", "none.test"), resolver=names) == blocked("none.test", "10.0.0.5")
+    assert fails(pages.url("/", "none.test"), resolver=names) == blocked("none.test")
 
 
 @pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.0.0.1", "localhost"])
-def test_other_spellings_of_loopback_are_caught_at_connect_time(pages: ClientPages, host: str) -> None:
+def test_other_spellings_of_loopback_are_caught_at_connect_time(
+    pages: ClientPages, host: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # The system resolver turns each of these into 127.0.0.1, and that address is what is checked.
     from sekisho.server.fetch import system_resolver
 
-    reason = fails(f"https://{host}:{pages.port}/", AddressPolicy(), system_resolver)
-    assert (
-        reason.startswith("refused to connect: ") and "(127.0.0.1)" in reason and reason.endswith("(SSRF protection)")
-    )
+    assert fails(f"https://{host}:{pages.port}/", AddressPolicy(), system_resolver) == blocked(host)
+    assert [fields["addresses"] for fields in refusals(caplog)] == ["127.0.0.1"]
     assert pages.log == []
+
+
+def test_the_refusal_names_no_address_and_the_log_does(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 21 finding 7: "vm resolves to … (127.0.0.1)" told a client what an internal name resolves to."""
+    names = Names({"vm": [["127.0.0.1", "10.1.2.3"]], "db.internal": [["fd00::5"]]})
+    for host, addresses in [("vm", "127.0.0.1, 10.1.2.3"), ("db.internal", "fd00::5")]:
+        caplog.clear()
+        reason = fails(f"https://{host}/", AddressPolicy(), names)
+        assert reason == f"refused to connect: {host} is not a public address (SSRF protection)"
+        assert not any(address in reason for address in addresses.split(", "))
+        assert refusals(caplog) == [{"event": "ssrf_refused", "host": host, "addresses": addresses,
+                                     "url": f"https://{host}/"}]  # fmt: skip
 
 
 def test_octal_ip_spelling_is_not_a_valid_url() -> None:
@@ -196,7 +225,7 @@ def test_every_redirect_hop_is_checked(pages: ClientPages) -> None:
     pages.redirect("/a", pages.url("/b", "two.test"))
     pages.redirect("/b", pages.url("/c", "evil.test"))
     pages.html("/c", "<p>secret</p>")
-    assert fails(pages.url("/a", "one.test"), resolver=names) == blocked("evil.test", "10.0.0.5")
+    assert fails(pages.url("/a", "one.test"), resolver=names) == blocked("evil.test")
     assert names.calls == ["one.test", "two.test", "evil.test"]
     assert [entry.path for entry in pages.log] == ["/a", "/b"]
     assert [entry.headers["host"] for entry in pages.log] == [f"one.test:{pages.port}", f"two.test:{pages.port}"]
@@ -208,7 +237,7 @@ def test_every_redirect_hop_is_checked(pages: ClientPages) -> None:
 )
 def test_redirect_to_a_blocked_literal(pages: ClientPages, location: str, address: str) -> None:
     pages.redirect("/a", location.format(port=pages.port))
-    assert fails(pages.url("/a")) == blocked(address, address)
+    assert fails(pages.url("/a")) == blocked(address)
 
 
 def test_dns_rebinding_cannot_switch_the_address(pages: ClientPages, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -247,7 +276,7 @@ def test_dns_rebinding_cannot_switch_the_address(pages: ClientPages, monkeypatch
     assert connected == ["127.0.0.1"]  # the checked address, not the name
     assert names.calls == ["rebind.test", "rebind.test"]  # once per connection
     assert "rebind.test" not in system_lookups and b"rebind.test" not in system_lookups
-    assert second == blocked("rebind.test", "10.0.0.5")
+    assert second == blocked("rebind.test")
     assert len(pages.log) == 1
 
 
@@ -339,6 +368,18 @@ def test_redirects_up_to_the_cap(pages: ClientPages) -> None:
     assert pages.hits("/-1") == 1 and pages.hits(f"/{MAX_REDIRECTS}") == 1  # never fetched past the cap
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_no_redirect_is_followed_when_none_may_be(pages: ClientPages, status: int) -> None:
+    """Issue 21 finding 2: a client_id page is fetched with `redirects=0`; its host's redirects lead nowhere."""
+    pages.redirect("/go", pages.url("/elsewhere", "other.test"), status)
+    pages.html("/elsewhere", "<p>another page</p>")
+    names = Names({"app.test": [["127.0.0.1"]], "other.test": [["127.0.0.1"]]})
+    with pytest.raises(Redirected) as caught:
+        fetch(pages.url("/go?to=elsewhere", "app.test"), resolver=names, redirects=0)
+    assert str(caught.value) == f"{pages.url('/go?to=elsewhere', 'app.test')} answered with a redirect (HTTP {status})"
+    assert [entry.path for entry in pages.log] == ["/go?to=elsewhere"] and names.calls == ["app.test"]
+
+
 def test_redirect_without_location_is_an_error(pages: ClientPages) -> None:
     pages.set("/", status=302, body=b"")
     assert fails(pages.url("/")) == f"{pages.url('/')} answered HTTP 302, not 200"
@@ -411,6 +452,114 @@ def test_size_cap_stops_an_endless_body_early(pages: ClientPages) -> None:
 def test_a_lying_content_length_is_refused_before_reading(pages: ClientPages) -> None:
     pages.set("/", body=b"x", content_length=10 * 1024**3, delay=0)
     assert fails(pages.url("/")) == f"{pages.url('/')} is larger than 256 KiB"
+
+
+# ---------------------------------------------------------------- fetches in flight, per host and in all
+
+
+async def until(condition: Callable[[], bool], limit: float = 10.0) -> None:
+    """Wait (bounded) until `condition` holds."""
+    async with asyncio.timeout(limit):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_a_burst_to_one_slow_host_neither_floods_it_nor_holds_up_another_host(pages: ClientPages) -> None:
+    """Issue 21, fetch caps: 25 slow pages of one host held every connection, and another host's page waited."""
+    held = threading.Event()
+    pages.html("/slow", "<p>slow</p>", hold=held)
+    pages.html("/fast", "<p>fast</p>")
+    # One host, written several ways; another host on the same address.
+    spellings = ["slow.test", "SLOW.test", "slow.test."]
+    names = Names({"slow.test": [["127.0.0.1"]], "slow.test.": [["127.0.0.1"]], "fast.test": [["127.0.0.1"]]})
+
+    async def run() -> tuple[Fetched, int, list[Fetched | BaseException]]:
+        fetcher = Fetcher(LOOPBACK_ONLY, user_agent=UA, resolver=names, slots=Slots(wait=30))
+        slow = [pages.url(f"/slow?n={n}", spellings[n % 3]) for n in range(25)]
+        burst = [asyncio.create_task(fetcher.get(url, accept="text/html", timeout=30)) for url in slow]
+        try:
+            await until(lambda: pages.waiting("/slow") >= PER_HOST)
+            async with asyncio.timeout(10):  # a bound, not a speed test: unfixed, this waited for the slow pages
+                fast = await fetcher.get(pages.url("/fast", "fast.test"), accept="text/html")
+            in_flight = pages.waiting("/slow")
+        finally:
+            held.set()
+            outcomes = await asyncio.gather(*burst, return_exceptions=True)
+            await fetcher.close()
+        return fast, in_flight, outcomes
+
+    fast, in_flight, outcomes = asyncio.run(run())
+    assert fast.body == b"<p>fast</p>"
+    assert in_flight == PER_HOST
+    assert [getattr(outcome, "body", outcome) for outcome in outcomes] == [b"<p>slow</p>"] * 25  # all served, in turn
+    assert pages.peak("/slow") == PER_HOST and pages.hits("/fast") == 1
+    assert (PER_HOST, IN_FLIGHT, SLOT_WAIT) == (4, 32, 2.0)
+
+
+def refused_while_held(
+    pages: ClientPages, slots: Slots, held: list[str], then: str
+) -> tuple[str, list[Fetched | BaseException]]:
+    """Fetch a held page from each of the `held` hosts, then one from `then`: its refusal, and (once let go) the
+    outcomes of the held fetches."""
+    release = threading.Event()
+    pages.html("/slow", "<p>slow</p>", hold=release)
+    names = Names({host: [["127.0.0.1"]] for host in {*held, then}})
+
+    async def run() -> tuple[str, list[Fetched | BaseException]]:
+        fetcher = Fetcher(LOOPBACK_ONLY, user_agent=UA, resolver=names, slots=slots)
+        burst = [asyncio.create_task(fetcher.get(pages.url("/slow", host), accept="text/html")) for host in held]
+        try:
+            await until(lambda: pages.waiting("/slow") == len(held))
+            with pytest.raises(FetchError) as refused:
+                await fetcher.get(pages.url("/slow", then), accept="text/html")
+        finally:
+            release.set()
+            outcomes = await asyncio.gather(*burst, return_exceptions=True)
+            await fetcher.close()
+        return str(refused.value), outcomes
+
+    return asyncio.run(run())
+
+
+def test_a_fetch_that_finds_its_host_busy_is_refused_after_a_bounded_wait(pages: ClientPages) -> None:
+    """Issue 21, fetch caps: a slow host gets a clear refusal, not a hung consent page."""
+    busy, outcomes = refused_while_held(pages, Slots(per_host=2, wait=0.2), ["slow.test"] * 2, "slow.test")
+    assert busy == "slow.test is busy or slow (too many fetches to it at once); try again"
+    assert [getattr(outcome, "body", outcome) for outcome in outcomes] == [b"<p>slow</p>"] * 2
+    assert pages.hits("/slow") == 2  # the refused one never connected
+
+
+def test_fetches_in_all_are_capped_across_hosts(pages: ClientPages) -> None:
+    """Issue 21, fetch caps: many hosts (one name each) cannot take every connection either."""
+    busy, outcomes = refused_while_held(pages, Slots(total=3, wait=0.2), ["h0.test", "h1.test", "h2.test"], "h3.test")
+    assert busy == "too many client pages are being fetched at once; try again"
+    assert [getattr(outcome, "body", outcome) for outcome in outcomes] == [b"<p>slow</p>"] * 3
+    assert pages.hits("/slow") == 3 and pages.peak("/slow") == 3
+
+
+def test_a_slot_is_given_back_whatever_the_outcome(pages: ClientPages) -> None:
+    """Refusals, errors and timeouts free their slot: a host is never locked out by its own failures."""
+    pages.set("/500", status=500)
+    pages.html("/late", "<p>late</p>", delay=1)
+    pages.html("/ok", "<p>ok</p>")
+    names = Names({"a.test": [["127.0.0.1"]], "evil.test": [["10.0.0.5"]]})
+
+    async def run() -> bytes:
+        fetcher = Fetcher(LOOPBACK_ONLY, user_agent=UA, resolver=names, slots=Slots(per_host=1, total=1, wait=0.5))
+        try:
+            for url, timeout in [
+                (pages.url("/500", "a.test"), 5.0),
+                (pages.url("/late", "a.test"), 0.1),
+                (pages.url("/", "evil.test"), 5.0),
+                ("http://[oops/", 5.0),
+            ]:
+                with pytest.raises(FetchError):
+                    await fetcher.get(url, accept="text/html", timeout=timeout)
+            return (await fetcher.get(pages.url("/ok", "a.test"), accept="text/html")).body
+        finally:
+            await fetcher.close()
+
+    assert asyncio.run(run()) == b"<p>ok</p>"
 
 
 # ---------------------------------------------------------------- the helpers themselves

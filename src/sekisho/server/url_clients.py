@@ -14,7 +14,7 @@ from sekisho.errors import InvalidClient, InvalidRequest
 from sekisho.protocol import client_ids
 from sekisho.server.client_documents import ClientMetadata, DocumentError, parse
 from sekisho.server.entities import Client
-from sekisho.server.fetch import Fetcher, FetchError
+from sekisho.server.fetch import Fetcher, FetchError, Redirected
 from sekisho.server.store import Store
 
 DEFAULT_TTL = 300  # no caching headers: heuristic freshness, kept short
@@ -23,6 +23,8 @@ LOGO_BYTES = 64 * 1024
 LOGO_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")  # never SVG: it can carry script
 ACCEPT = "text/html, application/json;q=0.9, */*;q=0.1"
 URL_CLIENT_GRANTS = ("authorization_code", "refresh_token")
+PAGE_ERROR = "the client_id page cannot be used: "
+REDIRECTED = "the client_id URL answered with a redirect; the client's page must be at the client_id URL itself"
 
 
 def virtual_client(client_id: str, found: ClientMetadata | None = None) -> Client:
@@ -70,11 +72,15 @@ class UrlClients:
 
     async def _fetch(self, client_id: str, *, requested: str) -> tuple[ClientMetadata, int]:
         try:
-            fetched = await self.fetcher.get(client_id, accept=ACCEPT)
+            # The page is the client_id URL itself: an open redirect on the app's host must not let another page
+            # speak for the app (issue 21), so no redirect is followed here; logos may follow some.
+            fetched = await self.fetcher.get(client_id, accept=ACCEPT, redirects=0)
             allow = self.fetcher.policy.allows_http
             found = await asyncio.to_thread(parse, client_id, fetched, allow_private=allow, requested=requested)
+        except Redirected as exc:
+            raise InvalidRequest(PAGE_ERROR + REDIRECTED, detail=str(exc)) from exc
         except (FetchError, DocumentError) as exc:
-            raise InvalidRequest(f"the client_id page cannot be used: {exc}") from exc
+            raise InvalidRequest(f"{PAGE_ERROR}{exc}") from exc
         logo = await self.logo(found.logo_uri)
         return ClientMetadata(client_id, found.name, found.redirect_uris, logo, found.client_uri), lifetime(
             fetched.headers, now=int(self.clock())
