@@ -4,14 +4,22 @@ request. Paths are logged without their query string (a callback's query may car
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import ipaddress
 import logging
 import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sekisho.errors import InvalidToken
+from sekisho.protocol.bearer import parse_authorization
+from sekisho.resource.starlette import challenge_headers
 
 REQUESTS = Counter("sekisho_requests", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -82,5 +90,40 @@ class Observe:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus' text format. Each worker process answers for itself."""
+    """Prometheus' text format, for the operator's scraper only (`scraper_refusal`). Each worker answers for
+    itself."""
+    refusal = scraper_refusal(request, request.app.state.settings.metrics_token)
+    if refusal is not None:
+        return refusal
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def scraper_refusal(request: Request, token: str | None) -> Response | None:
+    """None for the scraper: with `token`, a request that sends it as `Authorization: Bearer` (from anywhere);
+    without one, a loopback peer. Anyone else gets a 401 challenge, or without a token a 404 like any path that does
+    not exist: from outside, nothing tells that the server has metrics."""
+    if token is not None:
+        if sent_token(request, token):
+            return None
+        error = InvalidToken("GET /metrics needs the metrics token as `Authorization: Bearer`")
+        return JSONResponse(error.body(), 401, {**challenge_headers(error), "Cache-Control": "no-store"})
+    if is_loopback(request.client.host if request.client else None):
+        return None
+    raise HTTPException(404)
+
+
+def sent_token(request: Request, token: str) -> bool:
+    """Whether the request's bearer token is `token`, compared in constant time (digests: the length too)."""
+    sent = parse_authorization(request.headers.get("authorization")) or ""
+    return hmac.compare_digest(hashlib.sha256(sent.encode()).digest(), hashlib.sha256(token.encode()).digest())
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1, or an IPv4-mapped loopback address; a name (or no peer) is not."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
