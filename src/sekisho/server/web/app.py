@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -33,9 +34,15 @@ from sekisho.server.url_clients import UrlClients
 from sekisho.server.web import health, miauth, oauth, observe, openapi, pages
 from sekisho.server.web.proxies import TrustedProxies
 from sekisho.server.web.requests import AppState
-from sekisho.server.web.responses import handle_http_exception, handle_oauth_error, handle_unexpected
+from sekisho.server.web.responses import (
+    handle_client_disconnect,
+    handle_http_exception,
+    handle_oauth_error,
+    handle_unexpected,
+)
 from sekisho.server.web.routing import IndexedRouter
 from sekisho.server.web.sessions import Csrf
+from sekisho.server.web.transport import Transport
 
 STATIC = Path(__file__).parent / "static"
 
@@ -118,10 +125,12 @@ def create_app(
         middleware=[
             Middleware(TrustedProxies, trusted=settings.trusted_proxies),
             Middleware(observe.Observe, log_requests=settings.log_format == "json"),
+            Middleware(Transport, hsts=settings.issuer.startswith("https://")),
         ],
         exception_handlers={
             OAuthError: handle_oauth_error,
             HTTPException: handle_http_exception,
+            ClientDisconnect: handle_client_disconnect,
             Exception: handle_unexpected,
         },
     )

@@ -107,3 +107,10 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Anything that is not an OAuthError becomes `server_error`, here and only here."""
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return await handle_oauth_error(request, ServerError("the server could not complete the request"))
+
+
+async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away before its body was read: its doing, so no traceback and no 5xx. 499 is nginx's "client
+    closed request", for the metrics and the request log; nobody receives it."""
+    log.info("%s %s: the client disconnected before its request body was read", request.method, request.url.path)
+    return Response(status_code=499)
