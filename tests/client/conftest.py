@@ -40,7 +40,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 def add_client(server: LiveServer, *options: str) -> dict[str, str]:
     """`sekisho client add OPTIONS --json`; a public or confidential app with the loopback redirect by default."""
     if "--resource-server" not in options:
-        options = ("--redirect-uri", "http://127.0.0.1/callback", *options)
+        options = ("--redirect-uri", REDIRECT, *options)  # a confidential client's port may not vary (issue 21)
     added: dict[str, str] = json.loads(cli("client", "add", *options, "--json", database=server.database).stdout)
     return added
 

@@ -58,6 +58,13 @@ def test_user_add_list_remove(db: str) -> None:
         (("client", "add", "--name", "x", "--redirect-uri", "http://example.com/cb"), None, "https"),
         (("client", "add", "--name", "x", "--redirect-uri", "https://a.example/cb#frag"), None, "fragment"),
         (("client", "add", "--name", "x"), None, "redirect-uri"),
+        # Issue 21 finding 6: userinfo would put the wrong host on the consent page.
+        (("client", "add", "--name", "x", "--redirect-uri", "https://good@evil/cb"), None, "userinfo"),
+        (("client", "add", "--name", "x", "--redirect-uri", "https://good%40x@evil.example/"), None, "userinfo"),
+        (("client", "add", "--name", "x", "--redirect-uri", "https://evil.example\\@good.example/"), None, "backslash"),
+        # Issue 21 (loopback): port 0 and leading zeros.
+        (("client", "add", "--name", "x", "--redirect-uri", "http://127.0.0.1:0/cb"), None, "port from 1 to 65535"),
+        (("client", "add", "--name", "x", "--redirect-uri", "http://127.0.0.1:08080/cb"), None, "leading zeros"),
         (
             ("client", "add", "--name", "x", "--redirect-uri", "https://a.example/", "--grant-type", "password"),
             None,

@@ -207,12 +207,13 @@ def test_url_client_id_served_by_the_cli_itself(server: LiveServer, home: Home) 
 
 
 def test_x_style_confidential_client_with_overridden_endpoints(server: LiveServer, home: Home) -> None:
+    port = free_port()  # a confidential client's loopback port may not vary (issue 21): registered and listened on
     app = add_client(
         server,
         "--name",
         "X bot",
         "--redirect-uri",
-        LOOPBACK,
+        f"http://127.0.0.1:{port}/callback",
         "--scope",
         "tweet.read tweet.write users.read offline.access",
     )
@@ -231,6 +232,8 @@ def test_x_style_confidential_client_with_overridden_endpoints(server: LiveServe
         server.url + "/oauth/token",
         "--api-url",
         server.url,
+        "--port",
+        str(port),
     )
     result = json.loads(home.ok("post", "a tweet from the CLI", "--json"))
     assert result["id"] and "/status/" in result["url"]

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from httpx2 import Response
+from sqlalchemy import text
 
 from sekisho.protocol.scopes import DEFAULT_SCOPES
 from sekisho.server.registry import register_client
@@ -178,6 +179,71 @@ def test_loopback_variance_is_only_the_port(world: World, subtests: pytest.Subte
         with subtests.test(redirect_uri=redirect_uri):
             response = get(world, world.authorize_params(world.public.client_id, redirect_uri=redirect_uri))
             error_page(response, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    ["http://127.0.0.1:0/cb", "http://127.0.0.1:08080/cb", "http://127.0.0.1:00080/cb"],
+)
+def test_loopback_port_zero_and_leading_zeros_are_refused(world: World, redirect_uri: str) -> None:
+    """Issue 21 (loopback): port 0 binds any port; "08080" is 8080 to some parsers and refused by others."""
+    world.login()
+    response = get(world, world.authorize_params(world.public.client_id, redirect_uri=redirect_uri))
+    error_page(response, "invalid_request")
+    assert "not registered" in response.text
+    assert count(world, "authorization_codes") == 0
+
+
+def test_a_registered_loopback_port_may_change_but_not_vanish(world: World) -> None:
+    """Issue 21 (loopback): registered with a port, the app listens there; without one the browser goes to 80."""
+    world.login()
+    client_id = add_client(world, redirect_uri="http://127.0.0.1:8080/cb")
+    for missing in ("http://127.0.0.1/cb", "http://127.0.0.1/cb?x=1"):
+        error_page(get(world, world.authorize_params(client_id, redirect_uri=missing)), "invalid_request")
+    params = world.authorize_params(client_id, redirect_uri="http://127.0.0.1:51234/cb")
+    assert world.consent(params)["iss"] == [ISSUER]
+
+
+def test_a_confidential_clients_loopback_uri_is_matched_exactly(world: World) -> None:
+    """Issue 21 (loopback): RFC 8252 §7.3's port variance is for native apps, public clients only."""
+    world.login()
+    client_id = add_client(world, redirect_uri="http://127.0.0.1:8080/cb", public=False)
+    for other in ("http://127.0.0.1:51234/cb", "http://127.0.0.1/cb", "http://127.0.0.1:8081/cb"):
+        error_page(get(world, world.authorize_params(client_id, redirect_uri=other)), "invalid_request")
+    params = world.authorize_params(client_id, redirect_uri="http://127.0.0.1:8080/cb")
+    assert set(world.consent(params)) == {"code", "state", "iss"}
+
+
+def store_redirect_uris(world: World, client_id: str, *uris: str) -> None:
+    """Write redirect URIs past sekisho's rules, as a version before them may have stored."""
+    with sql.connect(world.database) as connection:
+        connection.execute(
+            text("UPDATE clients SET redirect_uris = :uris WHERE client_id = :client_id"),
+            {"uris": " ".join(uris), "client_id": client_id},
+        )
+        connection.commit()
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://good@evil.example/cb",
+        "https://good%40x@evil.example/cb",
+        "https://app.example:443@evil.example/cb",
+        "https://evil.example\\@good.example/cb",
+        "http://127.0.0.1:0/cb",
+        "http://127.0.0.1:08080/cb",
+    ],
+)
+def test_a_redirect_uri_stored_before_the_rules_is_refused(world: World, redirect_uri: str) -> None:
+    """Issue 21 finding 6: a redirect URI with userinfo (or a bad port) stored earlier is not used either."""
+    world.login()
+    client_id = add_client(world, redirect_uri=REDIRECT_URI)
+    store_redirect_uris(world, client_id, REDIRECT_URI, redirect_uri)
+    response = get(world, world.authorize_params(client_id, redirect_uri=redirect_uri))
+    error_page(response, "invalid_request")
+    assert "not registered" in response.text
+    assert world.consent(world.authorize_params(client_id))["iss"] == [ISSUER]  # the other URI still works
 
 
 def test_port_variance_is_not_granted_to_non_loopback_uris(world: World) -> None:

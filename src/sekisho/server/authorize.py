@@ -41,7 +41,8 @@ async def check_client_and_redirect(
     client = await clients.resolve(request.client_id, store, url_clients, fetch=True, status=400)
     if request.redirect_uri is None:
         raise InvalidRequest("redirect_uri is required")
-    if not redirects.matches(request.redirect_uri, client.redirect_uris):
+    # RFC 8252 §7.3: a loopback port may vary for native apps, which are public clients; others match exactly.
+    if not redirects.matches(request.redirect_uri, client.redirect_uris, port_may_vary=client.is_public):
         raise InvalidRequest("redirect_uri is not registered for this client")
     return ClientRedirect(client, request.redirect_uri)
 

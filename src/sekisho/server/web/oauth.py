@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,7 +17,7 @@ from sekisho.protocol.params import (
     parse_form,
     parse_items,
 )
-from sekisho.protocol.redirects import build_redirect
+from sekisho.protocol.redirects import build_redirect, host_of
 from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
 from sekisho.server import client_auth, introspection, revocation
@@ -90,7 +90,7 @@ def consent_page(request: Request, checked: authz.CheckedAuthorization, username
         request,
         "consent.html",
         client_name=checked.client.name,
-        client_host=urlsplit(checked.client.client_uri or checked.redirect_uri).netloc or checked.redirect_uri,
+        client_host=host_of(checked.client.client_uri or checked.redirect_uri) or checked.redirect_uri,
         client_id=checked.client.client_id,
         logo=checked.client.logo,
         scopes=describe(checked.scope, app.settings.scopes),
