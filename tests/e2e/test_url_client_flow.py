@@ -6,18 +6,20 @@ may fetch because it runs with `--allow-private-client-ids`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.client_pages import PNG, ClientPages
+from tests.client_pages import PNG, ClientPages, wait_for
 from tests.conftest import Databases
 from tests.live import LiveServer, consent_over_http, serve_for
 from tests.live import pkce_pair as pkce
@@ -25,6 +27,7 @@ from tests.live import pkce_pair as pkce
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "url client e2e pw"
+PAGE_ERROR = "the client_id page cannot be used: "
 
 
 @pytest.fixture(scope="module")
@@ -142,24 +145,81 @@ def test_client_id_metadata_document_flow(server: LiveServer, pages: ClientPages
     redeem_and_post(server, client_id, callback, location, verifier)
 
 
+def authorize_request(client_id: str, redirect_uri: str) -> dict[str, str]:
+    """The query of an authorization request by a URL client, as a client that wants JSON errors sends it."""
+    _, challenge = pkce()
+    return {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+
+
+def page_refused(response: httpx.Response, reason: str) -> None:
+    """A 400 `invalid_request` about the client's page, never a redirect."""
+    assert response.status_code == 400 and "location" not in response.headers, response.text
+    assert response.json() == {"error": "invalid_request", "error_description": PAGE_ERROR + reason}
+
+
 def test_a_page_that_is_down_is_a_400_and_the_server_stays_up(server: LiveServer, pages: ClientPages) -> None:
     pages.set("/down", status=503, body=b"maintenance")
-    _, challenge = pkce()
     with httpx.Client(base_url=server.url, timeout=15) as http:
         response = http.get(
             "/oauth/authorize",
-            params={
-                "response_type": "code",
-                "client_id": pages.url("/down"),
-                "redirect_uri": pages.url("/cb"),
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
+            params=authorize_request(pages.url("/down"), pages.url("/cb")),
             headers={"Accept": "application/json"},
         )
-        assert response.status_code == 400
-        assert response.json() == {
-            "error": "invalid_request",
-            "error_description": f"the client_id page cannot be used: {pages.url('/down')} answered HTTP 503",
-        }
+        page_refused(response, f"{pages.url('/down')} answered HTTP 503")
         assert http.get("/.well-known/oauth-authorization-server").json()["client_id_metadata_document_supported"]
+
+
+def test_an_open_redirect_on_the_apps_host_cannot_speak_for_it(server: LiveServer, pages: ClientPages) -> None:
+    """Issue 21 finding 2: the server once followed the app's open redirect to a page that claimed the client_id."""
+    client_id = pages.url("/go?to=/attacker")
+    pages.redirect("/go", pages.url("/attacker"))
+    pages.html(
+        "/attacker",
+        links=[pages.url("/steal")],
+        app=f'<div class="h-app"><a class="u-url p-name" href="{client_id}">Legit App</a></div>',
+    )
+    with httpx.Client(base_url=server.url, timeout=15) as http:
+        response = http.get(
+            "/oauth/authorize",
+            params=authorize_request(client_id, pages.url("/steal")),
+            headers={"Accept": "application/json"},
+        )
+    page_refused(
+        response, "the client_id URL answered with a redirect; the client's page must be at the client_id URL itself"
+    )
+    assert pages.hits("/attacker") == 0
+
+
+def test_a_burst_of_slow_pages_gets_busy_answers_not_a_hang(server: LiveServer, pages: ClientPages) -> None:
+    """Issue 21, fetch caps: 12 slow client pages on one host at once; 4 are fetched, 8 told the host is busy."""
+    held = threading.Event()
+    pages.html("/slow", links=[pages.url("/cb")], hold=held)
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, headers={"Accept": "application/json"}) as http:
+            asks = [
+                asyncio.create_task(
+                    http.get("/oauth/authorize", params=authorize_request(pages.url(f"/slow?n={n}"), pages.url("/cb")))
+                )
+                for n in range(12)
+            ]
+            try:
+                await asyncio.to_thread(wait_for, lambda: sum(ask.done() for ask in asks) == 8, 15)
+                assert pages.waiting("/slow") == 4 and not held.is_set()
+            finally:
+                held.set()
+            return await asyncio.gather(*asks)
+
+    answers = asyncio.run(burst())
+    busy = [answer for answer in answers if answer.status_code == 400]
+    assert len(busy) == 8 and pages.peak("/slow") == 4 and len(pages.log) == 4  # the 8 never connected
+    for answer in busy:
+        page_refused(answer, "127.0.0.1 is busy or slow (too many fetches to it at once); try again")
+    assert [answer.status_code for answer in answers if answer not in busy] == [303] * 4
+    assert "Traceback" not in server.output()
