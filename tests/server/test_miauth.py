@@ -259,7 +259,7 @@ def test_another_user_cannot_take_over_a_decided_session(world: World, session: 
 @pytest.mark.parametrize(
     "bad",
     [
-        "short",  # under 8 characters
+        "short",  # under 16 characters
         "1234567",
         "a" * 129,  # over 128
         "abcdefgh<script>",
@@ -315,20 +315,58 @@ BAD_CALLBACKS = [
 ]
 
 
-@pytest.mark.parametrize("callback", BAD_CALLBACKS)
-def test_a_dangerous_callback_is_a_400_page_and_nothing_is_stored(world: World, session: str, callback: str) -> None:
+def refused_callback(world: World, session: str, callback: str) -> tuple[Response, str]:
+    """The consent page and a forged POST (valid CSRF token) both refuse `callback`; (the page, its description)."""
     world.login()
     page = world.http.get(f"/miauth/{session}", params=params(callback=callback), follow_redirects=False)
     description = error_page(page, 400, "invalid_request")
-    assert "callback" in description
-    assert "<script>" not in page.text
-    # A forged POST with a valid CSRF token is refused the same way.
     token = csrf_of(consent_page(world, str(uuid.uuid4()), params()).text)
     form = {**params(callback=callback), "csrf_token": token, "decision": "allow"}
     posted = world.http.post(f"/miauth/{session}", data=form, follow_redirects=False)
     error_page(posted, 400, "invalid_request")
     assert stored(world) == []
     assert check(world, session) == {"ok": False}
+    return page, description
+
+
+@pytest.mark.parametrize("callback", BAD_CALLBACKS)
+def test_a_dangerous_callback_is_a_400_page_and_nothing_is_stored(world: World, session: str, callback: str) -> None:
+    page, description = refused_callback(world, session, callback)
+    assert "callback" in description
+    assert "<script>" not in page.text
+
+
+USERINFO_CALLBACKS = [
+    "https://good@evil.example/",
+    "https://good%40x@evil.example/",
+    "https://app.example@evil.example/miauth/done",
+    "https://app.example:443@evil.example/",
+    "https://evil.example\\@app.example/",
+    "myapp://good@evil.example/cb",
+]
+
+
+@pytest.mark.parametrize("callback", USERINFO_CALLBACKS)
+def test_a_callback_with_userinfo_is_refused_and_never_shown(world: World, session: str, callback: str) -> None:
+    """Issue 21 finding 6: "https://good@evil.example/" would read "This app is at good@evil.example"."""
+    page, description = refused_callback(world, session, callback)
+    assert description.startswith("callback: redirect URI ")
+    assert "userinfo" in description or "backslash" in description
+    assert 'id="client-host"' not in page.text
+
+
+@pytest.mark.parametrize("short", ["abcdefgh", "0123456789abcde", "a-b_c-d_e-f_g-h"])
+def test_a_session_id_under_16_characters_is_refused(world: World, short: str) -> None:
+    """Issue 21 finding 6: a short session id could be guessed and redeemed by someone else (Misskey's are UUIDs)."""
+    world.login()
+    description = error_page(world.http.get(f"/miauth/{short}", params=params()), 400, "invalid_request")
+    assert description == "the MiAuth session id must be 16-128 letters, digits, - or _ (a UUID is usual)"
+    token = csrf_of(consent_page(world, str(uuid.uuid4()), params()).text)
+    form = {**params(), "csrf_token": token, "decision": "allow"}
+    error_page(world.http.post(f"/miauth/{short}", data=form, follow_redirects=False), 400, "invalid_request")
+    assert stored(world) == []
+    assert check(world, short) == {"ok": False}
+    assert consent_page(world, short + "x" * (16 - len(short)), params()).status_code == 200
 
 
 def test_a_bad_callback_is_refused_before_login(world: World, session: str) -> None:

@@ -15,7 +15,8 @@ from sekisho.server.settings import Settings
 from sekisho.server.store import Store
 from sekisho.server.token import mint_opaque
 
-_SESSION = re.compile(r"[A-Za-z0-9_-]{8,128}")
+# Misskey's session ids are UUIDs; a short one could be guessed and redeemed by someone else first.
+_SESSION = re.compile(r"[A-Za-z0-9_-]{16,128}")
 DECISION_TTL = 10 * 60  # the app must check within this time
 TOKEN_TTL = 10 * 365 * 24 * 3600  # Misskey's tokens do not expire; the user revokes them
 
@@ -30,7 +31,7 @@ class MiAuthRequest:
 
 def check_request(session: str, params: Mapping[str, str], known_scopes: Mapping[str, str]) -> MiAuthRequest:
     if not _SESSION.fullmatch(session):
-        raise InvalidRequest("the MiAuth session id must be 8-128 letters, digits, - or _ (a UUID is usual)")
+        raise InvalidRequest("the MiAuth session id must be 16-128 letters, digits, - or _ (a UUID is usual)")
     name = " ".join(params.get("name", "").split())[:100] or "An app without a name"
     callback = params.get("callback")
     if callback is not None:
@@ -41,9 +42,9 @@ def check_request(session: str, params: Mapping[str, str], known_scopes: Mapping
 
 
 def check_callback(callback: str) -> None:
-    """Never a javascript:, data:, file: … callback (the browser is sent there)."""
+    """Never a javascript:, data:, file: … callback, nor one with userinfo (the browser is sent there)."""
     try:
-        redirects.check_registrable(callback)  # absolute, no fragment, no dangerous scheme
+        redirects.check_registrable(callback)  # absolute, no fragment, no dangerous scheme, no userinfo
     except OAuthError as exc:
         raise InvalidRequest(f"callback: {exc.description}") from exc
 

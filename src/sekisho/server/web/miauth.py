@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sekisho.demo.notes import pack_user
 from sekisho.protocol.params import parse_form, parse_items
-from sekisho.protocol.redirects import build_redirect
+from sekisho.protocol.redirects import build_redirect, host_of
 from sekisho.protocol.scopes import describe
 from sekisho.server import miauth
 from sekisho.server.web.requests import read_body, state
@@ -36,7 +36,7 @@ async def consent(request: Request) -> Response:
             request,
             "consent.html",
             client_name=checked.name,
-            client_host=urlsplit(checked.callback).netloc if checked.callback else None,
+            client_host=host_of(checked.callback) if checked.callback else None,
             client_id=f"MiAuth session {session}",
             logo=await app.url_clients.logo(params.get("icon")),  # fetched safely, never hot-linked
             scopes=describe(checked.scope, app.settings.scopes),
