@@ -156,6 +156,30 @@ def test_a_body_that_arrives_slowly_but_in_time_is_served(server: LiveServer) ->
     assert json.loads(response.split(b"\r\n\r\n", 1)[1])["error"] == "invalid_client"
 
 
+def test_a_half_body_the_route_never_reads_closes_the_connection_after_the_answer(server: LiveServer) -> None:
+    """Issue 21, defense in depth: a route that answers without reading the body (here 405) left uvicorn waiting
+    for the rest of it on a kept-alive connection, for as long as the client trickled bytes."""
+    with connect(server) as sock:
+        sock.sendall(TOKEN_HEAD.replace(b"/oauth/token", b"/healthz") + b"grant_type=")
+        response, closed = answer(sock)
+    status, headers = status_and_headers(response)
+    assert (status, headers["connection"], closed) == (405, "close", True)
+
+
+def test_whole_requests_keep_their_connection_alive(server: LiveServer) -> None:
+    """The limits leave well-formed requests alone: two on one connection, both answered, the connection open."""
+    form = b"grant_type=client_credentials"
+    request = TOKEN_HEAD.replace(b"Content-Length: 100", b"Content-Length: %d" % len(form)) + form
+    with connect(server) as sock:
+        for _ in range(2):
+            sock.sendall(request)
+            received = b""
+            while not received.endswith(b"}"):
+                received += sock.recv(65536)
+            status, headers = status_and_headers(received)
+            assert status == 401 and "connection" not in headers
+
+
 def test_a_client_that_disconnects_mid_body_is_not_a_server_error(server: LiveServer) -> None:
     """Issue 21 finding 9: a short body then a disconnect logged `unexpected error … ClientDisconnect` with a
     traceback and counted `server_error`. It is the client's doing: counted as 499 (nginx's "client closed

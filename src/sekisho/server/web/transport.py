@@ -43,21 +43,32 @@ class Transport:
             return
         if self.hsts:
             send = with_hsts(send)
-        if header_bytes(scope["headers"]) > self.header_bytes:
+        size, has_body = measure(scope["headers"])
+        if size > self.header_bytes:
             # RFC 6585 §5: 431 Request Header Fields Too Large
             description = f"the request's header fields exceed {self.header_bytes // 1024} KiB"
             refusal = JSONResponse({"error": "invalid_request", "error_description": description}, 431, CLOSE)
             await refusal(scope, receive, send)
             return
-        await self.app(scope, body_deadline(receive, self.body_seconds), send)
+        if has_body:
+            receive, send = body_deadline(receive, send, self.body_seconds)
+        await self.app(scope, receive, send)
 
 
-def header_bytes(headers: Iterable[tuple[bytes, bytes]]) -> int:
-    return sum(len(name) + len(value) for name, value in headers)
+def measure(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, bool]:
+    """The header section's size (names and values), and whether it announces a body (RFC 9112 §6.3)."""
+    size, has_body = 0, False
+    for name, value in headers:
+        size += len(name) + len(value)
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            has_body = True
+    return size, has_body
 
 
-def body_deadline(receive: Receive, seconds: float) -> Receive:
-    """`receive`, raising BodyTimeout when the body is not all in `seconds` from now; once it is, `receive` as is."""
+def body_deadline(receive: Receive, send: Send, seconds: float) -> tuple[Receive, Send]:
+    """`receive`, raising BodyTimeout when the body is not all in `seconds` from now (once it is, `receive` as is);
+    and `send`, closing the connection after a response sent before the body was all in, which uvicorn would
+    otherwise go on waiting for."""
     deadline = asyncio.get_running_loop().time() + seconds
     complete = False
 
@@ -69,11 +80,17 @@ def body_deadline(receive: Receive, seconds: float) -> Receive:
             async with asyncio.timeout_at(deadline):
                 message = await receive()
         except TimeoutError:
+            complete = True  # the 408 closes the connection itself
             raise BodyTimeout(seconds) from None
         complete = message["type"] != "http.request" or not message.get("more_body", False)
         return message
 
-    return receiving
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start" and not complete:
+            message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+        await send(message)
+
+    return receiving, sending
 
 
 def with_hsts(send: Send) -> Send:
