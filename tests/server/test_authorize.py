@@ -627,6 +627,27 @@ def test_consent_cannot_be_given_by_a_get_link(world: World) -> None:
     assert count(world, "authorization_codes") == 0
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("decision", ["allow", "deny"])
+def test_a_decision_by_get_with_a_valid_csrf_token_decides_nothing(world: World, method: str, decision: str) -> None:
+    """Issue 21 finding 5: a link or an <img> carrying the page's own CSRF token cannot allow or deny."""
+    world.login()
+    params = world.authorize_params(world.public.client_id)
+    fields = hidden_fields(get(world, params).text)
+    assert fields["csrf_token"]
+    query = urlencode({**fields, "decision": decision})
+    response = world.http.request(method, "/oauth/authorize?" + query, follow_redirects=False)
+    assert response.status_code == 400, response.text
+    assert "location" not in response.headers
+    if method == "GET":
+        error_page(response, "invalid_request")
+        assert "accepted only from the consent form (POST)" in response.text
+    assert count(world, "authorization_codes") == 0 and count(world, "grants") == 0
+    # The same token still decides by POST: the refused GET spent nothing.
+    posted = world.http.post("/oauth/authorize", data={**fields, "decision": decision}, follow_redirects=False)
+    assert redirect_query(posted)["iss"] == ISSUER
+
+
 # login
 
 

@@ -433,6 +433,25 @@ def test_a_decision_without_the_right_csrf_token_is_refused(world: World, sessio
     assert check(world, session)["ok"] is True
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("decision", ["allow", "deny"])
+def test_a_decision_by_get_with_a_valid_csrf_token_decides_nothing(
+    world: World, session: str, method: str, decision: str
+) -> None:
+    """Issue 21 finding 5: a link or an <img> carrying the page's own CSRF token cannot allow or deny a session."""
+    world.login()
+    form = {**hidden_fields(consent_page(world, session, params()).text), "decision": decision}
+    response = world.http.request(method, f"/miauth/{session}", params=form, follow_redirects=False)
+    assert response.status_code == 400, response.text
+    assert "location" not in response.headers
+    if method == "GET":
+        assert "accepted only from the consent form (POST)" in error_page(response, 400, "invalid_request")
+    assert stored(world) == []
+    assert check(world, session) == {"ok": False}
+    # Refused, the session is not burnt: the real form still decides it.
+    assert decide(world, session, params(), decision).status_code == (303 if decision == "allow" else 200)
+
+
 def test_a_csrf_token_from_another_browser_is_refused(world: World, session: str) -> None:
     world.login("bob")
     foreign = csrf_of(consent_page(world, session, params()).text)

@@ -202,10 +202,98 @@ def test_consent_csrf_token_is_tied_to_the_browser(world: World) -> None:
 
 
 def test_consent_csrf_token_survives_a_login(world: World) -> None:
-    """The login form's CSRF cookie keeps serving the consent form afterwards: no surprise failure."""
+    """The consent page shown after login carries a token for the new session: no surprise failure."""
     world.login()
     params = world.authorize_params(world.public.client_id)
     assert "code" in world.consent(params)
+
+
+def consent_fields(world: World) -> dict[str, str]:
+    params = world.authorize_params(world.public.client_id)
+    page = world.http.get("/oauth/authorize", params=params)
+    assert page.status_code == 200, page.text
+    return hidden_fields(page.text)
+
+
+def refused_decision(world: World, fields: dict[str, str]) -> None:
+    """The decision is a 400 `invalid_request` page, and no code exists."""
+    response = world.http.post("/oauth/authorize", data={**fields, "decision": "allow"}, follow_redirects=False)
+    assert response.status_code == 400, response.text
+    assert "location" not in response.headers
+    assert '<strong id="error-code">invalid_request</strong>' in response.text
+    assert count_codes(world) == 0
+
+
+def test_a_csrf_token_from_before_login_is_refused_after_it(world: World) -> None:
+    """Issue 21 finding 5: login gives a new CSRF cookie; a token read before it (say by a planted page) is dead."""
+    before = csrf_of(world.http.get("/login").text)
+    cookie_before = world.http.cookies["sekisho_csrf"]
+    world.login()
+    assert world.http.cookies["sekisho_csrf"] != cookie_before
+    refused_decision(world, {**consent_fields(world), "csrf_token": before})
+    # The old cookie put back with its token does not help: the token is bound to the (then absent) session too.
+    session = world.http.cookies["sekisho_session"]
+    world.http.cookies.clear()
+    world.http.cookies.set("sekisho_session", session)
+    world.http.cookies.set("sekisho_csrf", cookie_before)
+    refused_decision(world, {**consent_fields(world), "csrf_token": before})
+
+
+def test_a_csrf_token_from_before_logout_is_refused_after_it(world: World) -> None:
+    """Issue 21 finding 5: logout gives a new CSRF cookie; a token of the ended session works nowhere."""
+    world.login()
+    fields = consent_fields(world)
+    cookie_before = world.http.cookies["sekisho_csrf"]
+    out = world.http.post("/logout", data={"csrf_token": fields["csrf_token"]}, follow_redirects=False)
+    assert out.status_code == 303
+    assert world.http.cookies["sekisho_csrf"] != cookie_before
+    # Signed out, the old token cannot sign someone in (login CSRF) ...
+    login = {"username": "bob", "password": PASSWORD, "csrf_token": fields["csrf_token"], "next": "/"}
+    assert world.http.post("/login", data=login, follow_redirects=False).status_code == 400
+    # ... and after signing in again it cannot decide.
+    world.login()
+    refused_decision(world, fields)
+
+
+def test_a_csrf_token_is_bound_to_the_session_not_only_the_cookie(world: World) -> None:
+    """Issue 21 finding 5: a CSRF cookie planted in alice's browser (a sibling host may set one) with its token,
+    both taken from the attacker's own signed-in browser, does not let the attacker decide for alice."""
+    world.login("bob")
+    bobs_fields = consent_fields(world)
+    bobs_cookie = world.http.cookies["sekisho_csrf"]
+    world.http.cookies.clear()
+    world.login()
+    alices_session = world.http.cookies["sekisho_session"]
+    world.http.cookies.clear()
+    world.http.cookies.set("sekisho_session", alices_session)
+    world.http.cookies.set("sekisho_csrf", bobs_cookie)  # planted
+    refused_decision(world, bobs_fields)
+    # alice's own page, with the planted cookie, still works: the page's token is made for the cookie she sends.
+    assert (
+        world.http.post(
+            "/oauth/authorize", data={**consent_fields(world), "decision": "allow"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+
+
+def test_login_and_logout_answers_set_a_new_csrf_cookie(world: World) -> None:
+    """Issue 21 finding 5: both answers carry a fresh CSRF cookie, whatever the browser had."""
+    token = csrf_of(world.http.get("/login").text)
+    cookies = set()
+    for _ in range(2):
+        data = {"username": "alice", "password": PASSWORD, "csrf_token": token, "next": "/"}
+        response = world.http.post("/login", data=data, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        assert set(cookie_headers(response)) == {"sekisho_session", "sekisho_csrf"}
+        cookies.add(world.http.cookies["sekisho_csrf"])
+        token = csrf_of(world.http.get("/").text)
+        response = world.http.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        assert set(cookie_headers(response)) == {"sekisho_session", "sekisho_csrf"}
+        cookies.add(world.http.cookies["sekisho_csrf"])
+        token = csrf_of(world.http.get("/login").text)
+    assert len(cookies) == 4
 
 
 # escaping
@@ -279,7 +367,8 @@ def test_https_cookies_are_secure_with_the_host_prefix(https_app: TestClient) ->
     )
     assert response.status_code == 303, response.text
     session = cookie_headers(response)
-    assert set(session) == {"__Host-sekisho_session"}
+    # Issue 21 finding 5: login also gives a new CSRF cookie.
+    assert set(session) == {"__Host-sekisho_session", "__Host-sekisho_csrf"}
     for attributes in (*csrf.values(), *session.values()):
         assert "secure" in attributes and "httponly" in attributes and "samesite=lax" in attributes
         assert "path=/" in attributes

@@ -14,7 +14,7 @@ from sekisho.protocol.scopes import describe
 from sekisho.server import miauth
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import page, redirect
-from sekisho.server.web.sessions import current_user, set_cookies
+from sekisho.server.web.sessions import check_decision_method, current_user, set_cookies
 
 
 async def consent(request: Request) -> Response:
@@ -25,6 +25,7 @@ async def consent(request: Request) -> Response:
     else:
         params = parse_items(request.query_params.multi_items())
     decision, csrf_token = params.pop("decision", None), params.pop("csrf_token", None)
+    check_decision_method(request, decision)
     checked = miauth.check_request(session, params, app.settings.scopes)
     now = app.now()
     user = await current_user(request, app.store, now)

@@ -26,7 +26,7 @@ from sekisho.server.token import Minted
 from sekisho.server.web.observe import count_issued
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import CORS, NO_STORE, page, redirect, token_json
-from sekisho.server.web.sessions import current_user, set_cookies
+from sekisho.server.web.sessions import check_decision_method, current_user, set_cookies
 
 
 async def metadata(request: Request) -> Response:
@@ -59,6 +59,7 @@ async def authorize(request: Request) -> Response:
     else:
         params = parse_items(request.query_params.multi_items(), known=AUTHORIZE_PARAMETERS)
     decision, csrf_token = params.pop("decision", None), params.pop("csrf_token", None)
+    check_decision_method(request, decision)
     req = AuthorizationRequest.from_params(params)
     target = await authz.check_client_and_redirect(
         req, app.store, app.url_clients
