@@ -152,6 +152,7 @@ def authorize_request(client_id: str, redirect_uri: str) -> dict[str, str]:
         "response_type": "code",
         "client_id": client_id,
         "redirect_uri": redirect_uri,
+        "scope": "read:account",  # a valid request: a URL client's errors are no longer redirected (issue 21)
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }

@@ -393,7 +393,7 @@ def test_the_consent_page_lists_the_granted_scopes_in_words(world: World) -> Non
 # RFC 9207 iss and state on every response
 
 
-STATES = ["s", "a b+c&d=e/f?g#h%20é", "'\"<>{}", "x" * 2000]
+STATES = ["s", "a b+c&d=e/f?g#h%20é", "'\"<>{}", "x" * 2000, "  padded  ", "e\u0301", "\ufeffbom\u202e", "%FF+%2B"]
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -418,6 +418,19 @@ def test_errors_carry_iss_and_echo_state_verbatim(world: World, state: str) -> N
     world.login()
     params = world.authorize_params(world.public.client_id, state=state)
     assert world.consent(params, decision="deny")["state"] == [state]
+
+
+@pytest.mark.parametrize("raw", ["%FF", "a%C3", "%ED%A0%80", "ok%C0%AF"])
+def test_a_state_that_is_not_utf8_is_refused_not_altered(world: World, raw: str) -> None:
+    """Issue 21 (state): `state=%FF` came back as `%EF%BF%BD` (U+FFFD); a state that cannot come back byte for byte
+    is refused on the server's page, neither redirected nor changed."""
+    world.login()
+    params = world.authorize_params(world.public.client_id, state=None)
+    for extra in ({}, {"scope": "bogus"}):
+        response = get(world, urlencode({**params, **extra}) + "&state=" + raw)
+        error_page(response, "invalid_request")
+        assert "not valid UTF-8" in response.text
+    assert count(world, "authorization_codes") == 0
 
 
 @pytest.mark.parametrize("decision", ["allow", "deny"])

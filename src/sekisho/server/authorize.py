@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sekisho.errors import InvalidRequest, UnsupportedResponseType
-from sekisho.protocol import pkce, redirects, tokens
+from sekisho.protocol import client_ids, pkce, redirects, tokens
 from sekisho.protocol.params import AuthorizationRequest
 from sekisho.protocol.scopes import check_scope, join_scope
 from sekisho.server import clients
@@ -45,6 +45,15 @@ async def check_client_and_redirect(
     if not redirects.matches(request.redirect_uri, client.redirect_uris, port_may_vary=client.is_public):
         raise InvalidRequest("redirect_uri is not registered for this client")
     return ClientRedirect(client, request.redirect_uri)
+
+
+def redirects_errors_before_decision(client: Client) -> bool:
+    """Whether errors found before the user decides may be redirected to this client's redirect URI.
+
+    RFC 9700 §4.11.2: redirect automatically only to URIs the server trusts. The operator registered the other
+    clients; a URL client's page (like a dynamically registered client, later) was vetted by nobody.
+    """
+    return not client_ids.is_url(client.client_id)
 
 
 def check_request(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sekisho.errors import AccessDenied, OAuthError, UnauthorizedClient, UnsupportedGrantType
+from sekisho.errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from sekisho.protocol.metadata import build_metadata
 from sekisho.protocol.params import (
     AUTHORIZE_PARAMETERS,
@@ -25,7 +25,7 @@ from sekisho.server.grants import HANDLERS, GrantContext
 from sekisho.server.token import Minted
 from sekisho.server.web.observe import count_issued
 from sekisho.server.web.requests import read_body, state
-from sekisho.server.web.responses import CORS, NO_STORE, page, redirect, token_json
+from sekisho.server.web.responses import CORS, NO_STORE, page, redirect, token_json, wants_json
 from sekisho.server.web.sessions import check_decision_method, current_user, set_cookies
 
 
@@ -57,7 +57,7 @@ async def authorize(request: Request) -> Response:
     if request.method == "POST":
         params = parse_form(await read_body(request), known=AUTHORIZE_PARAMETERS)
     else:
-        params = parse_items(request.query_params.multi_items(), known=AUTHORIZE_PARAMETERS)
+        params = parse_query(request)
     decision, csrf_token = params.pop("decision", None), params.pop("csrf_token", None)
     check_decision_method(request, decision)
     req = AuthorizationRequest.from_params(params)
@@ -67,7 +67,9 @@ async def authorize(request: Request) -> Response:
     try:
         checked = authz.check_request(req, target, app.settings.scopes)
     except OAuthError as error:
-        return error_redirect(app.settings.issuer, target.redirect_uri, req.state, error)
+        if authz.redirects_errors_before_decision(target.client):
+            return error_redirect(app.settings.issuer, target.redirect_uri, req.state, error)
+        return error_with_link(request, target.redirect_uri, req.state, error)
     now = app.now()
     user = await current_user(request, app.store, now)
     if user is None:
@@ -82,6 +84,16 @@ async def authorize(request: Request) -> Response:
     # RFC 9207: the issuer goes with every authorization response.
     params_out = {"code": code, "state": checked.state, "iss": app.settings.issuer}
     return redirect(build_redirect(checked.redirect_uri, params_out), status=303)
+
+
+def parse_query(request: Request) -> dict[str, str]:
+    """The query, decoded strictly: a value that is not UTF-8 (`state=%FF`) is refused, never echoed altered."""
+    try:
+        query = request.scope["query_string"].decode("utf-8")
+        items = parse_qsl(query, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest("the query string is not valid UTF-8 URL encoding") from exc
+    return parse_items(items, known=AUTHORIZE_PARAMETERS)
 
 
 def consent_page(request: Request, checked: authz.CheckedAuthorization, username: str) -> Response:
@@ -107,6 +119,15 @@ def error_redirect(issuer: str, redirect_uri: str, state_value: str | None, erro
     """RFC 6749 §4.1.2.1 error response, with `iss` (RFC 9207)."""
     params = {**error.body(), "state": state_value, "iss": issuer}
     return redirect(build_redirect(redirect_uri, params), status=303)
+
+
+def error_with_link(request: Request, redirect_uri: str, state_value: str | None, error: OAuthError) -> Response:
+    """RFC 9700 §4.11.2: a 400 page naming the error, with a plain link back (`state`, `iss`), never a redirect."""
+    if wants_json(request):
+        return JSONResponse(error.body(), status_code=400, headers={"Cache-Control": "no-store"})
+    link = build_redirect(redirect_uri, {**error.body(), "state": state_value, "iss": state(request).settings.issuer})
+    host = host_of(redirect_uri) or redirect_uri
+    return page(request, "error.html", status=400, error=error, back_link=link, back_host=host)
 
 
 async def token(request: Request) -> Response:
