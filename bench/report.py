@@ -201,7 +201,8 @@ Written by `bench/run` on {meta["date"]}; `bench/results.png` charts the same fi
 - command: `{params["command"]}`
 - load: `taskset -c 1 wrk -t1 -c{params["connections"]} -d{params["duration_s"]}s --timeout 10s --latency`
   with bench/lua/post.lua or pool.lua, on 127.0.0.1; servers pinned with `taskset -c 0`, one process each
-  (`sekisho serve --workers 1`)
+  (`sekisho serve --workers 1`); login-pg at most `-c4`: one account's logins at once past 5 are throttled by
+  design (docs/security.md)
 - PostgreSQL: a throwaway cluster with durable settings (fsync, synchronous_commit and full_page_writes on, as
   shipped); SQLite: a file in a temporary folder (WAL, synchronous=NORMAL, as sekisho opens it)
 - {servers} a fresh copy of a database seeded with `sekisho user add` and

@@ -261,7 +261,10 @@ def run_sekisho(group: Sequence[Scenario], env: Environment, options: Options) -
                         measured_server = stack.enter_context(targets.floor_api(floor_database, log))
                         scenario_target = replace(target, url=measured_server.url)
                     workload = scenario.workload(scenario_target)
-                    summary = measure(f"sekisho {scenario.name}", workload, options, measured_server.serving_pid)
+                    own = options
+                    if scenario.connections is not None:
+                        own = replace(options, connections=min(options.connections, scenario.connections))
+                    summary = measure(f"sekisho {scenario.name}", workload, own, measured_server.serving_pid)
                     measured[scenario.name] = Measurement(summary, measured_server.peak_rss_mib())
     return measured
 
