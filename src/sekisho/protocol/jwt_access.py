@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Final
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
-from joserfc.util import json_b64encode, urlsafe_b64encode
 
 from sekisho.errors import InvalidToken
 from sekisho.protocol import bearer
@@ -24,7 +22,6 @@ TYPE: Final = "at+jwt"
 MAX_TOKEN_LENGTH: Final = bearer.MAX_TOKEN_LENGTH  # characters, as for any bearer token; sekisho's are about 600
 MAX_LEEWAY: Final = 300  # seconds of clock skew a verifier may allow, at most
 _TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4, compared case-insensitively
-_ES256: Final = jws.JWSRegistry.algorithms[ALGORITHM]  # joserfc's ES256: the signature, as r || s (RFC 7518 §3.4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,22 +59,9 @@ def new_signing_key(kid: str | None = None) -> ECKey:
 
 
 def sign(claims: AccessClaims, key: ECKey) -> str:
-    """The compact JWS of RFC 9068 §2.1: `typ: at+jwt`, `alg`, and the key's `kid`.
-
-    joserfc signs (its ES256 algorithm, the same call `jwt.encode` makes) and encodes each part; the header's part is
-    made once per key, and the compact form (RFC 7515 §7.1: three base64url parts joined by dots) is put together
-    here. `jwt.encode` would check and serialise the same fixed header again for every token: 76–85 µs a token in a
-    loop against 57–62 here, and 0.93× the instructions of a JWT client_credentials request (bench/RESULTS.md, ninth
-    pass). tests/unit/test_jwt_sign.py holds the two equal, part for part.
-    """
-    payload = json.dumps(claims.as_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")  # as joserfc's
-    signing_input = _protected(key.kid) + b"." + urlsafe_b64encode(payload)
-    return (signing_input + b"." + urlsafe_b64encode(_ES256.sign(signing_input, key))).decode("ascii")
-
-
-@lru_cache(maxsize=16)  # a server signs with one key at a time; rotation adds one
-def _protected(kid: str | None) -> bytes:
-    return json_b64encode({"typ": TYPE, "alg": ALGORITHM, "kid": kid})  # in jwt.encode's order, so the bytes match
+    """The compact JWS of RFC 9068 §2.1: `typ: at+jwt`, `alg`, and the key's `kid`, signed by joserfc."""
+    header = {"typ": TYPE, "alg": ALGORITHM, "kid": key.kid}
+    return jwt.encode(header, claims.as_dict(), key, algorithms=[ALGORITHM])
 
 
 def unverified_header(token: str) -> dict[str, Any]:
