@@ -115,7 +115,6 @@ def serve(
     from sekisho.server import events
     from sekisho.server.settings import SettingsError, build_settings
     from sekisho.server.setup import prepare
-    from sekisho.server.web.wire import OneWriteProtocol
 
     try:
         settings = build_settings(
@@ -150,7 +149,7 @@ def serve(
         "log_level": "info",
         "log_config": log_config,
         "proxy_headers": False,
-        "http": OneWriteProtocol,  # a response's head goes out with its body: one write, not two
+        "http": "httptools",
         "access_log": access_log and settings.log_format == "text",  # json: sekisho's own request lines instead
     }
     if workers > 1:

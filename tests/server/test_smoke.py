@@ -39,11 +39,11 @@ def test_sekisho_serve_settles_the_collector_after_building_its_app_and_before_s
     monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)  # leave this process's logging alone
     monkeypatch.setattr(web_app, "settle_for_serving", lambda: calls.append("settle"))
     monkeypatch.setattr(
-        uvicorn, "run", lambda app, **config: calls.append(f"serve {type(app).__name__} {config['http'].__name__}")
+        uvicorn, "run", lambda app, **config: calls.append(f"serve {type(app).__name__} {config['http']}")
     )
     result = CliRunner().invoke(cli.app, ["serve", "--database", f"sqlite:///{tmp_path / 'serve.db'}"])
     assert result.exit_code == 0, result.output
-    assert calls == ["settle", "serve Starlette OneWriteProtocol"]
+    assert calls == ["settle", "serve Starlette httptools"]
 
 
 def test_each_worker_settles_the_collector_once_its_app_is_built(
