@@ -1,15 +1,18 @@
-# Sourced by scripts/*: make .venv with the project installed (editable) on first use, or when pyproject changes.
+# Sourced by scripts/*: make .venv from the lock (requirements/base.txt, or requirements/dev.txt for `dev`), every
+# package checked against its hash, then sekisho itself on top (editable, no dependencies of its own choosing).
+# Reinstalls when the lock or pyproject.toml changes (their digest is kept in a stamp file).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-EXTRAS="${1:-}"
-stamp="$VENV/.installed${EXTRAS:+-$EXTRAS}"
+LOCK="$ROOT/requirements/${1:-base}.txt"
+stamp="$VENV/.locked-${1:-base}"
+digest="$(cat "$LOCK" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}"
-    touch "$stamp"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+    "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$LOCK"
+    "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
+    echo "$digest" >"$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
