@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager
 from functools import partial
+from inspect import Parameter, Signature
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -75,37 +76,7 @@ def with_store(database: str, action: Callable[[Any], Awaitable[T]]) -> T:
     return run(go)
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(envvar="SEKISHO_HOST")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="SEKISHO_PORT")] = 8000,
-    issuer: Annotated[str | None, typer.Option(envvar="SEKISHO_ISSUER", help="default: http://HOST:PORT")] = None,
-    database: DatabaseOption = "sqlite:///sekisho.db",
-    workers: Annotated[int, typer.Option(envvar="SEKISHO_WORKERS")] = 1,
-    allow_private_client_ids: Annotated[
-        bool, typer.Option(envvar="SEKISHO_ALLOW_PRIVATE_CLIENT_IDS", help="development and tests only")
-    ] = False,
-    access_token_format: Annotated[str, typer.Option(envvar="SEKISHO_ACCESS_TOKEN_FORMAT")] = "opaque",
-    demo: Annotated[bool, typer.Option(envvar="SEKISHO_DEMO", help="seed a demo user and app")] = False,
-    access_log: Annotated[
-        bool, typer.Option(envvar="SEKISHO_ACCESS_LOG", help="one log line per request (about 7 % of a core)")
-    ] = True,
-    log_format: Annotated[
-        str, typer.Option(envvar="SEKISHO_LOG_FORMAT", help="text, or json: one JSON object per line, requests too")
-    ] = "text",
-    trusted_proxy: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar="SEKISHO_TRUSTED_PROXIES",
-            help="address or CIDR of a reverse proxy whose Forwarded / X-Forwarded-* headers are believed "
-            "(repeatable; the variable is comma-separated)",
-        ),
-    ] = None,
-    metrics_token: Annotated[
-        str | None,
-        typer.Option(envvar="SEKISHO_METRICS_TOKEN", help="GET /metrics needs `Authorization: Bearer` this token"),
-    ] = None,
-) -> None:
+def serve(**given: Any) -> None:
     """Run the authorization server (and the demo notes API)."""
     import logging
     import logging.config
@@ -113,26 +84,14 @@ def serve(
     import uvicorn
 
     from sekisho.server import events
-    from sekisho.server.settings import SettingsError, build_settings
+    from sekisho.server.settings import SettingsError, build_settings, to_environment
     from sekisho.server.setup import prepare
 
     try:
-        settings = build_settings(
-            host=host,
-            port=port,
-            issuer=issuer,
-            database=database,
-            workers=workers,
-            allow_private_client_ids=allow_private_client_ids,
-            access_token_format=access_token_format,
-            demo=demo,
-            log_format=log_format,
-            trusted_proxies=trusted_proxy or (),
-            metrics_token=metrics_token,
-        )
+        settings = build_settings(**given)
     except SettingsError as exc:
         fail(str(exc), 2)
-    log_config = events.log_config(settings.log_format, access_log=access_log)
+    log_config = events.log_config(settings.log_format, access_log=settings.access_log)
     logging.config.dictConfig(log_config)
     if settings.log_format == "json":
         say: Callable[[str], None] = logging.getLogger("sekisho").info  # every line of stderr is a JSON object
@@ -142,7 +101,8 @@ def serve(
         say(line)
     if settings.allow_private_client_ids:
         say("warning: --allow-private-client-ids is on: for development and tests only")
-    say(f"sekisho serving {settings.issuer} on http://{host}:{port} (database {database})")
+    host, port = settings.host, settings.port
+    say(f"sekisho serving {settings.issuer} on http://{host}:{port} (database {settings.database})")
     config: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -150,28 +110,37 @@ def serve(
         "log_config": log_config,
         "proxy_headers": False,
         "http": "httptools",
-        "access_log": access_log and settings.log_format == "text",  # json: sekisho's own request lines instead
+        "access_log": settings.access_log and settings.log_format == "text",  # json: sekisho's own request lines
     }
-    if workers > 1:
-        os.environ.update(
-            SEKISHO_HOST=host,
-            SEKISHO_PORT=str(port),
-            SEKISHO_ISSUER=settings.issuer,
-            SEKISHO_DATABASE=database,
-            SEKISHO_ALLOW_PRIVATE_CLIENT_IDS="1" if allow_private_client_ids else "",
-            SEKISHO_ACCESS_TOKEN_FORMAT=settings.access_token_format,
-            SEKISHO_DEMO="1" if demo else "",
-            SEKISHO_LOG_FORMAT=settings.log_format,
-            SEKISHO_TRUSTED_PROXIES=",".join(str(network) for network in settings.trusted_proxies),
-            SEKISHO_METRICS_TOKEN=settings.metrics_token or "",
-        )
-        uvicorn.run("sekisho.server.web.app:create_app_from_environment", factory=True, workers=workers, **config)
+    if settings.workers > 1:
+        os.environ.update(to_environment(settings))
+        factory = "sekisho.server.web.app:create_app_from_environment"
+        uvicorn.run(factory, factory=True, workers=settings.workers, **config)
         return
     from sekisho.server.web.app import create_app, settle_for_serving
 
     app = create_app(settings, migrate=False)
     settle_for_serving()
     uvicorn.run(app, **config)
+
+
+def _serve_parameters() -> list[Parameter]:
+    """serve's typer parameters, one per declared setting (sekisho.server.settings.options)."""
+    from sekisho.server.settings import options
+
+    parameters = []
+    for option in options():
+        kind = list[str] | None if option.kind is list else option.kind
+        declarations = [option.flag] if option.flag else []
+        info = typer.Option(*declarations, envvar=option.env, help=option.help)
+        annotation = Annotated[kind, info]  # type: ignore[valid-type]  # a type made at run time, for typer
+        parameters.append(Parameter(option.name, Parameter.KEYWORD_ONLY, default=option.default, annotation=annotation))
+    return parameters
+
+
+serve.__signature__ = Signature(_serve_parameters(), return_annotation=None)  # type: ignore[attr-defined]
+serve.__annotations__ = {parameter.name: parameter.annotation for parameter in _serve_parameters()}
+app.command()(serve)
 
 
 @user_app.command("add")

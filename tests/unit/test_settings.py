@@ -7,7 +7,16 @@ import dataclasses
 import pytest
 
 from sekisho.protocol.scopes import DEFAULT_SCOPES
-from sekisho.server.settings import Settings, SettingsError, build_settings, check_database_url, check_issuer
+from sekisho.server.settings import (
+    Settings,
+    SettingsError,
+    build_settings,
+    check_database_url,
+    check_issuer,
+    from_environment,
+    options,
+    to_environment,
+)
 
 
 def test_defaults() -> None:
@@ -176,3 +185,92 @@ def test_a_trusted_proxy_that_is_no_address_is_refused() -> None:
 def test_metrics_token_is_kept_and_empty_means_none() -> None:
     assert build_settings(metrics_token="s3cret").metrics_token == "s3cret"
     assert build_settings(metrics_token="").metrics_token is None
+
+
+SERVE_OPTIONS = [  # (field, flag, variable, default as an option): what `sekisho serve` has always taken
+    ("issuer", "--issuer", "SEKISHO_ISSUER", None),
+    ("database", "--database", "SEKISHO_DATABASE", "sqlite:///sekisho.db"),
+    ("host", "--host", "SEKISHO_HOST", "127.0.0.1"),
+    ("port", "--port", "SEKISHO_PORT", 8000),
+    ("workers", "--workers", "SEKISHO_WORKERS", 1),
+    ("allow_private_client_ids", "--allow-private-client-ids", "SEKISHO_ALLOW_PRIVATE_CLIENT_IDS", False),
+    ("access_token_format", "--access-token-format", "SEKISHO_ACCESS_TOKEN_FORMAT", "opaque"),
+    ("demo", "--demo", "SEKISHO_DEMO", False),
+    ("access_log", "--access-log", "SEKISHO_ACCESS_LOG", True),
+    ("log_format", "--log-format", "SEKISHO_LOG_FORMAT", "text"),
+    ("trusted_proxies", "--trusted-proxy", "SEKISHO_TRUSTED_PROXIES", None),
+    ("metrics_token", "--metrics-token", "SEKISHO_METRICS_TOKEN", None),
+]
+
+
+def test_each_serve_setting_is_declared_once_with_its_flag_variable_and_default() -> None:
+    """Issue 22 item 4: one declaration per setting gives the flag, the SEKISHO_* variable, the default and help."""
+    declared = [(option.name, option.option, option.env, option.default) for option in options()]
+    assert declared == SERVE_OPTIONS
+    assert all(option.help for option in options())
+
+
+def test_serve_takes_its_options_from_the_declarations() -> None:
+    """Issue 22 item 4: `sekisho serve`'s parameters are generated from the declarations, help included."""
+    from typer.main import get_command
+
+    from sekisho.cli import app
+
+    serve = get_command(app).commands["serve"]  # type: ignore[attr-defined]
+    params = {param.name: param for param in serve.params}
+    assert list(params) == [name for name, *_ in SERVE_OPTIONS]
+    for name, flag, variable, default in SERVE_OPTIONS:
+        assert flag in params[name].opts and params[name].envvar == variable
+        assert params[name].default == default
+    assert params["access_log"].secondary_opts == ["--no-access-log"]
+    assert params["trusted_proxies"].multiple
+
+
+def test_the_environment_carries_settings_to_workers_and_back() -> None:
+    """Issue 22 item 4: `--workers N` hands its settings over in SEKISHO_* variables derived from the declarations."""
+    settings = build_settings(
+        issuer="https://auth.example",
+        database="postgresql://u@db/sekisho",
+        host="0.0.0.0",
+        port=9000,
+        workers=3,
+        allow_private_client_ids=True,
+        access_token_format="jwt",
+        demo=True,
+        access_log=False,
+        log_format="json",
+        trusted_proxies=["10.0.0.0/8", "::1"],
+        metrics_token="s3cret",
+    )
+    environment = to_environment(settings)
+    assert environment["SEKISHO_TRUSTED_PROXIES"] == "10.0.0.0/8,::1/128"
+    assert from_environment(environment) == settings
+    assert from_environment(to_environment(build_settings())) == build_settings()
+
+
+def test_variables_read_as_the_cli_reads_them() -> None:
+    settings = from_environment(
+        {"SEKISHO_PORT": "9000", "SEKISHO_DEMO": "yes", "SEKISHO_TRUSTED_PROXIES": "10.0.0.0/8,127.0.0.1", "X": "1"}
+    )
+    assert settings.port == 9000 and settings.demo is True and settings.issuer == "http://127.0.0.1:9000"
+    assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.0/8", "127.0.0.1/32"]
+    assert from_environment({"SEKISHO_DEMO": "", "SEKISHO_ISSUER": ""}) == build_settings()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SEKISHO_PORT": "eighty"}, "SEKISHO_PORT must be a whole number, not 'eighty'"),
+        ({"SEKISHO_DEMO": "maybe"}, "SEKISHO_DEMO must be true or false, not 'maybe'"),
+        ({"SEKISHO_PORT": "0"}, "--port must be between 1 and 65535, not 0"),
+    ],
+)
+def test_a_bad_variable_is_refused_in_one_line(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        from_environment(environ)
+    assert str(caught.value) == message
+
+
+def test_an_unknown_setting_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="unknown settings"):
+        build_settings(prot=80)

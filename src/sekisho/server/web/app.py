@@ -27,7 +27,7 @@ from sekisho.resource.asgi import route
 from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
 from sekisho.server.purge import INTERVAL as PURGE_INTERVAL
 from sekisho.server.purge import purging
-from sekisho.server.settings import Settings, build_settings
+from sekisho.server.settings import Settings, from_environment
 from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
@@ -140,10 +140,9 @@ def create_app(
 
 def settle_for_serving() -> None:
     """Once per serving process, after its app is built: the objects of start-up (modules, the app, its templates)
-    go to the collector's permanent generation, and the young generation is collected after 50,000 more container
-    objects rather than 700. Together about a tenth less CPU per token request and half the p99 (bench/RESULTS.md):
-    full collections no longer walk start-up's objects, which never become garbage. Not for library use or tests,
-    where many apps come and go in one process."""
+    go to the collector's permanent generation, where full collections no longer walk them, and the young generation
+    is collected after 50,000 more container objects rather than 700. Not for library use or tests, where many apps
+    come and go in one process."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
@@ -151,18 +150,7 @@ def settle_for_serving() -> None:
 
 def create_app_from_environment() -> Starlette:
     """The factory uvicorn's worker processes call (`sekisho serve --workers N`)."""
-    settings = build_settings(
-        host=os.environ.get("SEKISHO_HOST", "127.0.0.1"),
-        port=int(os.environ.get("SEKISHO_PORT", "8000")),
-        issuer=os.environ.get("SEKISHO_ISSUER") or None,
-        database=os.environ.get("SEKISHO_DATABASE", "sqlite:///sekisho.db"),
-        allow_private_client_ids=os.environ.get("SEKISHO_ALLOW_PRIVATE_CLIENT_IDS", "") in ("1", "true"),
-        access_token_format=os.environ.get("SEKISHO_ACCESS_TOKEN_FORMAT", "opaque"),
-        demo=os.environ.get("SEKISHO_DEMO", "") in ("1", "true"),
-        log_format=os.environ.get("SEKISHO_LOG_FORMAT", "text"),
-        trusted_proxies=[os.environ.get("SEKISHO_TRUSTED_PROXIES", "")],
-        metrics_token=os.environ.get("SEKISHO_METRICS_TOKEN") or None,
-    )
+    settings = from_environment(os.environ)
     app = create_app(settings, migrate=False)
     settle_for_serving()
     return app
