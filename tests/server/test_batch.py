@@ -11,18 +11,10 @@ import pytest
 
 from sekisho.protocol import tokens
 from sekisho.protocol.scopes import DEFAULT_SCOPES
-from sekisho.server.entities import (
-    AccessToken,
-    AuthorizationCode,
-    Client,
-    Grant,
-    NewTokens,
-    RefreshToken,
-    Successors,
-    User,
-)
+from sekisho.server.entities import AccessToken, AuthorizationCode, Client, Grant, NewTokens, Successors, User
 from sekisho.server.ids import new_id
 from sekisho.server.registry import register_client
+from sekisho.server.store import CodeAsk, Found, Outcome, Redeemed, RefreshAsk, Refused
 from sekisho.server.store.batch import Batcher
 from sekisho.server.store.sql import SqlStore
 from tests.conftest import REDIRECT_URI
@@ -169,7 +161,7 @@ def test_many_tokens_at_once_are_each_written_only_while_their_own_client_is_reg
                 assert await store.find_client(client.client_id, remembered=True) == client
             assert await other.remove_client(clients[2].client_id)
             issued = [(client, _token(client)) for _ in range(20) for client in clients]
-            written = await asyncio.gather(*(store.issue_client_token(token, client, None) for client, token in issued))
+            written = await asyncio.gather(*(store.issue_client_token(token, client) for client, token in issued))
             for (client, token), was_written in zip(issued, written, strict=True):
                 assert was_written is (client != clients[2])
                 found = await store.find_access_token(token.digest, NOW)
@@ -181,27 +173,8 @@ def test_many_tokens_at_once_are_each_written_only_while_their_own_client_is_reg
     asyncio.run(main())
 
 
-def test_a_token_signed_with_a_key_no_longer_newest_is_not_written(database: str) -> None:
-    async def main() -> None:
-        store = await SqlStore.open(database)
-        try:
-            client, _ = await _client(store, "machine")
-            token = _token(client)
-            # No signing key exists, so no kid is the newest one: a JWT naming any kid is refused.
-            results = await asyncio.gather(
-                store.issue_client_token(token, client, "k-gone"),
-                store.issue_client_token(_token(client), client, None),
-            )
-            assert results == [False, True]
-            assert await store.find_access_token(token.digest, NOW) is None
-        finally:
-            await store.close()
-
-    asyncio.run(main())
-
-
 def test_many_lookups_at_once_each_get_their_own_answer(database: str) -> None:
-    """Lookups made together: live, revoked, expired at that row's `now`, unknown, and one token asked for both by
+    """Lookups made together: live, revoked, expired at that row's `now`, unknown, and one token inspected both by
     a client still registered and by one removed meanwhile (from memory): each gets what it would get alone."""
 
     async def main() -> None:
@@ -211,27 +184,66 @@ def test_many_lookups_at_once_each_get_their_own_answer(database: str) -> None:
             current, removed = [(await _client(store, f"caller {n}"))[0] for n in range(2)]
             live, revoked = _token(current), _token(current)
             for token in (live, revoked):
-                assert await store.issue_client_token(token, current, None)
+                assert await store.issue_client_token(token, current)
             await store.revoke_access_token(revoked.digest, NOW)
             assert await store.find_client(removed.client_id, remembered=True) == removed
             assert await other.remove_client(removed.client_id)
             asked = [
-                (live.digest, NOW, None, live),
-                (live.digest, live.expires_at, None, None),  # expired at that moment
-                (revoked.digest, NOW, None, None),
-                (tokens.digest("sek_at_unknown"), NOW, None, None),
-                (live.digest, NOW, current, live),
-                (live.digest, NOW, removed, None),
+                (live.digest, NOW, live),
+                (live.digest, live.expires_at, None),  # expired at that moment
+                (revoked.digest, NOW, None),
+                (tokens.digest("sek_at_unknown"), NOW, None),
             ] * 5
-            found = await asyncio.gather(
-                *(store.find_access_token(digest, now, seen_by) for digest, now, seen_by, _ in asked)
+            inspected = [
+                (live.digest, NOW, current, (True, live)),
+                (revoked.digest, NOW, current, (True, None)),
+                (live.digest, NOW, removed, (False, live)),
+                (tokens.digest("sek_at_unknown"), NOW, removed, (False, None)),
+            ] * 5
+            found, seen = await asyncio.gather(
+                asyncio.gather(*(store.find_access_token(digest, now) for digest, now, _ in asked)),
+                asyncio.gather(*(store.inspect_access_token(digest, now, by) for digest, now, by, _ in inspected)),
             )
             assert found == [expected for *_, expected in asked]
+            assert seen == [expected for *_, expected in inspected]
         finally:
             await store.close()
             await other.close()
 
     asyncio.run(main())
+
+
+class Given:
+    """A `store.Successor` with fixed successors: drawn before the read, or (`read_first`) handed over only once
+    the store has found the row, which it records."""
+
+    def __init__(self, successors: Successors, *, read_first: bool = False) -> None:
+        self.successors, self.read_first = successors, read_first
+        self.found: Found | None = None
+
+    @property
+    def drawn(self) -> Successors | None:
+        return None if self.read_first else self.successors
+
+    async def make(self, found: Found) -> Successors:
+        self.found = found
+        return self.successors
+
+
+def _drawn(now: int, *, refresh: bool = True, absolute: int | None = None) -> Successors:
+    return Successors(
+        tokens.digest(tokens.new_secret(tokens.ACCESS_TOKEN)), now + 3600,
+        tokens.digest(tokens.new_secret(tokens.REFRESH_TOKEN)) if refresh else None, now + 86400, absolute,
+    )  # fmt: skip
+
+
+def _ask(code: AuthorizationCode, client: Client, now: int, *, redirect_uri: str = REDIRECT_URI) -> CodeAsk:
+    return CodeAsk(code.digest, client, redirect_uri, code.code_challenge, now)
+
+
+def _tokens(outcome: Outcome) -> NewTokens:
+    assert isinstance(outcome, Redeemed), outcome
+    return outcome.tokens
 
 
 def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_each_has_its_own(database: str) -> None:
@@ -254,28 +266,29 @@ def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_eac
 
                     setattr(connection, method, counted)
             issued = [_token(client) for _ in range(60)]
-            assert all(await asyncio.gather(*(store.issue_client_token(token, client, None) for token in issued)))
+            assert all(await asyncio.gather(*(store.issue_client_token(token, client) for token in issued)))
             issue_statements = len(sent)
             found = await asyncio.gather(*(store.find_access_token(token.digest, NOW) for token in issued))
             assert found == issued
             lookup_statements = len(sent) - issue_statements
             codes = await _grants_with_codes(store, client, 60)
             before = len(sent)
-            given = [_successors(client, code.grant_id, code.user_id, NOW + 1) for code in codes]
             redeemed = await asyncio.gather(
-                *(store.redeem_code(c.digest, new, NOW + 1, client, None) for c, new in zip(codes, given, strict=True))
+                *(
+                    store.redeem_code(_ask(c, client, NOW + 1), Given(_drawn(NOW + 1, absolute=NOW + 999)))
+                    for c in codes
+                )
             )
-            assert all(redeemed)
+            given = [_tokens(outcome) for outcome in redeemed]
             before, redeem_statements = len(sent), len(sent) - before
             rotated = await asyncio.gather(
                 *(
-                    store.rotate_refresh_token(old.refresh.digest, _successors(client, c.grant_id, c.user_id, NOW + 2),
-                                               NOW + 2, client, None)
-                    for c, old in zip(codes, given, strict=True)
+                    store.rotate_refresh_token(RefreshAsk(old.refresh.digest, client, NOW + 2), Given(_drawn(NOW + 2)))
+                    for old in given
                     if old.refresh is not None
                 )
-            )  # fmt: skip
-            assert all(rotated)
+            )
+            assert all(isinstance(outcome, Redeemed) for outcome in rotated)
             counts = [issue_statements, lookup_statements, redeem_statements, len(sent) - before]
             if database.startswith("sqlite"):
                 # (fetch_one may go through fetch_all; a redemption is a transaction of its own, not counted here)
@@ -303,102 +316,6 @@ async def _grants_with_codes(store: SqlStore, client: Client, count: int) -> lis
     return codes
 
 
-def _successors(client: Client, grant_id: str, user_id: str, now: int) -> NewTokens:
-    access = AccessToken(
-        tokens.digest(tokens.new_secret(tokens.ACCESS_TOKEN)), grant_id, client.client_id, user_id, "read:account",
-        now + 3600, now,
-    )  # fmt: skip
-    refresh = RefreshToken(
-        tokens.digest(tokens.new_secret(tokens.REFRESH_TOKEN)), grant_id, client.client_id, user_id, "read:account",
-        now + 86400, now + 86400 * 30, now,
-    )  # fmt: skip
-    return NewTokens(access, refresh)
-
-
-def test_codes_and_refresh_tokens_redeemed_together_are_each_consumed_once(database: str) -> None:
-    """Eight codes redeemed at once, the first of them five times: each code gives its tokens exactly once. Then the
-    eight refresh tokens rotated at once, the first four times, one by a client removed meanwhile (from memory), and
-    one in the same statement by a client whose secret no longer matches (its row's own check fails): each rotates
-    once, the last two not at all (that one stays usable); only the winners' successors are written."""
-
-    async def main() -> None:
-        store = await SqlStore.open(database)
-        other = await SqlStore.open(database, migrate_schema=False)
-        try:
-            client, _ = await _client(store, "app")
-            removed, _ = await _client(store, "removed app")
-            codes = await _grants_with_codes(store, client, 7) + await _grants_with_codes(store, removed, 1)
-            asked = [*codes, codes[0], codes[0], codes[0], codes[0]]
-            owner = {code.digest: client if code in codes[:7] else removed for code in codes}
-            given = [_successors(owner[code.digest], code.grant_id, code.user_id, NOW + 1) for code in asked]
-            won = await asyncio.gather(
-                *(
-                    store.redeem_code(code.digest, new, NOW + 1, owner[code.digest], None)
-                    for code, new in zip(asked, given, strict=True)
-                )
-            )
-            assert won[1:8] == [True] * 7 and [won[0], *won[8:]].count(True) == 1
-            for new, was_won in zip(given, won, strict=True):
-                assert (await store.find_access_token(new.access.digest, NOW + 2) is not None) is was_won
-            won_by = {code.digest: new for code, new, was_won in zip(asked, given, won, strict=True) if was_won}
-            mine, theirs = [won_by[code.digest] for code in codes[:7]], won_by[codes[7].digest]
-
-            (spare_code,) = await _grants_with_codes(store, client, 1)
-            spare = _successors(client, spare_code.grant_id, spare_code.user_id, NOW + 1)
-            assert await store.redeem_code(spare_code.digest, spare, NOW + 1, client, None)
-            stale = replace(client, secret_digest="0" * 64)  # as if registered again with another secret
-            assert spare.refresh is not None
-            spare_rotated = _successors(client, spare_code.grant_id, spare_code.user_id, NOW + 5)
-
-            assert await store.find_client(removed.client_id, remembered=True) == removed
-            assert await other.remove_client(removed.client_id) is True
-            refreshes = [*mine, mine[0], mine[0], mine[0]]
-            rotated = [
-                _successors(client, old.access.grant_id or "", old.access.user_id or "", NOW + 5) for old in refreshes
-            ]
-            assert theirs.refresh is not None
-            won = await asyncio.gather(
-                *(
-                    store.rotate_refresh_token(old.refresh.digest, new, NOW + 5, client, None)
-                    for old, new in zip(refreshes, rotated, strict=True)
-                    if old.refresh is not None
-                ),
-                store.rotate_refresh_token(
-                    theirs.refresh.digest,
-                    _successors(removed, theirs.access.grant_id or "", "", NOW + 5),
-                    NOW + 5,
-                    removed,
-                    None,
-                ),
-                store.rotate_refresh_token(spare.refresh.digest, spare_rotated, NOW + 5, stale, None),
-            )
-            assert won[1:7] == [True] * 6 and [won[0], *won[7:10]].count(True) == 1 and won[10] is False
-            assert won[11] is False and spare_rotated.refresh is not None
-            assert await store.find_refresh_token(spare_rotated.refresh.digest) is None
-            assert await store.find_refresh_token(spare.refresh.digest) == spare.refresh  # not consumed
-            for new, was_won in zip(rotated, won[:10], strict=True):
-                assert new.refresh is not None
-                assert (await store.find_refresh_token(new.refresh.digest) is not None) is was_won
-            for old in refreshes[:7]:
-                assert old.refresh is not None
-                consumed = await store.find_refresh_token(old.refresh.digest)
-                assert consumed is not None and consumed.consumed_at == NOW + 5
-            touched = dict(await store.list_user_grants(codes[0].user_id))
-            assert {grant.id: used for grant, used in touched.items()} == {code.grant_id: NOW + 5 for code in codes[:7]}
-        finally:
-            await store.close()
-            await other.close()
-
-    asyncio.run(main())
-
-
-def _unread(now: int, *, refresh: bool = True, absolute: int | None = None) -> Successors:
-    return Successors(
-        tokens.digest(tokens.new_secret(tokens.ACCESS_TOKEN)), now + 3600,
-        tokens.digest(tokens.new_secret(tokens.REFRESH_TOKEN)) if refresh else None, now + 86400, absolute,
-    )  # fmt: skip
-
-
 async def _nine_codes_and_another_clients(store: SqlStore) -> tuple[Client, Client, list[AuthorizationCode]]:
     """A client with nine codes of one user, and another client with one code (the tenth)."""
     client, _ = await _client(store, "app")
@@ -410,49 +327,62 @@ async def _nine_codes_and_another_clients(store: SqlStore) -> tuple[Client, Clie
     )
 
 
-def test_codes_exchanged_unread_together_are_each_consumed_once_and_only_when_usable(database: str) -> None:
-    """redeem_code_unread, many at once (one statement on PostgreSQL): five codes, the first sent four times, each
-    exchanged once (one of them without a refresh token), their successors taking grant, user and scope from them.
-    Sent at the same time and refused, each writing nothing and leaving the code unused: a wrong redirect_uri, a
-    wrong PKCE challenge, an expired code, another client's code, and a client whose secret no longer matches."""
+@pytest.mark.parametrize("read_first", [False, True], ids=["drawn", "read-first"])
+def test_codes_redeemed_together_are_each_consumed_once_and_only_when_usable(database: str, read_first: bool) -> None:
+    """Issue 22 item 1: redeem_code, many at once (one statement on PostgreSQL): five codes, the first sent four
+    times, each exchanged once (one of them without a refresh token), the others sent with it refused as replays,
+    the winners' successors taking grant, user and scope from the code. Sent at the same time and refused for what
+    the statement found, each writing nothing and leaving the code unused: a wrong redirect_uri, a wrong PKCE
+    challenge, an expired code, another client's code, a client whose secret no longer matches, an unknown code."""
 
     async def main() -> None:
         store = await SqlStore.open(database)
         try:
             client, other_client, codes = await _nine_codes_and_another_clients(store)
             stale = replace(client, secret_digest="0" * 64)  # as if registered again with another secret
-            good = (REDIRECT_URI, "challenge")
-            asked = [(code, client, good) for code in codes[:5]] + [(codes[0], client, good)] * 3
+            unknown = replace(codes[0], digest=tokens.digest("sek_ac_unknown"))
+            asked = [_ask(code, client, NOW + 5) for code in codes[:5]] + [_ask(codes[0], client, NOW + 5)] * 3
             refused = [
-                (codes[5], client, ("http://127.0.0.1/elsewhere", "challenge")),
-                (codes[6], client, (REDIRECT_URI, "another challenge")),
-                (codes[7], client, good),  # asked after it expired
-                (codes[9], client, good),
-                (codes[8], stale, good),
+                (_ask(codes[5], client, NOW + 5, redirect_uri="http://127.0.0.1/elsewhere"), "redirect_uri"),
+                (replace(_ask(codes[6], client, NOW + 5), code_challenge="another challenge"), "verifier"),
+                (_ask(codes[7], client, NOW + 61), "expired"),
+                (_ask(codes[9], client, NOW + 5), "other_client"),
+                (_ask(codes[8], stale, NOW + 5), "client_gone"),
+                (_ask(unknown, client, NOW + 5), "unknown"),
             ]
-            given = [_unread(NOW + 5, refresh=n != 1, absolute=NOW + 1000) for n in range(len(asked + refused))]
-            written = await asyncio.gather(
+            given = [
+                Given(_drawn(NOW + 5, refresh=n != 1, absolute=NOW + 1000), read_first=read_first)
+                for n in range(len(asked) + len(refused))
+            ]
+            outcomes = await asyncio.gather(
                 *(
-                    store.redeem_code_unread(c.digest, *where, new, NOW + (61 if c is codes[7] else 5), who)
-                    for (c, who, where), new in zip(asked + refused, given, strict=True)
+                    store.redeem_code(ask, new)
+                    for ask, new in zip(asked + [ask for ask, _ in refused], given, strict=True)
                 )
             )
-            assert None not in written[1:5] and [written[0], *written[5:8]].count(None) == 3
-            assert written[8:] == [None] * 5
-            for (code, _, _), new, tokens_written in zip(asked + refused, given, written, strict=True):
-                found = await store.find_access_token(new.access_digest, NOW + 6)
-                if tokens_written is None:
+            assert all(isinstance(outcome, Redeemed) for outcome in outcomes[1:5])
+            firsts = [outcomes[0], *outcomes[5:8]]
+            assert sum(isinstance(outcome, Redeemed) for outcome in firsts) == 1
+            assert [outcome for outcome in firsts if isinstance(outcome, Refused)] == [
+                Refused("replayed", codes[0].grant_id)
+            ] * 3
+            assert outcomes[8:] == [Refused(reason) for _, reason in refused]
+            for ask, new, outcome in zip(asked + [ask for ask, _ in refused], given, outcomes, strict=True):
+                found = await store.find_access_token(new.successors.access_digest, NOW + 6)
+                if isinstance(outcome, Refused):
                     assert found is None
-                    assert new.refresh_digest is None or await store.find_refresh_token(new.refresh_digest) is None
+                    refresh_digest = new.successors.refresh_digest
+                    assert refresh_digest is None or await store.find_refresh_token(refresh_digest) is None
                     continue
-                assert found == tokens_written.access
+                code = next(code for code in codes if code.digest == ask.digest)
+                assert found == outcome.tokens.access
                 assert (found.grant_id, found.user_id, found.scope) == (code.grant_id, code.user_id, code.scope)
                 assert (found.expires_at, found.created_at) == (NOW + 3605, NOW + 5)
-                if new.refresh_digest is None:
-                    assert tokens_written.refresh is None
+                if new.successors.refresh_digest is None:
+                    assert outcome.tokens.refresh is None
                     continue
-                stored = await store.find_refresh_token(new.refresh_digest)
-                assert stored == tokens_written.refresh and stored is not None
+                stored = await store.find_refresh_token(new.successors.refresh_digest)
+                assert stored == outcome.tokens.refresh and stored is not None
                 assert (stored.expires_at, stored.absolute_expires_at) == (NOW + 1000, NOW + 1000)  # capped
             for code in codes:
                 now = await store.find_code(code.digest)
@@ -463,12 +393,15 @@ def test_codes_exchanged_unread_together_are_each_consumed_once_and_only_when_us
     asyncio.run(main())
 
 
-def test_refresh_tokens_rotated_unread_together_are_each_consumed_once_and_only_when_usable(database: str) -> None:
-    """rotate_refresh_token_unread, many at once (one statement on PostgreSQL): six usable tokens, the first sent
-    four times, each rotate once, their successors taking grant, user and scope from them, the refresh token's
-    expiry capped by the absolute one. Sent in the same statement and refused, each writing nothing and consuming
-    nothing: a token of another client, an expired one, one revoked with its grant, and one sent by a client whose
-    secret no longer matches."""
+@pytest.mark.parametrize("read_first", [False, True], ids=["drawn", "read-first"])
+def test_refresh_tokens_rotated_together_are_each_consumed_once_and_only_when_usable(
+    database: str, read_first: bool
+) -> None:
+    """Issue 22 item 1: rotate_refresh_token, many at once (one statement on PostgreSQL): six usable tokens, the
+    first sent four times, each rotate once (the other three refused as replays), their successors taking grant,
+    user and scope from them, the refresh token's expiry capped by the absolute one. Sent in the same statement and
+    refused for what it found, each writing nothing and consuming nothing: a token of another client, an expired
+    one, one revoked with its grant, and one sent by a client whose secret no longer matches."""
 
     async def main() -> None:
         store = await SqlStore.open(database)
@@ -477,38 +410,41 @@ def test_refresh_tokens_rotated_unread_together_are_each_consumed_once_and_only_
             issued = []
             for number, code in enumerate(codes):
                 owner = other_client if number == 9 else client
-                new = _successors(owner, code.grant_id, code.user_id, NOW + 1)
-                assert new.refresh is not None
-                if number == 1:  # absolute expiry soon: it caps the successor's
-                    new = replace(new, refresh=replace(new.refresh, absolute_expires_at=NOW + 100))
+                absolute = NOW + 100 if number == 1 else NOW + 1 + 86400 * 30  # soon: it caps the successor's
+                drawn = _drawn(NOW + 1, absolute=absolute)
                 if number == 6:  # expired by the time it is used
-                    new = replace(new, refresh=replace(new.refresh, expires_at=NOW + 3))
-                assert await store.redeem_code(code.digest, new, NOW + 1, owner, None)
+                    drawn = replace(drawn, refresh_expires_at=NOW + 3)
+                new = _tokens(await store.redeem_code(_ask(code, owner, NOW + 1), Given(drawn)))
                 assert new.refresh is not None
                 issued.append(new.refresh)
             await store.revoke_grant(issued[7].grant_id, NOW + 2)
             stale = replace(client, secret_digest="0" * 64)  # as if registered again with another secret
             asked = [(old, client) for old in issued[:6]] + [(issued[0], client)] * 3
             refused = [(issued[9], client), (issued[6], client), (issued[7], client), (issued[8], stale)]
-            given = [_unread(NOW + 5) for _ in asked + refused]
-            written = await asyncio.gather(
+            given = [Given(_drawn(NOW + 5), read_first=read_first) for _ in asked + refused]
+            outcomes = await asyncio.gather(
                 *(
-                    store.rotate_refresh_token_unread(old.digest, new, NOW + 5, who)
+                    store.rotate_refresh_token(RefreshAsk(old.digest, who, NOW + 5), new)
                     for (old, who), new in zip(asked + refused, given, strict=True)
                 )
             )
-            winners = [w for w in written[:9] if w is not None]
-            assert None not in written[1:6] and len(winners) == 6
-            assert [written[0], *written[6:9]].count(None) == 3
-            assert written[9:] == [None] * 4
-            for (old, _), new, tokens_written in zip(asked + refused, given, written, strict=True):
-                stored = await store.find_refresh_token(new.refresh_digest)
-                if tokens_written is None:
-                    assert stored is None and await store.find_access_token(new.access_digest, NOW + 6) is None
+            assert all(isinstance(outcome, Redeemed) for outcome in outcomes[1:6])
+            firsts = [outcomes[0], *outcomes[6:9]]
+            assert sum(isinstance(outcome, Redeemed) for outcome in firsts) == 1
+            assert [outcome for outcome in firsts if isinstance(outcome, Refused)] == [
+                Refused("replayed", issued[0].grant_id)
+            ] * 3
+            assert outcomes[9:] == [Refused(r) for r in ("other_client", "expired", "revoked", "client_gone")]
+            for (old, _), new, outcome in zip(asked + refused, given, outcomes, strict=True):
+                successors = new.successors
+                assert successors.refresh_digest is not None
+                stored = await store.find_refresh_token(successors.refresh_digest)
+                if isinstance(outcome, Refused):
+                    assert stored is None and await store.find_access_token(successors.access_digest, NOW + 6) is None
                     continue
-                assert tokens_written.refresh == stored
-                assert await store.find_access_token(new.access_digest, NOW + 6) == tokens_written.access
-                access = tokens_written.access
+                assert outcome.tokens.refresh == stored and stored is not None
+                assert await store.find_access_token(successors.access_digest, NOW + 6) == outcome.tokens.access
+                access = outcome.tokens.access
                 assert (access.grant_id, access.user_id, access.scope) == (old.grant_id, old.user_id, old.scope)
                 assert (access.client_id, access.expires_at, access.created_at) == (
                     client.client_id,

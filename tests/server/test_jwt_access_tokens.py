@@ -13,8 +13,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from sekisho.protocol.jwt_access import MAX_LEEWAY
 from sekisho.server.settings import Settings
-from sekisho.server.signing_keys import rotate
+from sekisho.server.signing_keys import SIGNER_MEMORY, rotate
 from sekisho.server.store.sql import SqlStore
 from tests.conftest import ISSUER, World, make_world
 from tests.server.test_client_credentials import add_client, grant
@@ -122,6 +123,7 @@ def test_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(jwt
     old_kid = decode(jwt_world, old["access_token"]).header["kid"]
     new_kid = rotate_keys(jwt_world)
     assert new_kid != old_kid
+    jwt_world.clock.advance(SIGNER_MEMORY)  # every process has read the keys again
     new = jwt_world.tokens()
     assert decode(jwt_world, new["access_token"]).header["kid"] == new_kid
     assert decode(jwt_world, old["access_token"]).header["kid"] == old_kid  # still published, still valid
@@ -130,7 +132,24 @@ def test_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(jwt
     assert {key.kid for key in jwks(jwt_world)} == {new_kid}
 
 
-def test_client_credentials_sign_with_a_rotated_key_at_once(jwt_world: World) -> None:
+def test_a_retired_key_stays_published_while_a_token_it_signed_from_memory_lives(jwt_world: World) -> None:
+    """Issue 22 item 1: the in-statement key check (and the token endpoint's retry it needed) is gone; a process
+    signs with the key it read up to SIGNER_MEMORY seconds ago, so the JWKS keeps a retired key that much longer."""
+    jwt_world.login()
+    old_kid = decode(jwt_world, jwt_world.tokens()["access_token"]).header["kid"]  # the app reads the key now
+    new_kid = rotate_keys(jwt_world)
+    jwt_world.clock.advance(SIGNER_MEMORY - 1)
+    late = decode(jwt_world, jwt_world.tokens()["access_token"])  # signed from memory with the retired key
+    assert late.header["kid"] == old_kid
+    jwt_world.clock.advance(3600 + MAX_LEEWAY)  # the late token's expiry plus the most skew a verifier may allow
+    assert late.claims["exp"] + MAX_LEEWAY == int(jwt_world.clock())  # a verifier may still accept it
+    assert {key.kid for key in jwks(jwt_world)} == {old_kid, new_kid}
+    jwt_world.clock.advance(1)
+    assert {key.kid for key in jwks(jwt_world)} == {new_kid}
+    assert decode(jwt_world, jwt_world.tokens()["access_token"]).header["kid"] == new_kid
+
+
+def test_client_credentials_sign_with_a_rotated_key_once_keys_are_read_again(jwt_world: World) -> None:
     machine = add_client(jwt_world, public=False, grant_types=["client_credentials"])
     assert machine.client_secret
     first = grant(jwt_world, machine.client_id, machine.client_secret, scope="read:account")
@@ -138,6 +157,7 @@ def test_client_credentials_sign_with_a_rotated_key_at_once(jwt_world: World) ->
     old_kid = decode(jwt_world, first["access_token"]).header["kid"]
     assert decode(jwt_world, second["access_token"]).header["kid"] == old_kid
     new_kid = rotate_keys(jwt_world)
+    jwt_world.clock.advance(SIGNER_MEMORY)
     after = grant(jwt_world, machine.client_id, machine.client_secret, scope="read:account")
     assert after["_status"] == 200 and decode(jwt_world, after["access_token"]).header["kid"] == new_kid
     introspected = jwt_world.http.post(

@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 import pytest
 from httpx2 import Response
 
+from sekisho.errors import InvalidClient
 from sekisho.protocol.params import TokenRequest
 from sekisho.protocol.scopes import DEFAULT_SCOPES
 from sekisho.server.grants import GrantContext, authorization_code
-from sekisho.server.grants.guards import RegistrationChanged
 from sekisho.server.registry import register_client
 from sekisho.server.settings import Settings
 from sekisho.server.store.driver import sqlite_path
@@ -221,11 +221,11 @@ def test_a_client_changed_since_it_was_read_spends_no_code(signed_in: World) -> 
             stale = replace(client, secret_digest="0" * 64)  # as if removed and registered again
             request = TokenRequest("authorization_code", code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
             ctx = GrantContext(store, Settings(issuer=ISSUER, database=world.database), int(world.clock()))
-            await authorization_code.exchange(request, stale, replace(ctx, remembered=True))
+            await authorization_code.exchange(request, stale, ctx)
         finally:
             await store.close()
 
-    with pytest.raises(RegistrationChanged):
+    with pytest.raises(InvalidClient):  # the store's statement found it gone: no retry, invalid_client
         asyncio.run(exchange_as_stale_client())
     body = world.exchange(code, verifier)  # the code was neither spent nor taken for a replay
     assert api_status(world, body["access_token"]) == 200

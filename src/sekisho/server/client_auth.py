@@ -34,7 +34,14 @@ async def authenticate(
     if client_id is None:
         raise InvalidClient("client authentication is required: send client_id (and a secret if you have one)")
     client = await clients.resolve(client_id, store, url_clients, remembered=remembered)
-    check_secret(client, secret or None)
+    try:
+        check_secret(client, secret or None)
+    except InvalidClient:
+        if not remembered:
+            raise
+        # Memory may hold an older registration of this client_id: the database decides a refusal.
+        client = await clients.resolve(client_id, store, url_clients)
+        check_secret(client, secret or None)
     return client
 
 

@@ -96,15 +96,16 @@ def refresh_expiry(idle_expires_at: int, absolute_expires_at: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Successors:
-    """What an unread redemption (Store.redeem_code_unread, Store.rotate_refresh_token_unread) knows of the new
-    tokens before it reads the code or refresh token it consumes: their digests and expiry times. Grant, user and
-    scope come from what is consumed, and the new refresh token's expiry is capped by its absolute expiry."""
+    """What a redemption (Store.redeem_code, Store.rotate_refresh_token) writes of the new tokens: their digests and
+    expiry times. Grant, user and scope come from what is consumed, and the new refresh token's expiry is capped by
+    its absolute expiry."""
 
     access_digest: str = field(repr=False)
     access_expires_at: int
     refresh_digest: str | None = field(repr=False)  # None: no refresh token (the client lacks the grant type)
     refresh_expires_at: int  # the idle expiry
     refresh_absolute_expires_at: int | None  # None: the refresh token consumed keeps its own
+    access_scope: str | None = None  # None: the whole scope of what is consumed
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, overload
+from typing import Any
 
 from sekisho.errors import InvalidClient
 from sekisho.protocol import tokens
@@ -19,42 +19,28 @@ def may_handle(caller: Client, token_client_id: str) -> bool:
     return caller.client_id == token_client_id or caller.resource_server
 
 
-@overload
-async def introspect(
-    params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int
-) -> dict[str, Any]: ...
-@overload
-async def introspect(
-    params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int, *, confirm: bool
-) -> dict[str, Any] | None: ...
-async def introspect(
-    params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int, *, confirm: bool = False
-) -> dict[str, Any] | None:
+async def introspect(params: Mapping[str, str], caller: Client, store: Store, issuer: str, now: int) -> dict[str, Any]:
     """RFC 7662 §2.1: a confidential client may introspect its own tokens; a designated resource server, any.
 
-    `confirm`: the caller may come from memory; answer only for an active access token whose lookup confirms the
-    caller is still registered, else None (ask again with `confirm=False`).
+    The caller may come from memory: the token's lookup re-checks, in the same statement, that it is still
+    registered with the secret it showed, and a caller removed meanwhile is `invalid_client`.
     """
     if caller.is_public:
         raise InvalidClient("introspection needs a confidential client that authenticates with its secret")
     token = require(params.get("token"), "token")
     digest = tokens.digest(token)
     found: AccessToken | RefreshToken | None
-    if confirm:
-        found = None if token.startswith(tokens.REFRESH_TOKEN) else await store.find_access_token(digest, now, caller)
-        if found is None or not may_handle(caller, found.client_id):
-            return None
-        token_type = "Bearer"
-    elif token.startswith(tokens.REFRESH_TOKEN):
-        found = await store.find_refresh_token(digest)
-        if found is None or found.consumed_at is not None or found.revoked_at is not None or found.expires_at <= now:
-            return INACTIVE
+    if token.startswith(tokens.REFRESH_TOKEN):
+        current, refresh = await store.inspect_refresh_token(digest, caller)
+        found = refresh if refresh is not None and _alive(refresh, now) else None
         token_type = "refresh_token"
     else:
-        found = await store.find_access_token(digest, now)  # only tokens neither expired nor revoked
-        if found is None:
-            return INACTIVE
+        current, found = await store.inspect_access_token(digest, now, caller)  # neither expired nor revoked
         token_type = "Bearer"
+    if not current:
+        raise InvalidClient("unknown client_id", detail=f"client_id={caller.client_id!r} is no longer registered")
+    if found is None:
+        return INACTIVE
     if not may_handle(caller, found.client_id):
         return INACTIVE  # RFC 7662 §4: say nothing of tokens the caller may not see
     body: dict[str, Any] = {
@@ -72,3 +58,8 @@ async def introspect(
     if user is None:
         return INACTIVE
     return body | {"sub": user.id, "username": user.username}
+
+
+def _alive(refresh: RefreshToken, now: int) -> bool:
+    """A refresh token that can still be used: neither rotated away, revoked nor expired."""
+    return refresh.consumed_at is None and refresh.revoked_at is None and refresh.expires_at > now

@@ -1,7 +1,9 @@
 """RFC 9068 signing keys, kept in the database so every worker and server signs and publishes the same keys.
 
-The newest unretired key signs. `rotate` retires the others; a retired key stays published in the JWKS until every
-token it signed has expired (plus the most clock skew a verifier may allow), then it is dropped.
+The newest unretired key signs; each process reads which that is at most every `SIGNER_MEMORY` seconds. `rotate`
+retires the others; a retired key stays published in the JWKS until every token it signed has expired (plus the
+most clock skew a verifier may allow, plus `SIGNER_MEMORY`, during which a process may still sign with it), then it
+is dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sekisho.server.entities import SigningKey
 from sekisho.server.store import Store
 
 FORGET_AFTER = 7 * 24 * 3600  # retired keys older than this are deleted at the next rotation
+SIGNER_MEMORY = 30  # seconds a process signs with the key it last read before reading the keys again
 
 
 def new_key(now: int) -> SigningKey:
@@ -41,11 +44,8 @@ class Signer:
     """Signs access tokens with one key, named by `kid`.
 
     The tokens asked for in one turn of the event loop are signed one after another in a callback at the start of
-    the next turn, not each inside its own request. On the bench machine a JWT client_credentials request cost about
-    85 µs more than one with a dummy signature, against 42 µs for the signature alone in a loop: most likely
-    OpenSSL's P-256 table (about 150 KB) and code push the rest of a request's working set out of the core's caches,
-    and back. Signed together, they take turns once a loop turn instead of once a request: 1.03–1.11× the requests a
-    second in five A/B pairs (bench/RESULTS.md, tenth pass). A token waits one turn more; a request that is given up
+    the next turn, not each inside its own request, so the signing code and its tables take the core's caches once
+    a turn rather than once a request. A token waits one turn more; a request that is given up
     meanwhile gets no signature, and an error reaches the request whose token it is.
     """
 
@@ -93,28 +93,25 @@ class _Turn:
 
 
 class SigningKeys:
-    """Read on each use, so a `sekisho keys rotate` run against the database takes effect at once.
-
-    The one exception, `signer(remembered=True)`, is for a write that checks the key is still the newest unretired
-    one in the same statement (the token endpoint's grants: `Store.issue_client_token`, `redeem_code`,
-    `rotate_refresh_token`).
-    """
+    """Which key signs, read from the database at most every `SIGNER_MEMORY` seconds, so a `sekisho keys rotate`
+    run against the database takes effect in every process within that time; the JWKS is read on each use."""
 
     def __init__(self, store: Store, access_token_ttl: int) -> None:
         self._store = store
-        self._horizon = access_token_ttl + jwt_access.MAX_LEEWAY
+        self._horizon = access_token_ttl + jwt_access.MAX_LEEWAY + SIGNER_MEMORY
         self._parsed: dict[str, ECKey] = {}  # a kid always names the same key, so parsing once is safe
         self._last: Signer | None = None  # what the last read found
+        self._read_at = 0  # when
 
-    async def signer(self, now: int, *, remembered: bool = False) -> Signer:
-        """Sign with the newest unretired key, made on first use; `remembered`: the one last read, if any."""
-        if remembered and self._last is not None:
+    async def signer(self, now: int) -> Signer:
+        """Sign with the newest unretired key (made on first use), as read at most `SIGNER_MEMORY` seconds ago."""
+        if self._last is not None and self._read_at <= now < self._read_at + SIGNER_MEMORY:
             return self._last
         active = [key for key in await self._store.list_signing_keys() if key.retired_at is None]
         if not active:
             await self._store.add_signing_key(new_key(now), retire_others=False)
             active = [key for key in await self._store.list_signing_keys() if key.retired_at is None]
-        self._last = Signer(self._parse(active[-1]))
+        self._last, self._read_at = Signer(self._parse(active[-1])), now
         return self._last
 
     async def jwks(self, now: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from sekisho.protocol.jwt_access import AccessClaims
 from sekisho.server.entities import AccessToken, NewTokens, RefreshToken, Successors, refresh_expiry
 from sekisho.server.settings import Settings
 from sekisho.server.signing_keys import Signer
+from sekisho.server.store import Found
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +88,7 @@ async def mint(
             ttl=ttl,
         )
     expiries = Expiries.at(settings, now, ttl)
-    claims = AccessClaims(
-        issuer=settings.issuer,
-        subject=user_id or client_id,  # RFC 9068 §2.2: the client itself when no user is involved
-        audience=settings.issuer,  # the demo API lives at the issuer; resource servers check it
-        client_id=client_id,
-        scope=scope,
-        issued_at=now,
-        expires_at=expiries.access,
-        jwt_id=secrets.token_urlsafe(16),
-    )
+    claims = _claims(settings, expiries, client_id, user_id, scope, now)
     access_token = await signer.sign(claims)
     return _minted(access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at)
 
@@ -157,10 +150,24 @@ def _minted(
     return Minted(access_token, refresh_token, NewTokens(access, refresh), expiries.access_ttl)
 
 
+def _claims(
+    settings: Settings, expiries: Expiries, client_id: str, user_id: str | None, scope: str, now: int
+) -> AccessClaims:
+    return AccessClaims(
+        issuer=settings.issuer,
+        subject=user_id or client_id,  # RFC 9068 §2.2: the client itself when no user is involved
+        audience=settings.issuer,  # the demo API lives at the issuer; resource servers check it
+        client_id=client_id,
+        scope=scope,
+        issued_at=now,
+        expires_at=expiries.access,
+        jwt_id=secrets.token_urlsafe(16),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Drawn:
-    """Opaque secrets drawn before the code or refresh token they succeed is read (an unread redemption, see
-    Store.redeem_code_unread): what to store of them, and the answer once stored."""
+    """A redemption's new secrets, to hand out once, and what to store of them (entities.Successors)."""
 
     access_token: str
     refresh_token: str | None
@@ -171,12 +178,20 @@ class Drawn:
         return Minted(self.access_token, self.refresh_token, written, self.expires_in)
 
 
-def draw(settings: Settings, now: int, *, refresh: bool, new_family: bool) -> Drawn:
-    """An opaque access token, and a refresh token if `refresh`, with the expiry times `mint` gives them: a new
-    family's refresh token (from a code) expires at the latest `refresh_token_absolute_ttl` from now; a rotated one
-    keeps the absolute expiry of the token it replaces."""
+def draw(
+    settings: Settings,
+    now: int,
+    *,
+    refresh: bool,
+    new_family: bool,
+    access_token: str | None = None,
+    access_scope: str | None = None,
+) -> Drawn:
+    """An access token (opaque unless given), and a refresh token if `refresh`, with the expiry times `mint` gives
+    them: a new family's refresh token (from a code) expires at the latest `refresh_token_absolute_ttl` from now; a
+    rotated one keeps the absolute expiry of the token it replaces."""
     expiries = Expiries.at(settings, now)
-    access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
+    access_token = access_token or tokens.new_secret(tokens.ACCESS_TOKEN)
     refresh_token = tokens.new_secret(tokens.REFRESH_TOKEN) if refresh else None
     successors = Successors(
         access_digest=tokens.digest(access_token),
@@ -184,5 +199,58 @@ def draw(settings: Settings, now: int, *, refresh: bool, new_family: bool) -> Dr
         refresh_digest=None if refresh_token is None else tokens.digest(refresh_token),
         refresh_expires_at=expiries.refresh_idle,
         refresh_absolute_expires_at=expiries.refresh_absolute if new_family else None,
+        access_scope=access_scope,
     )
     return Drawn(access_token, refresh_token, successors, expiries.access_ttl)
+
+
+class Issue:
+    """The tokens one redemption hands out (store.Successor). Opaque ones with the grant's whole scope are drawn
+    before the code or refresh token is read; a JWT, whose claims name the user and scope, or a narrower scope
+    (`narrow`: the scope asked for, from the grant's, or raise) is made from what the store found."""
+
+    __slots__ = ("_client_id", "_drawn", "_narrow", "_new_family", "_now", "_refresh", "_settings", "_signer")
+
+    def __init__(
+        self,
+        settings: Settings,
+        now: int,
+        client_id: str,
+        *,
+        refresh: bool,
+        new_family: bool,
+        signer: Signer | None = None,
+        narrow: Callable[[str], str] | None = None,
+    ) -> None:
+        self._settings, self._now, self._client_id = settings, now, client_id
+        self._refresh, self._new_family, self._signer, self._narrow = refresh, new_family, signer, narrow
+        self._drawn = None if signer or narrow else draw(settings, now, refresh=refresh, new_family=new_family)
+
+    @property
+    def drawn(self) -> Successors | None:
+        return None if self._drawn is None else self._drawn.successors
+
+    async def make(self, found: Found) -> Successors:
+        scope = found.scope if self._narrow is None else self._narrow(found.scope)
+        access_token = None
+        if self._signer is not None:
+            claims = _claims(
+                self._settings, Expiries.at(self._settings, self._now), self._client_id, found.user_id, scope, self._now
+            )
+            access_token = await self._signer.sign(claims)
+        access_scope = None if scope == found.scope else scope
+        self._drawn = draw(
+            self._settings,
+            self._now,
+            refresh=self._refresh,
+            new_family=self._new_family,
+            access_token=access_token,
+            access_scope=access_scope,
+        )
+        return self._drawn.successors
+
+    def minted(self, written: NewTokens) -> Minted:
+        """The answer, once the store has written the tokens."""
+        if self._drawn is None:
+            raise RuntimeError("the tokens were never made")
+        return self._drawn.minted(written)

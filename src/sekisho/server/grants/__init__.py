@@ -19,14 +19,6 @@ class GrantContext:
     settings: Settings
     now: int
     signer: Signer | None = None  # set when access tokens are JWTs
-    # The client and the signer may come from memory: the grant's one write re-checks both (see Store), and what
-    # only the database may decide (a replay, a write that found a change) is `guards.RegistrationChanged`.
-    remembered: bool = False
-
-    @property
-    def kid(self) -> str | None:
-        """The signing key the write re-checks: None for opaque access tokens."""
-        return self.signer.kid if self.signer is not None else None
 
 
 Handler = Callable[[TokenRequest, Client, GrantContext], Awaitable[Minted]]

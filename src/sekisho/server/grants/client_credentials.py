@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sekisho.errors import UnauthorizedClient
+from sekisho.errors import InvalidClient, UnauthorizedClient
 from sekisho.protocol.params import TokenRequest
 from sekisho.protocol.scopes import check_scope, join_scope
 from sekisho.server.entities import Client
-from sekisho.server.grants.guards import RegistrationChanged
 from sekisho.server.token import Minted, mint
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Min
         now=ctx.now,
         signer=ctx.signer,
     )
-    # The client (and the key) may come from memory: the insert checks both are still current.
-    if not await ctx.store.issue_client_token(minted.records.access, client, ctx.kid):
-        raise RegistrationChanged(client.client_id)
+    # The client may come from memory: the insert checks it is still registered with the same secret.
+    if not await ctx.store.issue_client_token(minted.records.access, client):
+        raise InvalidClient("unknown client_id", detail=f"client_id={client.client_id!r} is no longer registered")
     return minted

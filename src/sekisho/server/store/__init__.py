@@ -2,16 +2,14 @@
 
 Invariants every implementation keeps:
 - secrets (codes, tokens, sessions, client secrets) are only ever stored as SHA-256 digests;
-- `redeem_code` and `rotate_refresh_token` consume their secret and persist its tokens in one transaction,
-  and return False when the secret was already consumed (or revoked): single use holds under concurrency;
-- `redeem_code`, `rotate_refresh_token` and `issue_client_token` write nothing (and return False) unless the
-  client and the signing key they name are still current, checked in the same statement: both may come from
-  memory (`find_client(remembered=True)`);
-- `redeem_code_unread` and `rotate_refresh_token_unread` consume a code or refresh token only if it is the client's,
-  unused (unrevoked) and unexpired, the client still current, and for a code the redirect_uri and PKCE challenge the
-  same, and write its successors with its grant, user and whole scope, in one transaction; otherwise they write
-  nothing and return None, and the caller goes the long way (`find_code` or `find_refresh_token`, its checks, then
-  `redeem_code` or `rotate_refresh_token`), which decides what is wrong;
+- `redeem_code` and `rotate_refresh_token` are one call per redemption: they find the code or refresh token, check
+  it (`code_refusal`, `refresh_refusal`, from what was found), consume it and persist its successors atomically,
+  and answer `Redeemed` or `Refused(reason)`. Single use holds under concurrency: of parallel redemptions of one
+  secret exactly one is `Redeemed`, the others `Refused("replayed")`. Whether that takes one statement, a batch or
+  a transaction is the store's business;
+- the client a redemption, `issue_client_token` or an `inspect_*` lookup names may come from memory
+  (`find_client(remembered=True)`): the statement re-checks it is still registered with the same secret, and
+  refuses with `client_gone` (or answers False), forgetting it, when not;
 - `revoke_grant` revokes every access and refresh token that carries the grant's id;
 - `reserve_login_attempt` judges and counts a login attempt atomically with every other attempt on the same keys,
   from any process on the database (throttle.py holds the rules, passed in as `decide`).
@@ -20,7 +18,8 @@ Invariants every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 from sekisho.server.client_documents import ClientMetadata
 from sekisho.server.entities import (
@@ -38,6 +37,106 @@ from sekisho.server.entities import (
     Successors,
     User,
 )
+
+Reason = Literal["client_gone", "unknown", "other_client", "replayed", "revoked", "expired", "redirect_uri", "verifier"]
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    """The code or refresh token was consumed and `tokens` persisted with it."""
+
+    tokens: NewTokens
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Nothing was consumed or written, for `reason`; a replay names the grant to revoke."""
+
+    reason: Reason
+    grant_id: str | None = None
+
+
+Outcome = Redeemed | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class CodeAsk:
+    """An authorization code presented at the token endpoint (RFC 6749 §4.1.3)."""
+
+    digest: str = field(repr=False)
+    client: Client
+    redirect_uri: str
+    code_challenge: str | None  # the S256 challenge of the verifier sent; None if it is missing or malformed
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshAsk:
+    """A refresh token presented at the token endpoint (RFC 6749 §6)."""
+
+    digest: str = field(repr=False)
+    client: Client
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a redemption took from the code or refresh token it consumes, for successors made after reading it."""
+
+    grant_id: str
+    user_id: str
+    scope: str
+
+
+class Successor(Protocol):
+    """The tokens a redemption hands out: `drawn` before anything is read (then the store may find, check, consume
+    and insert in one statement), or, when None, `make` from what was found (a JWT's claims, a narrower scope)."""
+
+    @property
+    def drawn(self) -> Successors | None: ...
+    async def make(self, found: Found) -> Successors: ...
+
+
+def _standing(found: AuthorizationCode | RefreshToken | None, client: Client, current: bool) -> Refused | None:
+    """What every redemption refuses first: a client no longer registered, nothing found, another client's secret
+    and a used one (a replay, which names the grant to revoke: RFC 6749 §4.1.2, RFC 9700 §4.14.2)."""
+    if not current:
+        return Refused("client_gone")
+    if found is None:
+        return Refused("unknown")
+    # RFC 6749 §4.1.3, §6: the secret must be this client's. Checked before the replay test, so another client
+    # cannot end the owner's grant by presenting a used one it saw somewhere (a log, a Referer): nothing revoked.
+    if found.client_id != client.client_id:
+        return Refused("other_client")
+    if found.consumed_at is not None:
+        return Refused("replayed", found.grant_id)
+    return None
+
+
+def code_refusal(ask: CodeAsk, code: AuthorizationCode | None, client_current: bool) -> Refused | None:
+    """Why the code cannot be redeemed, from the row found (before any consumption), or None."""
+    if (refused := _standing(code, ask.client, client_current)) is not None or code is None:
+        return refused
+    if code.expires_at <= ask.now:
+        return Refused("expired")
+    # RFC 6749 §4.1.3: redirect_uri must be identical to the one in the authorization request.
+    if code.redirect_uri != ask.redirect_uri:
+        return Refused("redirect_uri")
+    # RFC 7636 §4.6: the verifier must hash to the challenge bound to the code.
+    if ask.code_challenge is None or ask.code_challenge != code.code_challenge:
+        return Refused("verifier")
+    return None
+
+
+def refresh_refusal(ask: RefreshAsk, token: RefreshToken | None, client_current: bool) -> Refused | None:
+    """Why the refresh token cannot be rotated, from the row found (before any consumption), or None."""
+    if (refused := _standing(token, ask.client, client_current)) is not None or token is None:
+        return refused
+    if token.revoked_at is not None:
+        return Refused("revoked")
+    if token.expires_at <= ask.now:
+        return Refused("expired")
+    return None
 
 
 class Store(Protocol):
@@ -60,20 +159,14 @@ class Store(Protocol):
 
     async def issue_code(self, grant: Grant, code: AuthorizationCode) -> None: ...
     async def find_code(self, digest: str) -> AuthorizationCode | None: ...
-    async def redeem_code(self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None) -> bool: ...
-    async def redeem_code_unread(
-        self, digest: str, redirect_uri: str, code_challenge: str, successors: Successors, now: int, client: Client
-    ) -> NewTokens | None: ...
+    async def redeem_code(self, ask: CodeAsk, successor: Successor) -> Outcome: ...
 
-    async def issue_client_token(self, token: AccessToken, client: Client, kid: str | None) -> bool: ...
-    async def find_access_token(self, digest: str, now: int, seen_by: Client | None = None) -> AccessToken | None: ...
+    async def issue_client_token(self, token: AccessToken, client: Client) -> bool: ...
+    async def find_access_token(self, digest: str, now: int) -> AccessToken | None: ...
+    async def inspect_access_token(self, digest: str, now: int, caller: Client) -> tuple[bool, AccessToken | None]: ...
     async def find_refresh_token(self, digest: str) -> RefreshToken | None: ...
-    async def rotate_refresh_token(
-        self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
-    ) -> bool: ...
-    async def rotate_refresh_token_unread(
-        self, digest: str, successors: Successors, now: int, client: Client
-    ) -> NewTokens | None: ...
+    async def inspect_refresh_token(self, digest: str, caller: Client) -> tuple[bool, RefreshToken | None]: ...
+    async def rotate_refresh_token(self, ask: RefreshAsk, successor: Successor) -> Outcome: ...
     async def revoke_access_token(self, digest: str, now: int) -> None: ...
     async def revoke_grant(self, grant_id: str, now: int) -> None: ...
 

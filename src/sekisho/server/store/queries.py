@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import Integer, String, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
 
 from sekisho.server.store.driver import Query
@@ -103,14 +102,6 @@ INSERT_CODE = _insert(authorization_codes)
 INSERT_ACCESS_TOKEN = _insert(access_tokens)
 INSERT_REFRESH_TOKEN = _insert(refresh_tokens)
 FIND_CODE = Query(select(*CODE_COLUMNS).where(authorization_codes.c.digest == bindparam("digest")))
-# CONTRACT.md §3: single use is one atomic statement.
-_UNCONSUMED_CODE = (authorization_codes.c.consumed_at.is_(None),)
-_CONSUME_CODE = (
-    update(authorization_codes)
-    .where(authorization_codes.c.digest == bindparam("digest"), *_UNCONSUMED_CODE)
-    .values(consumed_at=bindparam("now"))
-    .returning(authorization_codes.c.grant_id)
-)
 
 
 def _usable_at(now: Any) -> tuple[ColumnElement[bool], ...]:
@@ -122,15 +113,10 @@ _FIND_ACCESS_TOKEN = select(*ACCESS_COLUMNS).where(
     access_tokens.c.digest == bindparam("digest"), *_usable_at(bindparam("now"))
 )
 FIND_ACCESS_TOKEN = Query(_FIND_ACCESS_TOKEN)
-_NEWEST_KID = (
-    select(signing_keys.c.kid)
-    .where(signing_keys.c.retired_at.is_(None))
-    .order_by(signing_keys.c.created_at.desc(), signing_keys.c.kid.desc())
-    .limit(1)
-    .scalar_subquery()
-)
-Checks = tuple[bool, bool]  # (registered, signed): which of `_still_current` a statement carries
-CHECKS: tuple[Checks, ...] = ((False, False), (False, True), (True, False), (True, True))
+CLIENT_CHECKS: list[tuple[str, Any]] = [
+    ("registered_id", clients.c.client_id.type),
+    ("secret_digest", clients.c.secret_digest.type),
+]
 
 
 def _value(name: str, batch: Any = None) -> Any:
@@ -138,30 +124,22 @@ def _value(name: str, batch: Any = None) -> Any:
     return bindparam(name) if batch is None else batch.c[name]
 
 
-def _still_current(registered: bool, signed: bool, batch: Any = None) -> list[ColumnElement[bool]]:
-    """What a write (or a read) re-checks in its own statement, for a caller that may have both from memory: the
-    client still registered with the secret it showed (`registered_id`, `secret_digest`; a URL client is never
-    registered, so has nothing to check) and, for a JWT, `kid` still the newest unretired signing key. In a
+def _client_current(batch: Any = None) -> ColumnElement[bool]:
+    """The asking client, which the caller may have from memory, is still registered with the secret it showed
+    (`registered_id`, `secret_digest`); true when `registered_id` is NULL (a URL client is never registered). In a
     statement for many rows at once, `batch` (see `_batch`) holds these values per row."""
-    still: list[ColumnElement[bool]] = []
-    if registered:
-        still.append(
-            select(clients.c.client_id)
-            .where(
-                clients.c.client_id == _value("registered_id", batch),
-                clients.c.secret_digest.is_not_distinct_from(_value("secret_digest", batch)),
-            )
-            .exists()
-        )
-    if signed:
-        still.append(_NEWEST_KID == _value("kid", batch))
-    return still
-
-
-def _check_columns(registered: bool, signed: bool) -> list[tuple[str, Any]]:
-    """The per-row parameters of `_still_current(registered, signed, batch)`, for `_batch`."""
-    columns = [("registered_id", clients.c.client_id.type), ("secret_digest", clients.c.secret_digest.type)]
-    return (columns if registered else []) + ([("kid", signing_keys.c.kid.type)] if signed else [])
+    registered_id: Any
+    secret_digest: Any
+    if batch is None:  # typed, or PostgreSQL cannot tell the type of a parameter only compared with NULL
+        registered_id, secret_digest = cast(bindparam("registered_id"), String()), bindparam("secret_digest")
+    else:
+        registered_id, secret_digest = batch.c.registered_id, batch.c.secret_digest
+    registered = (
+        select(clients.c.client_id)
+        .where(clients.c.client_id == registered_id, clients.c.secret_digest.is_not_distinct_from(secret_digest))
+        .exists()
+    )
+    return or_(registered_id.is_(None), registered)
 
 
 def _batch(columns: Sequence[tuple[str, Any]]) -> Any:
@@ -171,210 +149,179 @@ def _batch(columns: Sequence[tuple[str, Any]]) -> Any:
     return func.unnest(*arrays).table_valued(*(name for name, _ in columns)).render_derived(name="batch")
 
 
-# The same, only while the asking client (perhaps from memory) is still registered with the same secret.
-FIND_ACCESS_TOKEN_SEEN_BY = Query(_FIND_ACCESS_TOKEN.where(*_still_current(True, False)))
-
-
-def _find_many(columns: Sequence[Any], *, usable_at: bool = False, seen_by: bool = False) -> Query:
+def _find_many(columns: Sequence[Any], *, usable_at: bool = False) -> Query:
     """PostgreSQL, many lookups by digest in one statement (store/batch.py), for each row of parallel arrays
-    (`position`, `digest`, and, as asked, `now` for `_usable_at` and the asking client's checks); each row found
-    comes back after its `position`."""
+    (`position`, `digest`, and, as asked, `now` for `_usable_at`); each row found comes back after its `position`."""
     table = columns[0].table
     batch = _batch(
         [("position", Integer()), ("digest", table.c.digest.type)]
         + ([("now", table.c.expires_at.type)] if usable_at else [])
-        + _check_columns(seen_by, False)
     )
     found = (
         select(batch.c.position, *columns)
         .join_from(batch, table, table.c.digest == batch.c.digest)
-        .where(*(_usable_at(batch.c.now) if usable_at else ()), *_still_current(seen_by, False, batch))
+        .where(*(_usable_at(batch.c.now) if usable_at else ()))
     )
     return Query({"postgresql": found})
 
 
 FIND_ACCESS_TOKENS = _find_many(ACCESS_COLUMNS, usable_at=True)
-FIND_ACCESS_TOKENS_SEEN_BY = _find_many(ACCESS_COLUMNS, usable_at=True, seen_by=True)
+
+
+def _inspect_access_token(*, many: bool) -> Query:
+    """Introspection: whether the asking client (perhaps from memory) is still registered with the secret it showed
+    (`_client_current`), then the access token's columns if it is neither revoked nor expired (NULLs if not), in one
+    statement; `many`: on PostgreSQL for each row of parallel arrays (store/batch.py), after its `position`."""
+    if not many:
+        now = cast(bindparam("now"), access_tokens.c.expires_at.type)
+        asked = select(cast(bindparam("digest"), String()).label("digest"), now.label("now"))
+        rows, first = asked.subquery("asked"), []
+    else:
+        rows = _batch(
+            [("position", Integer()), ("digest", access_tokens.c.digest.type), ("now", access_tokens.c.expires_at.type)]
+            + CLIENT_CHECKS
+        )
+        first = [rows.c.position]
+    usable = and_(access_tokens.c.digest == rows.c.digest, *_usable_at(rows.c.now))
+    found = select(*first, _client_current(rows if many else None), *ACCESS_COLUMNS)
+    found = found.select_from(rows.outerjoin(access_tokens, usable))
+    return Query({"postgresql": found} if many else found)
+
+
+INSPECT_ACCESS_TOKEN = _inspect_access_token(many=False)
+INSPECT_ACCESS_TOKENS = _inspect_access_token(many=True)
 FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.digest == bindparam("digest")))
 FIND_REFRESH_TOKENS = _find_many(REFRESH_COLUMNS)
 FIND_CODES = _find_many(CODE_COLUMNS)
-_UNCONSUMED_REFRESH_TOKEN = (refresh_tokens.c.consumed_at.is_(None), refresh_tokens.c.revoked_at.is_(None))
-_CONSUME_REFRESH_TOKEN = (
-    update(refresh_tokens)
-    .where(refresh_tokens.c.digest == bindparam("digest"), *_UNCONSUMED_REFRESH_TOKEN)
-    .values(consumed_at=bindparam("now"))
-    .returning(refresh_tokens.c.grant_id)
-)
 
-
-def _consume(consume: ReturningUpdate[tuple[str]]) -> dict[Checks, Query]:
-    """SQLite: the consuming UPDATE of a code or refresh token, matching only while its client and signing key are
-    still current (`_still_current`): the caller may have them from memory."""
-    return {checks: Query(consume.where(*_still_current(*checks))) for checks in CHECKS}
-
-
-CONSUME_CODE = _consume(_CONSUME_CODE)
-CONSUME_REFRESH_TOKEN = _consume(_CONSUME_REFRESH_TOKEN)
-
-
-def _consume_many_and_issue(table: Any, *unconsumed: ColumnElement[bool], refresh: bool) -> dict[Checks, Query]:
-    """PostgreSQL only: consume many codes or refresh tokens and insert each one's successors, in one statement
-    (store/batch.py), a row of parallel arrays for each: `position`, `digest`, `now`, the access token's columns
-    prefixed `a_` (and the refresh token's `r_`), and the checks `_still_current` makes (the caller may have the
-    client and the signing key from memory).
-
-    The consuming UPDATE matches only the rows whose secret is `unconsumed` and whose checks hold; only those rows'
-    tokens are inserted and their grants touched, so a secret consumed concurrently (or twice in one batch), or a
-    client or key no longer current, writes nothing for its row, as the transaction on SQLite does. The positions
-    consumed come back.
-    """
-    return {checks: _consume_many(table, unconsumed, refresh, checks) for checks in CHECKS}
-
-
-def _consume_many(table: Any, unconsumed: Sequence[ColumnElement[bool]], refresh: bool, checks: Checks) -> Query:
-    registered, signed = checks
-    issued = [(access_tokens, "a_")] + ([(refresh_tokens, "r_")] if refresh else [])
-    rows = select(
-        _batch(
-            [("position", Integer()), ("digest", table.c.digest.type), ("now", table.c.consumed_at.type)]
-            + [(prefix + column.name, column.type) for issued_in, prefix in issued for column in issued_in.c]
-            + _check_columns(registered, signed)
-        )
-    ).cte("rows")
-    consumed = (
-        update(table)
-        .where(table.c.digest == rows.c.digest, *unconsumed, *_still_current(registered, signed, rows))
-        .values(consumed_at=rows.c.now)
-        .returning(rows.c.position, table.c.grant_id, rows.c.now)
-        .cte("consumed")
-    )
-    won = rows.join(consumed, consumed.c.position == rows.c.position)
-    inserts = [
-        insert(issued_in)
-        .from_select(list(issued_in.c), select(*(rows.c[prefix + c.name] for c in issued_in.c)).select_from(won))
-        .cte(f"new_{issued_in.name}")
-        for issued_in, prefix in issued
-    ]
-    touch = update(grants).where(grants.c.id == consumed.c.grant_id).values(last_used_at=consumed.c.now)
-    return Query({"postgresql": select(consumed.c.position).add_cte(*inserts, touch.cte("touched"))})
-
-
-# Redeeming a code or refresh token that has not been read first (Store.redeem_code_unread,
-# Store.rotate_refresh_token_unread): the consuming UPDATE matches only a secret the request could have used after
-# reading it (`_unread_matches`: the asking client's, unexpired, and for a code the same redirect_uri and PKCE
-# challenge), and gives its successors grant, user and scope (`_unread_inherited`).
-_UNREAD_MATCHES = {
-    authorization_codes: ("digest", "client_id", "redirect_uri", "code_challenge"),
-    refresh_tokens: ("digest", "client_id"),
+# Redemptions (Store.redeem_code, Store.rotate_refresh_token). What a request must match to consume a code or refresh
+# token besides its digest: the asking client's, unexpired, unused (a refresh token also unrevoked), and for a code
+# the same redirect_uri and PKCE challenge. CONTRACT.md §3: single use is one atomic statement.
+_MATCHED = {
+    authorization_codes: ("client_id", "redirect_uri", "code_challenge"),
+    refresh_tokens: ("client_id",),
 }
-_UNCONSUMED = {authorization_codes: _UNCONSUMED_CODE, refresh_tokens: _UNCONSUMED_REFRESH_TOKEN}
+_COLUMNS = {authorization_codes: CODE_COLUMNS, refresh_tokens: REFRESH_COLUMNS}
 
 
-def _unread_matches(table: Any, row: Any = None) -> list[ColumnElement[bool]]:
-    """The conditions of an unread redemption, on bound parameters or on a batch's `row` (see `_batch`)."""
-    matches = [table.c[name] == _value(name, row) for name in _UNREAD_MATCHES[table]]
-    return [*matches, table.c.expires_at > _value("now", row), *_UNCONSUMED[table]]
+def _unused(table: Any) -> list[ColumnElement[bool]]:
+    revoked = [table.c.revoked_at.is_(None)] if table is refresh_tokens else []
+    return [table.c.consumed_at.is_(None), *revoked]
 
 
-def _unread_inherited(table: Any) -> tuple[Any, ...]:
-    """What the successors take from the secret consumed; a refresh token also its absolute expiry."""
-    absolute = (table.c.absolute_expires_at,) if table is refresh_tokens else ()
-    return (table.c.grant_id, table.c.user_id, table.c.scope, *absolute)
+def _inspect(table: Any) -> Query:
+    """A redemption's read: whether the asking client is current (`_client_current`), then the row of `digest`'s
+    columns (NULLs when there is none), in one statement whether or not the row exists."""
+    asked = select(cast(bindparam("digest"), String()).label("digest")).subquery("asked")
+    found = select(_client_current().label("client_current"), *_COLUMNS[table])
+    return Query(found.select_from(asked.outerjoin(table, table.c.digest == asked.c.digest)))
 
 
-def _consume_unread(table: Any) -> dict[bool, Query]:
-    """SQLite: the consuming UPDATE of an unread redemption, by whether the client is registered (its checks)."""
-    consume = update(table).values(consumed_at=bindparam("now")).returning(*_unread_inherited(table))
-    return {
-        registered: Query(consume.where(*_unread_matches(table), *_still_current(registered, False)))
-        for registered in (False, True)
-    }
+INSPECT_CODE = _inspect(authorization_codes)
+INSPECT_REFRESH_TOKEN = _inspect(refresh_tokens)
 
 
-CONSUME_CODE_UNREAD = _consume_unread(authorization_codes)
-CONSUME_REFRESH_TOKEN_UNREAD = _consume_unread(refresh_tokens)
+def _consume(table: Any) -> Query:
+    """SQLite, in the transaction that inspected the row and found it usable: mark it consumed."""
+    return Query(update(table).where(table.c.digest == bindparam("digest")).values(consumed_at=bindparam("now")))
 
 
-def _redeem_many_unread(table: Any, *, refresh: bool, registered: bool) -> Query:
-    """PostgreSQL only: unread redemptions of many codes or refresh tokens at once, with the inserts of their
-    successors and the touch of their grants, in one statement (store/batch.py). A row of parallel arrays for each:
-    `position`, `now`, what `_unread_matches` compares, the successors' digests and expiry times
-    (entities.Successors; the new refresh token's absolute expiry comes from the refresh token consumed, or with a
-    code from the row), and the client's checks. Each row consumed comes back after its `position`, with what
-    `_unread_inherited` names."""
+CONSUME_CODE = _consume(authorization_codes)
+CONSUME_REFRESH_TOKEN = _consume(refresh_tokens)
+
+
+def _redeem_many(table: Any) -> Query:
+    """PostgreSQL only: many redemptions of codes (or refresh tokens) in one statement (store/batch.py), a row of
+    parallel arrays for each: `position`, `now`, `digest`, what `_MATCHED` compares, the client's checks, and the
+    successors (entities.Successors: digests, expiry times, the access token's scope or NULL for the whole scope,
+    and, with a code, the new family's absolute expiry; a NULL `refresh_digest` issues no refresh token).
+
+    The consuming UPDATE matches only a row every check allows; only those rows' successors are inserted and their
+    grants touched, so a secret consumed concurrently (or twice in one batch) writes nothing for its row. Every
+    position comes back with whether it won, whether the client is current, and the row as it was before this
+    statement (the `found` CTE reads the snapshot the UPDATE started from), from which the store tells the refusal.
+    """
     kinds = {column.name: column.type for column in table.c}
-    matched = [(name, kinds[name]) for name in _UNREAD_MATCHES[table]]
     expiry = refresh_tokens.c.expires_at.type
-    successors = [("access_digest", access_tokens.c.digest.type), ("access_expires_at", expiry)]
-    if refresh:
-        successors += [("refresh_digest", refresh_tokens.c.digest.type), ("refresh_expires_at", expiry)]
-        successors += [] if table is refresh_tokens else [("refresh_absolute_expires_at", expiry)]
-    rows = select(
-        _batch([("position", Integer()), ("now", expiry), *matched, *successors] + _check_columns(registered, False))
-    ).cte("rows")
-    inherited = _unread_inherited(table)
-    absolute: Any = None  # the new refresh token's absolute expiry
-    if refresh:
-        absolute = table.c.absolute_expires_at if table is refresh_tokens else rows.c.refresh_absolute_expires_at
+    successors = [
+        ("access_digest", access_tokens.c.digest.type),
+        ("access_expires_at", expiry),
+        ("access_scope", access_tokens.c.scope.type),
+        ("refresh_digest", refresh_tokens.c.digest.type),
+        ("refresh_expires_at", expiry),
+    ]
+    if table is authorization_codes:
+        successors.append(("refresh_absolute_expires_at", expiry))
+    asked = [("position", Integer()), ("now", expiry), ("digest", kinds["digest"])]
+    matched = [(name, kinds[name]) for name in _MATCHED[table]]
+    rows = select(_batch([*asked, *matched, *CLIENT_CHECKS, *successors])).cte("rows")
+    absolute = table.c.absolute_expires_at if table is refresh_tokens else rows.c.refresh_absolute_expires_at
     consumed = (
         update(table)
-        .where(*_unread_matches(table, rows), *_still_current(registered, False, rows))
+        .where(
+            table.c.digest == rows.c.digest,
+            *(table.c[name] == rows.c[name] for name in _MATCHED[table]),
+            table.c.expires_at > rows.c.now,
+            *_unused(table),
+            _client_current(rows),
+        )
         .values(consumed_at=rows.c.now)
         .returning(
             rows.c.position,
-            *inherited,
+            table.c.grant_id,
+            table.c.user_id,
+            table.c.scope,
+            func.coalesce(rows.c.access_scope, table.c.scope).label("access_scope"),
             rows.c.client_id,
             rows.c.now,
             rows.c.access_digest,
             rows.c.access_expires_at,
-            *(
-                [
-                    rows.c.refresh_digest,
-                    absolute.label("refresh_absolute"),
-                    # the idle expiry, never past the absolute one (as token.mint computes it)
-                    func.least(rows.c.refresh_expires_at, absolute).label("refresh_until"),
-                ]
-                if refresh
-                else []
-            ),
+            rows.c.refresh_digest,
+            absolute.label("refresh_absolute"),
+            # the idle expiry, never past the absolute one (as entities.refresh_expiry computes it)
+            func.least(rows.c.refresh_expires_at, absolute).label("refresh_until"),
         )
         .cte("consumed")
     )
     c = consumed.c
-    common = (c.grant_id, c.client_id, c.user_id, c.scope, c.now)
-    columns = ["digest", "grant_id", "client_id", "user_id", "scope", "created_at", "expires_at"]
-    inserts = [insert(access_tokens).from_select(columns, select(c.access_digest, *common, c.access_expires_at))]
-    if refresh:
-        inserts.append(
-            insert(refresh_tokens).from_select(
-                [*columns, "absolute_expires_at"],
-                select(c.refresh_digest, *common, c.refresh_until, c.refresh_absolute),
-            )
-        )
+    common = (c.grant_id, c.client_id, c.user_id, c.now)
+    columns = ["digest", "grant_id", "client_id", "user_id", "created_at", "scope", "expires_at"]
+    inserts = [
+        insert(access_tokens).from_select(
+            columns, select(c.access_digest, *common, c.access_scope, c.access_expires_at)
+        ),
+        insert(refresh_tokens).from_select(
+            [*columns, "absolute_expires_at"],
+            select(c.refresh_digest, *common, c.scope, c.refresh_until, c.refresh_absolute).where(
+                c.refresh_digest.is_not(None)
+            ),
+        ),
+    ]
     touch = update(grants).where(grants.c.id == c.grant_id).values(last_used_at=c.now)
-    found = select(c.position, *(c[column.name] for column in inherited))
+    found = (
+        select(rows.c.position, *_COLUMNS[table]).join_from(rows, table, table.c.digest == rows.c.digest).cte("found")
+    )
+    answer = select(
+        rows.c.position,
+        consumed.c.position.is_not(None).label("won"),
+        _client_current(rows).label("client_current"),
+        *(found.c[column.name] for column in _COLUMNS[table]),
+    ).select_from(
+        rows.outerjoin(found, found.c.position == rows.c.position).outerjoin(
+            consumed, consumed.c.position == rows.c.position
+        )
+    )
     ctes = [each.cte(f"new_{number}") for number, each in enumerate(inserts)]
-    return Query({"postgresql": found.add_cte(*ctes, touch.cte("touched"))})
+    return Query({"postgresql": answer.add_cte(*ctes, touch.cte("touched"))})
 
 
-REDEEM_CODES_UNREAD = {  # by whether a refresh token is issued, then by whether the client is registered
-    refresh: {registered: _redeem_many_unread(authorization_codes, refresh=refresh, registered=registered)
-              for registered in (False, True)}
-    for refresh in (False, True)
-}  # fmt: skip
-ROTATE_REFRESH_TOKENS_UNREAD = {
-    registered: _redeem_many_unread(refresh_tokens, refresh=True, registered=registered) for registered in (False, True)
-}
-
-
+REDEEM_CODES = _redeem_many(authorization_codes)
+ROTATE_REFRESH_TOKENS = _redeem_many(refresh_tokens)
 REVOKE_ACCESS_TOKEN = Query(
     update(access_tokens)
     .where(access_tokens.c.digest == bindparam("digest"), access_tokens.c.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
 )
-REDEEM_CODES = _consume_many_and_issue(authorization_codes, *_UNCONSUMED_CODE, refresh=False)
-REDEEM_CODES_WITH_REFRESH = _consume_many_and_issue(authorization_codes, *_UNCONSUMED_CODE, refresh=True)
-ROTATE_REFRESH_TOKENS = _consume_many_and_issue(refresh_tokens, *_UNCONSUMED_REFRESH_TOKEN, refresh=True)
 TOUCH_GRANT = Query(update(grants).where(grants.c.id == bindparam("grant_id")).values(last_used_at=bindparam("now")))
 REVOKE_GRANT = Query(
     update(grants)
@@ -430,32 +377,28 @@ RETIRE_SIGNING_KEYS = Query(
 DELETE_SIGNING_KEYS_RETIRED_BEFORE = Query(delete(signing_keys).where(signing_keys.c.retired_at < bindparam("before")))
 
 
-def _issue_client_token(*, signed: bool) -> Query:
+def _issue_client_token() -> Query:
     """client_credentials: insert the access token only while its client is registered with the secret it showed
-    and, for a JWT, the key that signed it is the newest unretired one. The caller may have both from memory: a
-    client removed or a key rotated since then inserts nothing (no row returned), in the same statement.
-    """
-    still = _still_current(True, signed)
-    row = select(*(bindparam(column.name, type_=column.type) for column in access_tokens.c)).where(*still)
+    (`_client_current`): the caller may have it from memory, and a client removed since inserts nothing (no row
+    returned), in the same statement."""
+    row = select(*(bindparam(column.name, type_=column.type) for column in access_tokens.c)).where(_client_current())
     return Query(insert(access_tokens).from_select(list(access_tokens.c), row).returning(access_tokens.c.digest))
 
 
-ISSUE_CLIENT_TOKEN = _issue_client_token(signed=False)
-ISSUE_SIGNED_CLIENT_TOKEN = _issue_client_token(signed=True)
+ISSUE_CLIENT_TOKEN = _issue_client_token()
 
 
-def _issue_client_tokens(*, signed: bool) -> Query:
+def _issue_client_tokens() -> Query:
     """client_credentials on PostgreSQL, many tokens in one statement (store/batch.py): `_issue_client_token`
-    for each row of parallel arrays, one per column plus the row's checks (`registered_id`, `secret_digest` and,
-    signed, `kid`). Each row is checked on its own; the digests of the rows inserted come back."""
-    batch = _batch([(column.name, column.type) for column in access_tokens.c] + _check_columns(True, signed))
-    rows = select(*(batch.c[column.name] for column in access_tokens.c)).where(*_still_current(True, signed, batch))
+    for each row of parallel arrays, one per column plus the row's client checks. Each row is checked on its own;
+    the digests of the rows inserted come back."""
+    batch = _batch([(column.name, column.type) for column in access_tokens.c] + CLIENT_CHECKS)
+    rows = select(*(batch.c[column.name] for column in access_tokens.c)).where(_client_current(batch))
     statement = insert(access_tokens).from_select(list(access_tokens.c), rows).returning(access_tokens.c.digest)
     return Query({"postgresql": statement})
 
 
-ISSUE_CLIENT_TOKENS = _issue_client_tokens(signed=False)
-ISSUE_SIGNED_CLIENT_TOKENS = _issue_client_tokens(signed=True)
+ISSUE_CLIENT_TOKENS = _issue_client_tokens()
 
 # notes
 INSERT_NOTE = _insert(notes)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, cast
 
 from sekisho.protocol import client_ids
 from sekisho.server.client_documents import ClientMetadata
@@ -24,6 +24,17 @@ from sekisho.server.entities import (
     Successors,
     User,
     refresh_expiry,
+)
+from sekisho.server.store import (
+    CodeAsk,
+    Found,
+    Outcome,
+    Redeemed,
+    RefreshAsk,
+    Refused,
+    Successor,
+    code_refusal,
+    refresh_refusal,
 )
 from sekisho.server.store import queries as q
 from sekisho.server.store.batch import Batcher
@@ -51,12 +62,34 @@ def _arrays(rows: Sequence[Mapping[str, object]]) -> dict[str, list[object]]:
     return {name: [row[name] for row in rows] for name in rows[0]}
 
 
-def _checks(client: Client, kid: str | None) -> tuple[q.Checks, dict[str, str | None]]:
-    """The checks a write makes of a client and a signing key the caller may have from memory
-    (queries._still_current), and their parameters."""
-    registered = not client_ids.is_url(client.client_id)  # a URL client is nowhere to be removed from
-    params = {"registered_id": client.client_id, "secret_digest": client.secret_digest, "kid": kid}
-    return (registered, kid is not None), params
+def _client_checks(client: Client) -> dict[str, str | None]:
+    """The parameters of the check a statement makes of a client the caller may have from memory
+    (queries._client_current): a URL client is nowhere to be removed from, so has nothing to check."""
+    registered_id = None if client_ids.is_url(client.client_id) else client.client_id
+    return {"registered_id": registered_id, "secret_digest": client.secret_digest}
+
+
+Redeemable = AuthorizationCode | RefreshToken
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What a redemption of codes or of refresh tokens runs (queries: `_inspect`, `_consume`, `_redeem_many`)."""
+
+    inspect: Query
+    consume: Query
+    many: Query
+    make: Callable[..., Redeemable]
+
+    def found(self, row: Row | None) -> tuple[bool, Redeemable | None]:
+        """Whether the client is current, and the row found (None when there is none), from (client_current, *row)."""
+        if row is None:
+            raise RuntimeError("a redemption's read answers whether or not the row exists")
+        return bool(row[0]), None if row[1] is None else self.make(*row[1:])
+
+
+_CODES = _Kind(q.INSPECT_CODE, q.CONSUME_CODE, q.REDEEM_CODES, AuthorizationCode)
+_REFRESH_TOKENS = _Kind(q.INSPECT_REFRESH_TOKEN, q.CONSUME_REFRESH_TOKEN, q.ROTATE_REFRESH_TOKENS, RefreshToken)
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -98,11 +131,10 @@ class SqlStore:
         self._read: Connection
         self._write: Connection  # single statements, each atomic by itself
         self._clients: OrderedDict[str, Client] = OrderedDict()  # LRU of registrations read, see find_client
-        # PostgreSQL, see connect: client_credentials tokens by signed; lookups and redemptions by statement
-        self._client_tokens: dict[bool, Batcher[dict[str, object], bool]] | None = None
+        # PostgreSQL, see connect: client_credentials tokens, lookups and redemptions, each kind in one statement
+        self._client_tokens: Batcher[dict[str, object], bool] | None = None
         self._lookups: dict[Query, Batcher[dict[str, object], Row | None]] = {}
-        self._redemptions: dict[Query, Batcher[dict[str, object], bool]] = {}
-        self._unread: dict[Query, Batcher[dict[str, object], Row | None]] = {}
+        self._redemptions: dict[Query, Batcher[dict[str, object], Row | None]] = {}
 
     async def connect(self, *, migrate_schema: bool = True) -> None:
         self.database = await open_database(self.url)
@@ -115,15 +147,11 @@ class SqlStore:
         self._read = self.database.reader()
         self._write = self.database.writer()
         if self.database.dialect == "postgresql":  # SQLite: no round trip to save
-            self._client_tokens = {signed: self._batch_client_tokens(signed) for signed in (False, True)}
-            lookups = (q.FIND_ACCESS_TOKENS, q.FIND_ACCESS_TOKENS_SEEN_BY, q.FIND_REFRESH_TOKENS, q.FIND_CODES)
+            self._client_tokens = self._batch_client_tokens()
+            lookups = (q.FIND_ACCESS_TOKENS, q.INSPECT_ACCESS_TOKENS, q.FIND_REFRESH_TOKENS, q.FIND_CODES)
             self._lookups = {query: self._batch_rows(query, self._read) for query in lookups}
-            unread = (*q.REDEEM_CODES_UNREAD.values(), q.ROTATE_REFRESH_TOKENS_UNREAD)
-            self._unread = {query: self._batch_rows(query, self._write) for kind in unread for query in kind.values()}
-            redemptions = (q.REDEEM_CODES, q.REDEEM_CODES_WITH_REFRESH, q.ROTATE_REFRESH_TOKENS)
-            self._redemptions = {
-                query: self._batch_redemptions(query) for kind in redemptions for query in kind.values()
-            }
+            redemptions = (q.REDEEM_CODES, q.ROTATE_REFRESH_TOKENS)
+            self._redemptions = {query: self._batch_rows(query, self._write) for query in redemptions}
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:
@@ -190,8 +218,8 @@ class SqlStore:
 
     async def find_client(self, client_id: str, *, remembered: bool = False) -> Client | None:
         """The registered client; `remembered`: possibly from memory, for a statement that re-checks it
-        (`issue_client_token`, `redeem_code`, `rotate_refresh_token`, `find_access_token`). A registration never
-        changes, only goes: memory can only be out of date by that."""
+        (`issue_client_token`, `redeem_code`, `rotate_refresh_token`, `inspect_access_token`,
+        `inspect_refresh_token`). A registration never changes, only goes: memory can only be out of date by that."""
         if remembered and (known := self._clients.get(client_id)) is not None:
             self._clients.move_to_end(client_id)
             return known
@@ -230,40 +258,33 @@ class SqlStore:
         row = await self._find(q.FIND_CODE, q.FIND_CODES, {"digest": digest})
         return _code(row) if row else None
 
-    async def redeem_code(self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None) -> bool:
-        """Consume the code and persist its tokens atomically; False, with nothing written, if it was already
-        consumed, or `client` (perhaps from memory) is no longer registered, or `kid` no longer the newest key."""
-        if self._redemptions:  # PostgreSQL
-            query = q.REDEEM_CODES if tokens.refresh is None else q.REDEEM_CODES_WITH_REFRESH
-            return await self._consume_and_issue(query, digest, tokens, now, client, kid)
-        return await self._consume_then_insert(q.CONSUME_CODE, digest, tokens, now, client, kid)
-
-    async def redeem_code_unread(
-        self, digest: str, redirect_uri: str, code_challenge: str, successors: Successors, now: int, client: Client
-    ) -> NewTokens | None:
+    async def redeem_code(self, ask: CodeAsk, successor: Successor) -> Outcome:
         """See Store."""
-        batched = q.REDEEM_CODES_UNREAD[successors.refresh_digest is not None]
-        matches = {"redirect_uri": redirect_uri, "code_challenge": code_challenge}
-        return await self._redeem_unread(q.CONSUME_CODE_UNREAD, batched, digest, successors, now, client, **matches)
+        matched = {
+            "client_id": ask.client.client_id,
+            "redirect_uri": ask.redirect_uri,
+            "code_challenge": ask.code_challenge,
+        }
+        return await self._redeem(
+            _CODES, ask.digest, ask.client, ask.now, matched, successor,
+            lambda found, current: code_refusal(ask, cast(AuthorizationCode | None, found), current),
+        )  # fmt: skip
 
     # tokens
-    async def issue_client_token(self, token: AccessToken, client: Client, kid: str | None) -> bool:
-        """client_credentials: persist the token if `client` is still registered (and `kid`, when it is a JWT, still
-        the newest unretired key); False, with nothing written, if not (queries._issue_client_token)."""
-        (registered, signed), checks = _checks(client, kid)
-        if registered and self._client_tokens is not None:  # PostgreSQL: with the other tokens being issued
-            row = _row(token, revoked_at=None) | checks
-            return self._forget_unless(await self._client_tokens[signed].submit(row), client)
-        query = q.ISSUE_CLIENT_TOKEN if kid is None else q.ISSUE_SIGNED_CLIENT_TOKEN
-        written = await self._write.fetch_one(query, **_row(token, revoked_at=None), **checks)
+    async def issue_client_token(self, token: AccessToken, client: Client) -> bool:
+        """client_credentials: persist the token if `client` (perhaps from memory) is still registered with the same
+        secret; False, with nothing written and `client` forgotten, if not (queries._issue_client_token)."""
+        row = _row(token, revoked_at=None) | _client_checks(client)
+        if self._client_tokens is not None:  # PostgreSQL: with the other tokens being issued
+            return self._forget_unless(await self._client_tokens.submit(row), client)
+        written = await self._write.fetch_one(q.ISSUE_CLIENT_TOKEN, **row)
         return self._forget_unless(written is not None, client)
 
-    def _batch_client_tokens(self, signed: bool) -> Batcher[dict[str, object], bool]:
+    def _batch_client_tokens(self) -> Batcher[dict[str, object], bool]:
         """PostgreSQL: many client_credentials tokens, each with its own checks, in one INSERT (store/batch.py)."""
-        query = q.ISSUE_SIGNED_CLIENT_TOKENS if signed else q.ISSUE_CLIENT_TOKENS
 
         async def write(rows: Sequence[dict[str, object]]) -> list[bool]:
-            inserted = {digest for (digest,) in await self._write.fetch_all(query, **_arrays(rows))}
+            inserted = {digest for (digest,) in await self._write.fetch_all(q.ISSUE_CLIENT_TOKENS, **_arrays(rows))}
             return [row["digest"] in inserted for row in rows]
 
         return Batcher(write)
@@ -274,17 +295,27 @@ class SqlStore:
             self._clients.pop(client.client_id, None)
         return written
 
-    async def find_access_token(self, digest: str, now: int, seen_by: Client | None = None) -> AccessToken | None:
-        """The token if it is neither revoked nor expired (and `seen_by`, if given, is still registered with the
-        same secret: a client from memory, confirmed in the same statement)."""
-        params: dict[str, object] = {"digest": digest, "now": now}
-        if seen_by is not None:
-            params |= {"registered_id": seen_by.client_id, "secret_digest": seen_by.secret_digest}
-        if seen_by is None:
-            row = await self._find(q.FIND_ACCESS_TOKEN, q.FIND_ACCESS_TOKENS, params)
-        else:
-            row = await self._find(q.FIND_ACCESS_TOKEN_SEEN_BY, q.FIND_ACCESS_TOKENS_SEEN_BY, params)
+    async def find_access_token(self, digest: str, now: int) -> AccessToken | None:
+        """The token if it is neither revoked nor expired."""
+        row = await self._find(q.FIND_ACCESS_TOKEN, q.FIND_ACCESS_TOKENS, {"digest": digest, "now": now})
         return AccessToken(*row) if row else None
+
+    async def inspect_access_token(self, digest: str, now: int, caller: Client) -> tuple[bool, AccessToken | None]:
+        """Whether `caller` (perhaps from memory) is still registered with the same secret, and the token if it is
+        neither revoked nor expired, in one statement (queries._inspect_access_token)."""
+        params: dict[str, object] = {"digest": digest, "now": now, **_client_checks(caller)}
+        row = await self._find(q.INSPECT_ACCESS_TOKEN, q.INSPECT_ACCESS_TOKENS, params)
+        if row is None:
+            raise RuntimeError("an access token's inspection answers whether or not the token exists")
+        current = self._forget_unless(bool(row[0]), caller)
+        return current, None if row[1] is None else AccessToken(*row[1:])
+
+    async def inspect_refresh_token(self, digest: str, caller: Client) -> tuple[bool, RefreshToken | None]:
+        """Whether `caller` (perhaps from memory) is still registered with the same secret, and the refresh token,
+        in one statement (queries._inspect)."""
+        row = await self._read.fetch_one(q.INSPECT_REFRESH_TOKEN, digest=digest, **_client_checks(caller))
+        current, found = _REFRESH_TOKENS.found(row)
+        return self._forget_unless(current, caller), cast(RefreshToken | None, found)
 
     async def _find(self, one: Query, many: Query, params: dict[str, object]) -> Row | None:
         """`one` row; on PostgreSQL, with the other lookups being made at the time (`many`, queries._find_many)."""
@@ -310,82 +341,59 @@ class SqlStore:
         row = await self._find(q.FIND_REFRESH_TOKEN, q.FIND_REFRESH_TOKENS, {"digest": digest})
         return _refresh(row) if row else None
 
-    async def rotate_refresh_token(
-        self, digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
-    ) -> bool:
-        """Consume the refresh token and persist its successors atomically; False, with nothing written, if it was
-        used or revoked, or `client` (perhaps from memory) is no longer registered, or `kid` no longer the newest."""
-        if self._redemptions:  # PostgreSQL
-            return await self._consume_and_issue(q.ROTATE_REFRESH_TOKENS, digest, tokens, now, client, kid)
-        return await self._consume_then_insert(q.CONSUME_REFRESH_TOKEN, digest, tokens, now, client, kid)
-
-    async def rotate_refresh_token_unread(
-        self, digest: str, successors: Successors, now: int, client: Client
-    ) -> NewTokens | None:
+    async def rotate_refresh_token(self, ask: RefreshAsk, successor: Successor) -> Outcome:
         """See Store."""
-        return await self._redeem_unread(
-            q.CONSUME_REFRESH_TOKEN_UNREAD, q.ROTATE_REFRESH_TOKENS_UNREAD, digest, successors, now, client
-        )
+        return await self._redeem(
+            _REFRESH_TOKENS, ask.digest, ask.client, ask.now, {"client_id": ask.client.client_id}, successor,
+            lambda found, current: refresh_refusal(ask, cast(RefreshToken | None, found), current),
+        )  # fmt: skip
 
-    async def _redeem_unread(
+    async def _redeem(
         self,
-        consume: dict[bool, Query],
-        batched: dict[bool, Query],
+        kind: _Kind,
         digest: str,
-        successors: Successors,
-        now: int,
         client: Client,
-        **matches: str,
-    ) -> NewTokens | None:
-        """An unread redemption, by whether the client is registered: on PostgreSQL one statement (`batched`), with
-        the others being made at the time (queries._redeem_many_unread); on SQLite the consuming UPDATE (`consume`),
-        then the inserts, in one transaction. Nothing written leaves `client` remembered: the long way the caller
-        goes next writes with the same checks, and forgets it if they fail."""
-        (registered, _), checks = _checks(client, None)
-        params = {"digest": digest, "client_id": client.client_id, "now": now, **matches, **checks}
-        if self._unread:  # PostgreSQL
-            row = await self._unread[batched[registered]].submit(params | _row(successors))
-            return None if row is None else _successors(client, successors, now, *row)
+        now: int,
+        matched: Mapping[str, object],
+        successor: Successor,
+        refusal: Callable[[Redeemable | None, bool], Refused | None],
+    ) -> Outcome:
+        """Find, check (`refusal`), consume and issue. PostgreSQL: one statement (`kind.many`, with the other
+        redemptions being made at the time), which tells a refusal from the row as it was before it; when the
+        successors are made from the row, the row is read first. SQLite: the read, the consuming UPDATE and the
+        inserts in one transaction."""
+        params = {"digest": digest, "now": now, **matched, **_client_checks(client)}
+        if self._redemptions:  # PostgreSQL
+            drawn = successor.drawn
+            if drawn is None:
+                current, found = kind.found(await self._read.fetch_one(kind.inspect, **params))
+                if (refused := refusal(found, current)) is not None or found is None:
+                    return self._refuse(refused or Refused("unknown"), client)
+                drawn = await successor.make(Found(found.grant_id, found.user_id, found.scope))
+            answer = await self._redemptions[kind.many].submit(params | _row(drawn))
+            if answer is None:
+                raise RuntimeError("a redemption's statement answers every position")
+            won, (current, found) = bool(answer[0]), kind.found(answer[1:])
+            if won and found is not None:
+                return Redeemed(_successors(client, drawn, now, found))
+            # Not consumed though nothing was wrong before: a parallel redemption won it (RFC 6749 §4.1.2).
+            refused = refusal(found, current) or Refused("replayed", None if found is None else found.grant_id)
+            return self._refuse(refused, client)
         async with self.database.transaction() as tx:
-            row = await tx.fetch_one(consume[registered], **params)
-            if row is None:
-                return None
-            tokens = _successors(client, successors, now, *row)
+            current, found = kind.found(await tx.fetch_one(kind.inspect, **params))
+            if (refused := refusal(found, current)) is not None or found is None:
+                return self._refuse(refused or Refused("unknown"), client)
+            drawn = successor.drawn or await successor.make(Found(found.grant_id, found.user_id, found.scope))
+            await tx.execute(kind.consume, digest=digest, now=now)
+            tokens = _successors(client, drawn, now, found)
             await _insert_tokens(tx, tokens, now)
-            return tokens
+            return Redeemed(tokens)
 
-    async def _consume_and_issue(
-        self, query: dict[q.Checks, Query], digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
-    ) -> bool:
-        """PostgreSQL: the consuming UPDATE and the inserts as one statement, with the other redemptions being made
-        at the time (queries._consume_many_and_issue)."""
-        which, checks = _checks(client, kid)
-        row: dict[str, object] = {"digest": digest, "now": now, **checks}
-        row |= {f"a_{name}": value for name, value in _row(tokens.access, revoked_at=None).items()}
-        if tokens.refresh is not None:
-            row |= {f"r_{name}": value for name, value in _row(tokens.refresh).items()}
-        return self._forget_unless(await self._redemptions[query[which]].submit(row), client)
-
-    def _batch_redemptions(self, query: Query) -> Batcher[dict[str, object], bool]:
-        """PostgreSQL: many codes or refresh tokens consumed, and their successors inserted, in one statement."""
-
-        async def redeem(rows: Sequence[dict[str, object]]) -> list[bool]:
-            consumed = await self._write.fetch_all(query, position=list(range(len(rows))), **_arrays(rows))
-            won = {position for (position,) in consumed}
-            return [position in won for position in range(len(rows))]
-
-        return Batcher(redeem)
-
-    async def _consume_then_insert(
-        self, query: dict[q.Checks, Query], digest: str, tokens: NewTokens, now: int, client: Client, kid: str | None
-    ) -> bool:
-        """SQLite: the consuming UPDATE (with its checks, queries._consume), then the inserts, in one transaction."""
-        which, checks = _checks(client, kid)
-        async with self.database.transaction() as tx:
-            if await tx.fetch_one(query[which], digest=digest, now=now, **checks) is None:
-                return self._forget_unless(False, client)
-            await _insert_tokens(tx, tokens, now)
-            return True
+    def _refuse(self, refused: Refused, client: Client) -> Refused:
+        """`refused`; a client found gone is forgotten (see find_client)."""
+        if refused.reason == "client_gone":
+            self._clients.pop(client.client_id, None)
+        return refused
 
     async def revoke_access_token(self, digest: str, now: int) -> None:
         await self._write.execute(q.REVOKE_ACCESS_TOKEN, digest=digest, now=now)
@@ -530,31 +538,33 @@ class SqlStore:
         return [_note(row) for row in await self._read.fetch_all(q.LIST_USER_NOTES, user_id=user_id)]
 
 
-def _successors(
-    client: Client,
-    successors: Successors,
-    now: int,
-    grant_id: str,
-    user_id: str,
-    scope: str,
-    absolute_expires_at: int | None = None,
-) -> NewTokens:
-    """The tokens an unread redemption wrote: `successors`, with what they took from the code or refresh token
-    consumed (a refresh token's absolute expiry, which its successor keeps)."""
+def _successors(client: Client, successors: Successors, now: int, found: Redeemable) -> NewTokens:
+    """The tokens a redemption wrote: `successors`, with the grant, user and scope of the code or refresh token
+    consumed (an access token may have a narrower scope; a rotated refresh token keeps its absolute expiry)."""
+    scope = successors.access_scope or found.scope
     access = AccessToken(
-        successors.access_digest, grant_id, client.client_id, user_id, scope, successors.access_expires_at, now
+        successors.access_digest,
+        found.grant_id,
+        client.client_id,
+        found.user_id,
+        scope,
+        successors.access_expires_at,
+        now,
     )
     if successors.refresh_digest is None:
         return NewTokens(access, None)
-    absolute = successors.refresh_absolute_expires_at if absolute_expires_at is None else absolute_expires_at
-    if absolute is None:
+    if isinstance(found, RefreshToken):
+        absolute = found.absolute_expires_at
+    elif successors.refresh_absolute_expires_at is not None:
+        absolute = successors.refresh_absolute_expires_at
+    else:
         raise ValueError("the successors of a code carry the new refresh token's absolute expiry")
     refresh = RefreshToken(
         successors.refresh_digest,
-        grant_id,
+        found.grant_id,
         client.client_id,
-        user_id,
-        scope,
+        found.user_id,
+        found.scope,
         refresh_expiry(successors.refresh_expires_at, absolute),
         absolute,
         now,

@@ -133,29 +133,25 @@ def error_with_link(request: Request, redirect_uri: str, state_value: str | None
 async def token(request: Request) -> Response:
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     req = TokenRequest.from_params(params)
-    # Every grant's one write re-checks its client and signing key in the same statement, so both may come from
-    # memory. Memory may be behind (a client removed, a key rotated): refusals, a write that found a change, and a
-    # replay (which revokes) are decided again from the database.
-    try:
-        minted = await grant(request, req, params, remembered=True)
-    except OAuthError:
-        minted = await grant(request, req, params, remembered=False)
+    minted = await grant(request, req, params)
     count_issued(req.grant_type)
     return token_json(minted.response())
 
 
-async def grant(request: Request, req: TokenRequest, params: dict[str, str], *, remembered: bool) -> Minted:
+async def grant(request: Request, req: TokenRequest, params: dict[str, str]) -> Minted:
+    """Authenticate the client and run its grant, once. The client may come from memory: the grant's one write
+    re-checks it, and a client removed meanwhile is refused there (`invalid_client`)."""
     app = state(request)
     authorization = request.headers.get("authorization")
-    client = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=remembered)
+    client = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=True)
     handler = HANDLERS.get(req.grant_type)
     if handler is None:
         raise UnsupportedGrantType(f"grant_type {req.grant_type!r} is not supported")
     if req.grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {req.grant_type} grant")
     now = app.now()
-    signer = await app.signer(now, remembered)
-    return await handler(req, client, GrantContext(app.store, app.settings, now, signer, remembered))
+    signer = await app.signer(now)
+    return await handler(req, client, GrantContext(app.store, app.settings, now, signer))
 
 
 async def revoke(request: Request) -> Response:
@@ -167,19 +163,12 @@ async def revoke(request: Request) -> Response:
 
 
 async def introspect(request: Request) -> Response:
+    """RFC 7662. The caller may come from memory: the token's lookup re-checks it (see `introspection.introspect`)."""
     app = state(request)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     authorization = request.headers.get("authorization")
-    # The caller may come from memory when the token's own lookup confirms it is still registered; any other
-    # answer, refusals included, is given from the database.
-    try:
-        caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=True)
-        body = await introspection.introspect(params, caller, app.store, app.settings.issuer, app.now(), confirm=True)
-    except OAuthError:
-        body = None
-    if body is None:
-        caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
-        body = await introspection.introspect(params, caller, app.store, app.settings.issuer, app.now())
+    caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=True)
+    body = await introspection.introspect(params, caller, app.store, app.settings.issuer, app.now())
     return token_json(body)
 
 

@@ -31,11 +31,11 @@ class AppState:
     def now(self) -> int:
         return int(self.clock())
 
-    async def signer(self, now: int, remembered: bool = False) -> Signer | None:
-        """What signs access tokens: None for opaque ones; `remembered`: see `SigningKeys.signer`."""
+    async def signer(self, now: int) -> Signer | None:
+        """What signs access tokens: None for opaque ones (see `SigningKeys.signer`)."""
         if self.settings.access_token_format != "jwt":
             return None
-        return await self.signing_keys.signer(now, remembered=remembered)
+        return await self.signing_keys.signer(now)
 
 
 def state(request: Request) -> AppState:
