@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.testclient import TestClient
 
-from sekisho.resource.asgi import Handler, Json, raw_headers, route
+from sekisho.resource.asgi import Handler, route
+from sekisho.server.web.responses import Json, raw_headers
 
 
 class Refused(Exception):

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
 from sekisho.protocol.params import is_unicode
 from sekisho.resource import TokenVerifier
-from sekisho.resource.asgi import Json, route
+from sekisho.resource.asgi import route
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id
@@ -158,7 +158,7 @@ class MisskeyApi(NotesApi):
                 body = await read_body(request)
                 user = await self.authenticate(request, body, scope)
                 result = await action(body, user)
-                return Response(status_code=204) if result is None else Json(result)
+                return Response(status_code=204) if result is None else JSONResponse(result)
             except MisskeyError as error:
                 return error.response()
             except OAuthError as error:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from sekisho.demo.notes import NotesApi, plausible_note_id, read_json_object
 from sekisho.errors import InsufficientScope, OAuthError, TemporarilyUnavailable
-from sekisho.resource.asgi import Json, route
+from sekisho.resource.asgi import route
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id
@@ -62,7 +62,7 @@ class XApi(NotesApi):
         return handle
 
     async def me(self, request: Request, user: User) -> Response:
-        return Json({"data": {"id": user.id, "name": user.username, "username": user.username}})
+        return JSONResponse({"data": {"id": user.id, "name": user.username, "username": user.username}})
 
     async def create(self, request: Request, user: User) -> Response:
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from sekisho.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
-from sekisho.resource.asgi import Json, raw_headers
 from sekisho.server.web.observe import ERRORS, series
 
 log = logging.getLogger("sekisho")
@@ -34,6 +35,34 @@ PAGE_HEADERS = {
 }
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 CORS = {"Access-Control-Allow-Origin": "*"}
+
+RawHeaders = Sequence[tuple[bytes, bytes]]
+
+# JSONResponse.render's options, in an encoder made once (json.dumps with options makes one per call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
+def raw_headers(headers: Mapping[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    """Headers as a response sends them (lower-case latin-1 names), for `Json`: encode a fixed set once."""
+    return tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())
+
+
+class Json(JSONResponse):
+    """Starlette's JSONResponse, the same bytes on the wire (its headers may come in another order), made with one
+    encoder and with extra headers encoded beforehand (`raw_headers`), for the token endpoint's responses. Always
+    has a body, so not for 204 or 304."""
+
+    def __init__(self, content: Any, status_code: int = 200, headers: RawHeaders = ()) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = self.render(content)
+        self.raw_headers = [(b"content-length", str(len(self.body)).encode("latin-1")), _CONTENT_TYPE, *headers]
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODER.encode(content).encode("utf-8")
+
+
 _TOKEN_HEADERS = raw_headers({**NO_STORE, **CORS})
 
 
