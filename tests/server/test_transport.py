@@ -64,3 +64,37 @@ def test_a_header_section_over_16_kib_is_refused_with_431(world: World) -> None:
         "error": "invalid_request",
         "error_description": "the request's header fields exceed 16 KiB",
     }
+
+
+def test_the_body_deadline_holds_in_each_event_loop_the_app_meets() -> None:
+    """One app, served by one event loop after another (as tests and reloads do): a body that stops arriving is
+    cut off in each, by the sweep of the loop it runs in."""
+    import asyncio
+
+    import pytest
+    from starlette.types import Message, Receive, Scope, Send
+
+    from sekisho.server.web.transport import BodyTimeout, Transport
+
+    async def reads_the_body(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+
+    transport = Transport(reads_the_body)
+    transport.body_seconds = 0.2
+    scope = {"type": "http", "headers": [(b"content-length", b"10")]}
+
+    async def stalled_request() -> None:
+        async def receive() -> Message:
+            await asyncio.sleep(30)  # the body never comes
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            pass
+
+        await asyncio.wait_for(transport(scope, receive, send), timeout=5)
+
+    for _ in range(2):
+        with pytest.raises(BodyTimeout):
+            asyncio.run(stalled_request())
+    assert transport.reading == set()

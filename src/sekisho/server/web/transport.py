@@ -36,6 +36,9 @@ class Transport:
         self.hsts = hsts
         self.header_bytes = HEADER_BYTES
         self.body_seconds = BODY_SECONDS
+        self.reading: set[BodyDeadline] = set()  # requests whose body may still be arriving
+        self.sweeper: asyncio.TimerHandle | None = None
+        self.sweeper_loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,9 +53,34 @@ class Transport:
             refusal = JSONResponse({"error": "invalid_request", "error_description": description}, 431, CLOSE)
             await refusal(scope, receive, send)
             return
-        if has_body:
-            receive, send = body_deadline(receive, send, self.body_seconds)
-        await self.app(scope, receive, send)
+        if not has_body:
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = BodyDeadline(receive, send, self.body_seconds, loop.time() + self.body_seconds)
+        self.reading.add(deadline)
+        if self.sweeper is None or self.sweeper_loop is not loop:
+            self._sweep_later(loop)
+        try:
+            await self.app(scope, deadline.receive, deadline.send)
+        finally:
+            self.reading.discard(deadline)
+
+    def _sweep_later(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.sweeper_loop = loop
+        self.sweeper = loop.call_later(min(1.0, self.body_seconds / 4), self._sweep)
+
+    def _sweep(self) -> None:
+        """Every second while bodies are arriving: expire the requests past their deadline."""
+        loop, self.sweeper = self.sweeper_loop, None
+        if loop is None:
+            return
+        now = loop.time()
+        for deadline in [deadline for deadline in self.reading if deadline.due <= now]:
+            self.reading.discard(deadline)
+            deadline.expire()
+        if self.reading:
+            self._sweep_later(loop)
 
 
 def measure(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, bool]:
@@ -65,32 +93,55 @@ def measure(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, bool]:
     return size, has_body
 
 
-def body_deadline(receive: Receive, send: Send, seconds: float) -> tuple[Receive, Send]:
-    """`receive`, raising BodyTimeout when the body is not all in `seconds` from now (once it is, `receive` as is);
-    and `send`, closing the connection after a response sent before the body was all in, which uvicorn would
-    otherwise go on waiting for."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    complete = False
+class BodyDeadline:
+    """`receive` that raises BodyTimeout once the body is not all in `seconds` after the request's start, and `send`
+    that closes the connection after a response sent before the body was all in (uvicorn would otherwise go on
+    waiting for the rest).
 
-    async def receiving() -> Message:
-        nonlocal complete
-        if complete:
-            return await receive()
+    `Transport` sweeps its requests every second and calls `expire` on those past `due` (the loop's time): one
+    that waits for its body then has that wait cancelled; any other, its next wait for the body fails at once.
+    """
+
+    __slots__ = ("_receive", "_send", "seconds", "due", "complete", "expired", "waiting")
+
+    def __init__(self, receive: Receive, send: Send, seconds: float, due: float) -> None:
+        self._receive = receive
+        self._send = send
+        self.seconds = seconds
+        self.due = due
+        self.complete = False
+        self.expired = False
+        self.waiting: asyncio.Task[object] | None = None
+
+    def expire(self) -> None:
+        if not self.complete:
+            self.expired = True
+            if self.waiting is not None:
+                self.waiting.cancel()
+
+    async def receive(self) -> Message:
+        if self.complete:
+            return await self._receive()
+        if self.expired:
+            self.complete = True  # the 408 closes the connection itself
+            raise BodyTimeout(self.seconds)
+        self.waiting = asyncio.current_task()
         try:
-            async with asyncio.timeout_at(deadline):
-                message = await receive()
-        except TimeoutError:
-            complete = True  # the 408 closes the connection itself
-            raise BodyTimeout(seconds) from None
-        complete = message["type"] != "http.request" or not message.get("more_body", False)
+            message = await self._receive()
+        except asyncio.CancelledError:
+            if self.expired and self.waiting is not None and self.waiting.uncancel() == 0:
+                self.complete = True
+                raise BodyTimeout(self.seconds) from None
+            raise
+        finally:
+            self.waiting = None
+        self.complete = message["type"] != "http.request" or not message.get("more_body", False)
         return message
 
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start" and not complete:
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and not self.complete:
             message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
-        await send(message)
-
-    return receiving, sending
+        await self._send(message)
 
 
 def with_hsts(send: Send) -> Send:
