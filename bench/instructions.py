@@ -85,8 +85,8 @@ async def requests_for(scenario: str, app: Any, seed: targets.Seed, secrets: lis
 
 async def drive(scenario: str, database: str, seed: targets.Seed, secrets: list[str], count: int) -> None:
     """The inner run (under callgrind): `count` requests, each answered 200."""
+    from sekisho.app import create_app
     from sekisho.server.settings import build_settings
-    from sekisho.server.web.app import create_app
 
     token_format = "jwt" if scenario == "cc-jwt" else "opaque"
     app = create_app(build_settings(database=database, demo=True, access_token_format=token_format), migrate=False)

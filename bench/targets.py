@@ -83,7 +83,7 @@ def sekisho_serve(database: str, token_format: str, log: Path) -> Iterator[Serve
     port = free_port()
     command = [
         str(SEKISHO), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database,
-        "--workers", "1", "--access-token-format", token_format, "--no-access-log",
+        "--workers", "1", "--access-token-format", token_format, "--no-access-log", "--demo-api",
     ]  # fmt: skip
     with _pinned_server(command, port, "/.well-known/oauth-authorization-server", log) as server:
         procs.say(f"  sekisho serve ({token_format}) is up; VmHWM is read from pid {server.serving_pid} of:")

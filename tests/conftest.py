@@ -26,6 +26,7 @@ import pytest
 from httpx2 import Response
 from starlette.testclient import TestClient
 
+from sekisho import demo
 from sekisho.protocol.scopes import DEFAULT_SCOPES
 from sekisho.server.accounts import create_user
 from sekisho.server.registry import register_client
@@ -265,10 +266,12 @@ def database(databases: Databases, tmp_path: Path, request: pytest.FixtureReques
 
 @contextmanager
 def make_world(database: str, settings: Settings | None = None, **app_options: Any) -> Iterator[World]:
-    """A seeded database and the app over it; `app_options` go to `create_app`."""
+    """A seeded database and the app over it, the demo mounted (as `--demo-api` does; `plugins=()` leaves it out);
+    `app_options` go to `create_app`."""
     confidential, public, resource_server = asyncio.run(_seed(database))
     clock = Clock()
     app_options.setdefault("sleep", clock.sleep)
+    app_options.setdefault("plugins", (demo.mount,))
     app = create_app(settings or Settings(issuer=ISSUER, database=database), clock=clock, **app_options)
     with TestClient(app, base_url=ISSUER) as http:
         yield World(http, clock, database, confidential, public, resource_server)

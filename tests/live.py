@@ -77,7 +77,7 @@ def live_server(
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [*SEKISHO, "serve", "--port", str(port), "--database", database, *extra],
+            [*SEKISHO, "serve", "--port", str(port), "--database", database, "--demo-api", *extra],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,

@@ -1,4 +1,5 @@
-"""The dependency rules of ARCHITECTURE.md, read from the source: `protocol ← server | resource | client ← web | cli`.
+"""The dependency rules of ARCHITECTURE.md, read from the source: `protocol ← server | resource | client ← web | cli`,
+and the demo plugged in from outside: `server` never imports `demo`.
 
 Every import counts, wherever it is written: at the top, inside a function, or under `if TYPE_CHECKING:`.
 """
@@ -255,6 +256,16 @@ def test_importing_client_does_not_load_sqlalchemy() -> None:
 def test_only_server_web_imports_starlette_or_jinja2(module: Module) -> None:
     bad = sorted(name for name in imports_of(module) if name.split(".")[0] in WEB_ONLY)
     assert not bad, f"{module} imports {bad}; only sekisho.server.web may"
+
+
+SERVER = modules_under("sekisho.server")
+
+
+@pytest.mark.parametrize("module", SERVER, ids=ids(SERVER))
+def test_server_never_imports_demo(module: Module) -> None:
+    """Issue 22 item 2: the demo mounts itself (sekisho.app); the server does not know it."""
+    bad = sorted(name for name in imports_of(module) if within(name, "sekisho.demo"))
+    assert not bad, f"{module} imports {bad}; sekisho.server never imports sekisho.demo"
 
 
 # ---------------------------------------------------------------- sekisho.demo

@@ -77,7 +77,7 @@ def with_store(database: str, action: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def serve(**given: Any) -> None:
-    """Run the authorization server (and the demo notes API)."""
+    """Run the authorization server (and, with --demo-api or --demo, the demo notes APIs)."""
     import logging
     import logging.config
 
@@ -114,10 +114,11 @@ def serve(**given: Any) -> None:
     }
     if settings.workers > 1:
         os.environ.update(to_environment(settings))
-        factory = "sekisho.server.web.app:create_app_from_environment"
+        factory = "sekisho.app:create_app_from_environment"
         uvicorn.run(factory, factory=True, workers=settings.workers, **config)
         return
-    from sekisho.server.web.app import create_app, settle_for_serving
+    from sekisho.app import create_app
+    from sekisho.server.web.app import settle_for_serving
 
     app = create_app(settings, migrate=False)
     settle_for_serving()

@@ -7,8 +7,8 @@ import re
 from openapi_spec_validator import validate
 from starlette.routing import Mount, Route
 
+from sekisho.app import create_app
 from sekisho.server.settings import build_settings
-from sekisho.server.web.app import create_app
 from sekisho.server.web.openapi import build_document, load
 from tests.conftest import ISSUER, World
 
@@ -17,7 +17,7 @@ METHODS = ("get", "post", "put", "patch", "delete", "options")
 
 def app_operations() -> set[tuple[str, str]]:
     """(method, path) of every route in the route table, with Starlette's `{name:converter}` as OpenAPI's `{name}`."""
-    app = create_app(build_settings(database="sqlite:///unused.db"), migrate=False)
+    app = create_app(build_settings(database="sqlite:///unused.db", demo_api=True), migrate=False)
     found: set[tuple[str, str]] = set()
     for route in app.routes:
         if isinstance(route, Mount):  # the static files: one GET with the file's name as a parameter

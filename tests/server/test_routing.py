@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 
+from sekisho.app import create_app
 from sekisho.resource.asgi import Handler
 from sekisho.server.settings import build_settings
-from sekisho.server.web.app import create_app
 from sekisho.server.web.routing import IndexedRouter, index_fixed_paths
 from tests.asgi import call
 

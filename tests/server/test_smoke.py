@@ -8,6 +8,7 @@ import uvicorn
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 
+from sekisho import app as sekisho_app
 from sekisho import cli
 from sekisho.server.web import app as web_app
 from tests.conftest import World
@@ -53,5 +54,5 @@ def test_each_worker_settles_the_collector_once_its_app_is_built(
     calls: list[str] = []
     monkeypatch.setattr(web_app, "settle_for_serving", lambda: calls.append("settle"))
     monkeypatch.setenv("SEKISHO_DATABASE", f"sqlite:///{tmp_path / 'workers.db'}")
-    assert isinstance(web_app.create_app_from_environment(), Starlette)
+    assert isinstance(sekisho_app.create_app_from_environment(), Starlette)
     assert calls == ["settle"]

@@ -196,6 +196,7 @@ SERVE_OPTIONS = [  # (field, flag, variable, default as an option): what `sekish
     ("allow_private_client_ids", "--allow-private-client-ids", "SEKISHO_ALLOW_PRIVATE_CLIENT_IDS", False),
     ("access_token_format", "--access-token-format", "SEKISHO_ACCESS_TOKEN_FORMAT", "opaque"),
     ("demo", "--demo", "SEKISHO_DEMO", False),
+    ("demo_api", "--demo-api", "SEKISHO_DEMO_API", False),
     ("access_log", "--access-log", "SEKISHO_ACCESS_LOG", True),
     ("log_format", "--log-format", "SEKISHO_LOG_FORMAT", "text"),
     ("trusted_proxies", "--trusted-proxy", "SEKISHO_TRUSTED_PROXIES", None),
@@ -269,6 +270,13 @@ def test_a_bad_variable_is_refused_in_one_line(environ: dict[str, str], message:
     with pytest.raises(SettingsError) as caught:
         from_environment(environ)
     assert str(caught.value) == message
+
+
+def test_the_demo_turns_the_demo_api_on_too() -> None:
+    """Issue 22 item 2: --demo's callback page points at /api/i, so --demo serves the demo APIs as --demo-api does."""
+    assert build_settings().demo_api is False
+    assert build_settings(demo_api=True).demo_api is True
+    assert build_settings(demo=True).demo_api is True
 
 
 def test_an_unknown_setting_is_a_type_error() -> None:

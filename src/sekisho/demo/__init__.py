@@ -1,1 +1,42 @@
-"""The demo notes API: a resource server built on `sekisho.resource`."""
+"""The demo: notes APIs in Misskey's and X's dialects and each user's notes page, built on `sekisho.resource` and
+mounted into the server's app by `mount` (sekisho.app does it when `--demo-api` is on; the server never imports
+the demo)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from starlette.routing import BaseRoute
+
+from sekisho.demo.notes import MisskeyApi
+from sekisho.demo.pages import Render, user_page
+from sekisho.demo.store import NotesStore, ServerStore
+from sekisho.demo.x import XApi
+from sekisho.resource import TokenVerifier
+from sekisho.resource.asgi import route
+
+
+class Host(Protocol):
+    """What the server hands a plug-in: its store, token verifier, clock, page renderer, and statement compiler."""
+
+    @property
+    def store(self) -> ServerStore: ...
+    @property
+    def verifier(self) -> TokenVerifier: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def page(self) -> Render: ...
+    @property
+    def prepare(self) -> Callable[[Any], Any]: ...
+
+
+def mount(host: Host) -> list[BaseRoute]:
+    """The demo's routes, over the host's database."""
+    notes = NotesStore(host.store, host.prepare)
+    return [
+        *MisskeyApi(notes, host.verifier, clock=host.clock).routes(),
+        *XApi(notes, host.verifier, clock=host.clock).routes(),
+        route("/@{username}", user_page(notes, host.page), ["GET"]),
+    ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sekisho.errors import InvalidRequest, OAuthError
 from sekisho.protocol import redirects
@@ -27,6 +29,12 @@ class MiAuthRequest:
     name: str
     callback: str | None
     scope: tuple[str, ...]
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """The user as Misskey's `check` answers with it (the shape of its /api/i)."""
+    created = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(user.created_at))
+    return {"id": user.id, "username": user.username, "name": user.username, "host": None, "createdAt": created}
 
 
 def check_request(session: str, params: Mapping[str, str], known_scopes: Mapping[str, str]) -> MiAuthRequest:

@@ -112,7 +112,8 @@ class Settings:
     access_token_format: Literal["opaque", "jwt"] = setting(
         "opaque or jwt", "opaque", kind=str, check=_one_of("--access-token-format", "opaque", "jwt")
     )
-    demo: bool = setting("seed a demo user and app", False)
+    demo: bool = setting("seed a demo user and app (and serve the demo APIs: --demo-api)", False)
+    demo_api: bool = setting("serve the demo notes APIs (/api/…, /2/…) and /@NAME pages", False)
     access_log: bool = setting("one log line per request", True)
     log_format: Literal["text", "json"] = setting(
         "text, or json: one JSON object per line, requests too",
@@ -167,6 +168,7 @@ def build_settings(**given: Any) -> Settings:
     for option in options():
         value = given.get(option.name, option.default)
         values[option.name] = option.check(value) if option.check else value
+    values["demo_api"] = values["demo_api"] or values["demo"]  # the demo's callback page points at /api/i
     values["issuer"] = values["issuer"] or f"http://{_url_host(values['host'])}:{values['port']}"
     check_issuer(values["issuer"])
     return Settings(**values)

@@ -30,7 +30,6 @@ from sekisho.server.entities import (
     LoginAttempts,
     MiAuthSession,
     NewTokens,
-    Note,
     RefreshToken,
     Reservation,
     SigningKey,
@@ -195,8 +194,3 @@ class Store(Protocol):
     async def redeem_miauth(
         self, session: str, now: int, mint: Callable[[str, str, str], tuple[Grant, NewTokens]]
     ) -> tuple[str, NewTokens] | None: ...
-
-    async def add_note(self, note: Note) -> None: ...
-    async def find_note(self, note_id: str) -> Note | None: ...
-    async def delete_note(self, note_id: str, user_id: str) -> bool: ...
-    async def list_user_notes(self, user_id: str) -> list[Note]: ...

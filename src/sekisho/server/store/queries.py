@@ -75,7 +75,6 @@ REFRESH_COLUMNS = (
     refresh_tokens.c.consumed_at,
     refresh_tokens.c.revoked_at,
 )
-NOTE_COLUMNS = (notes.c.id, notes.c.user_id, notes.c.text, notes.c.visibility, notes.c.cw, notes.c.created_at)
 
 # users
 INSERT_USER = _insert(users)
@@ -400,15 +399,6 @@ def _issue_client_tokens() -> Query:
 
 ISSUE_CLIENT_TOKENS = _issue_client_tokens()
 
-# notes
-INSERT_NOTE = _insert(notes)
-FIND_NOTE = Query(select(*NOTE_COLUMNS).where(notes.c.id == bindparam("id")))
-DELETE_NOTE = Query(
-    delete(notes).where(notes.c.id == bindparam("id"), notes.c.user_id == bindparam("user_id")).returning(notes.c.id)
-)
-LIST_USER_NOTES = Query(
-    select(*NOTE_COLUMNS).where(notes.c.user_id == bindparam("user_id")).order_by(notes.c.id.desc()).limit(100)
-)
 
 # login throttling: one row per account or address that failed recently
 _THROTTLE_ROW = {

@@ -17,7 +17,6 @@ from sekisho.server.entities import (
     LoginAttempts,
     MiAuthSession,
     NewTokens,
-    Note,
     RefreshToken,
     Reservation,
     SigningKey,
@@ -115,10 +114,6 @@ def _code(row: Sequence[Any]) -> AuthorizationCode:
 
 def _refresh(row: Sequence[Any]) -> RefreshToken:
     return RefreshToken(*row)
-
-
-def _note(row: Sequence[Any]) -> Note:
-    return Note(*row)
 
 
 class SqlStore:
@@ -522,20 +517,6 @@ class SqlStore:
 
     async def delete_signing_keys_retired_before(self, before: int) -> None:
         await self._write.execute(q.DELETE_SIGNING_KEYS_RETIRED_BEFORE, before=before)
-
-    # notes
-    async def add_note(self, note: Note) -> None:
-        await self._write.execute(q.INSERT_NOTE, **_row(note))
-
-    async def find_note(self, note_id: str) -> Note | None:
-        row = await self._read.fetch_one(q.FIND_NOTE, id=note_id)
-        return _note(row) if row else None
-
-    async def delete_note(self, note_id: str, user_id: str) -> bool:
-        return await self._write.fetch_one(q.DELETE_NOTE, id=note_id, user_id=user_id) is not None
-
-    async def list_user_notes(self, user_id: str) -> list[Note]:
-        return [_note(row) for row in await self._read.fetch_all(q.LIST_USER_NOTES, user_id=user_id)]
 
 
 def _successors(client: Client, successors: Successors, now: int, found: Redeemable) -> NewTokens:

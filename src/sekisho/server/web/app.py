@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from sekisho.demo.notes import MisskeyApi
-from sekisho.demo.x import XApi
 from sekisho.errors import OAuthError
 from sekisho.resource import StoreVerifier
 from sekisho.resource.asgi import route
 from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
 from sekisho.server.purge import INTERVAL as PURGE_INTERVAL
 from sekisho.server.purge import purging
-from sekisho.server.settings import Settings, from_environment
+from sekisho.server.settings import Settings
 from sekisho.server.signing_keys import SigningKeys
+from sekisho.server.store.driver import Query
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
 from sekisho.server.web import health, miauth, oauth, observe, openapi, pages
@@ -39,6 +39,7 @@ from sekisho.server.web.responses import (
     handle_http_exception,
     handle_oauth_error,
     handle_unexpected,
+    page,
 )
 from sekisho.server.web.routing import IndexedRouter
 from sekisho.server.web.sessions import Csrf
@@ -56,6 +57,22 @@ class AnyText(PathConvertor):
 register_url_convertor("anytext", AnyText())
 
 
+@dataclass(frozen=True, slots=True)
+class Host:
+    """What a plug-in (the demo) gets to build its routes: the store (connected once the app starts), the token
+    verifier, the clock, the page renderer, and `prepare`, which compiles a Core statement for the store's
+    connections."""
+
+    store: SqlStore
+    verifier: StoreVerifier
+    clock: Callable[[], float]
+    page: Callable[..., Any]
+    prepare: Callable[[Any], Query]
+
+
+Plugin = Callable[[Host], Sequence[BaseRoute]]
+
+
 def create_app(
     settings: Settings,
     *,
@@ -65,14 +82,15 @@ def create_app(
     address_policy: AddressPolicy | None = None,
     resolver: Resolver = system_resolver,
     purge_interval: float = PURGE_INTERVAL,
+    plugins: Sequence[Plugin] = (),
 ) -> Starlette:
     """The app; `clock` and `sleep` are its time (tests pass their own), `address_policy` and `resolver` let tests
-    aim URL-client fetches at loopback pages, and `purge_interval` (seconds) lets them see the purge timer fire."""
+    aim URL-client fetches at loopback pages, `purge_interval` (seconds) lets them see the purge timer fire, and
+    each of `plugins` adds routes (sekisho.app mounts the demo this way)."""
     store = SqlStore(settings.database)
     policy = address_policy or AddressPolicy(allow_private=settings.allow_private_client_ids)
     verifier = StoreVerifier(store, clock=clock)
-    demo_api = MisskeyApi(store, verifier, clock=clock)
-    x_api = XApi(store, verifier, clock=clock)
+    host = Host(store, verifier, clock, page, Query)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -110,15 +128,13 @@ def create_app(
         route("/login", pages.login, ["POST"]),
         route("/logout", pages.logout, ["POST"]),
         route("/settings/apps", pages.connected_apps, ["GET"]),
-        route("/@{username}", pages.user_notes, ["GET"]),
         route("/settings/apps/revoke", pages.revoke_app, ["POST"]),
         route("/demo/callback", pages.demo_callback, ["GET"]),
         # {session:anytext}: a session id with a slash or a line break reaches the handler and gets its 400 /
         # {"ok": false}, not a 404
         route("/miauth/{session:anytext}", miauth.consent, ["GET", "POST"]),
         route("/api/miauth/{session:anytext}/check", miauth.check, ["POST"]),
-        *demo_api.routes(),
-        *x_api.routes(),
+        *(plugged for plugin in plugins for plugged in plugin(host)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
@@ -146,11 +162,3 @@ def settle_for_serving() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-
-
-def create_app_from_environment() -> Starlette:
-    """The factory uvicorn's worker processes call (`sekisho serve --workers N`)."""
-    settings = from_environment(os.environ)
-    app = create_app(settings, migrate=False)
-    settle_for_serving()
-    return app

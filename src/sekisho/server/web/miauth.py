@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sekisho.demo.notes import pack_user
 from sekisho.protocol.params import parse_form, parse_items
 from sekisho.protocol.redirects import build_redirect, host_of
 from sekisho.protocol.scopes import describe
@@ -67,5 +66,5 @@ async def check(request: Request) -> Response:
     user = await app.store.find_user(redeemed[0])
     if user is None:
         return JSONResponse({"ok": False}, headers={"Cache-Control": "no-store"})
-    body = {"ok": True, "token": redeemed[1], "user": pack_user(user)}
+    body = {"ok": True, "token": redeemed[1], "user": miauth.user_json(user)}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -146,18 +146,6 @@ async def revoke_app(request: Request) -> Response:
     return redirect("/settings/apps")
 
 
-async def user_notes(request: Request) -> Response:
-    """GET /@{username}: the user's public notes, newest first, so a person can see what a bot posted."""
-    app = state(request)
-    username = request.path_params["username"]
-    # Only a name a user can have is looked up (a NUL in the path would even fail PostgreSQL's query).
-    user = await app.store.find_user_by_name(username) if accounts.is_username(username) else None
-    if user is None:
-        raise InvalidRequest("there is no user with that name", status=404)
-    notes = [note for note in await app.store.list_user_notes(user.id) if note.visibility in ("public", "home")]
-    return page(request, "user.html", username=user.username, notes=notes, when=_when)
-
-
 def _when(seconds: int | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC") if seconds else "never"
 
