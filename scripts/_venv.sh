@@ -11,8 +11,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
-    "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$LOCK"
-    "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
+    # (pip's notes on a find-links folder that lacks a package are not worth a line each)
+    "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$LOCK" 2> >(grep -v "^WARNING: Location" >&2)
+    "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT" 2> >(grep -v "^WARNING: Location" >&2)
     echo "$digest" >"$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
