@@ -1,8 +1,8 @@
 """Natural batching of one kind of statement: what arrives while earlier batches are on their way goes in the next.
 
 A token endpoint under load sends many single-row INSERTs (or lookups) at once, and each costs a round trip whose
-client side (asyncpg's encoding, a socket write, a wake-up and a read) is about a third of a client_credentials
-request's CPU on the bench machine (bench/RESULTS.md, the floor rows). `Batcher` makes one statement of them.
+client side (asyncpg's encoding, a socket write, a wake-up and a read) is a large part of a client_credentials
+request's CPU. `Batcher` makes one statement of them.
 Nothing waits on a timer: a write that finds fewer than `flushes` batches in flight starts one at once, so a lone
 request goes as fast as before; under load, writes gather while the batches before them are being committed.
 
