@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -155,6 +156,9 @@ class SqliteDatabase:
 
     @classmethod
     async def open(cls, path: str) -> SqliteDatabase:
+        # A file that cannot be opened fails here, in sqlite3 itself: when aiosqlite's connect fails, its worker
+        # thread is left to finish after the event loop has closed, and prints a traceback of its own.
+        await asyncio.to_thread(_open_and_close, path)
         connections = []
         for _ in range(2):
             connection = await aiosqlite.connect(path, isolation_level=None)
@@ -349,6 +353,11 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _open_and_close(path: str) -> None:
+    """Open the SQLite file (creating it, as a connection would) and close it; sqlite3's error if it cannot be."""
+    sqlite3.connect(path).close()
 
 
 def sqlite_path(url: str) -> str:

@@ -439,6 +439,9 @@ FORGIVE_THROTTLE = Query(
     .values(failures=login_throttles.c.failures - 1)
 )
 DELETE_THROTTLE = Query(delete(login_throttles).where(login_throttles.c.key == bindparam("key")))
+DELETE_SPENT_THROTTLE = Query(
+    delete(login_throttles).where(login_throttles.c.key == bindparam("key"), login_throttles.c.failures <= 0)
+)
 
 # URL clients' cached pages: an upsert, since any worker may refresh one
 _URL_CLIENT: dict[str, Any] = {column.name: bindparam(column.name) for column in url_clients.c}

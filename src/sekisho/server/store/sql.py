@@ -454,10 +454,12 @@ class SqlStore:
             return reservation
 
     async def forgive_login_attempt(self, user_key: str, addr_key: str) -> None:
-        """A verified password: the account's attempts are forgotten, and the address's count loses this one."""
+        """A verified password: the account's attempts are forgotten, and the address's count loses this one (its
+        row goes when none are left)."""
         async with self.database.transaction() as tx:
             await tx.execute(q.DELETE_THROTTLE, key=user_key)
             await tx.execute(q.FORGIVE_THROTTLE, key=addr_key)
+            await tx.execute(q.DELETE_SPENT_THROTTLE, key=addr_key)  # no row is kept for an address with none
 
     # connected apps
     async def list_user_grants(self, user_id: str) -> list[tuple[Grant, int | None]]:
