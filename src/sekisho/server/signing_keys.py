@@ -19,7 +19,7 @@ from sekisho.server.entities import SigningKey
 from sekisho.server.store import Store
 
 FORGET_AFTER = 7 * 24 * 3600  # retired keys older than this are deleted at the next rotation
-SIGNER_MEMORY = 30  # seconds a process signs with the key it last read before reading the keys again
+SIGNER_MEMORY = 5  # seconds a process signs with the key it last read before reading the keys again
 
 
 def new_key(now: int) -> SigningKey:
