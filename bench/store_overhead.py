@@ -61,7 +61,7 @@ async def main(url: str, rounds: int, count: int) -> None:
             await connection.execute(q.INSERT_ACCESS_TOKEN.statements[store.database.dialect], access_row(i))
 
     async def driver_lookup(i: int) -> None:
-        await store.find_access_token(digests[i % len(digests)], 1)
+        await store.grants.find_access_token(digests[i % len(digests)], 1)
 
     async def engine_lookup(i: int) -> None:
         statement = q.FIND_ACCESS_TOKEN.statements[store.database.dialect]

@@ -175,7 +175,7 @@ def user_list(
     """List users."""
 
     async def users(store: Any) -> list[Any]:
-        return list(await store.list_users())
+        return list(await store.users.all())
 
     found = with_store(database, users)
     if as_json:
@@ -190,8 +190,8 @@ def user_remove(name: str, database: DatabaseOption = "sqlite:///sekisho.db") ->
     """Remove a user with their sessions, grants, tokens and notes."""
 
     async def remove(store: Any) -> bool:
-        user = await store.find_user_by_name(name)
-        return user is not None and bool(await store.remove_user(user.id))
+        user = await store.users.find_by_name(name)
+        return user is not None and bool(await store.users.remove(user.id))
 
     if not with_store(database, remove):
         fail(f"no user named {name!r}")
@@ -246,7 +246,7 @@ def client_list(
     """List registered clients."""
 
     async def clients(store: Any) -> list[Any]:
-        return list(await store.list_clients())
+        return list(await store.clients.all())
 
     found = with_store(database, clients)
     rows = [
@@ -274,7 +274,7 @@ def client_remove(client_id: str, database: DatabaseOption = "sqlite:///sekisho.
     """Remove a client with its grants and tokens."""
 
     async def remove(store: Any) -> bool:
-        return bool(await store.remove_client(client_id))
+        return bool(await store.clients.remove(client_id))
 
     if not with_store(database, remove):
         fail(f"no client {client_id!r}")
@@ -300,7 +300,7 @@ def keys_list(
     """List the signing keys, newest last (public parts only)."""
 
     async def keys(store: Any) -> list[Any]:
-        return list(await store.list_signing_keys())
+        return list(await store.keys.list_signing_keys())
 
     rows = [
         {"kid": k.kid, "algorithm": k.algorithm, "created_at": k.created_at, "retired_at": k.retired_at}

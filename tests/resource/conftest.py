@@ -64,7 +64,7 @@ class Subject:
         if self.kind == "store":
             store = await SqlStore.open(self.world.database, migrate_schema=False)
             try:
-                yield StoreVerifier(store, clock=self.world.clock)
+                yield StoreVerifier(store.grants, clock=self.world.clock)
             finally:
                 await store.close()
             return

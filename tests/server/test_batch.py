@@ -158,13 +158,15 @@ def test_many_tokens_at_once_are_each_written_only_while_their_own_client_is_reg
         try:
             clients = [(await _client(store, f"machine {n}"))[0] for n in range(3)]
             for client in clients:
-                assert await store.find_client(client.client_id, remembered=True) == client
-            assert await other.remove_client(clients[2].client_id)
+                assert await store.clients.recall(client.client_id, client.secret_digest) == client
+            assert await other.clients.remove(clients[2].client_id)
             issued = [(client, _token(client)) for _ in range(20) for client in clients]
-            written = await asyncio.gather(*(store.issue_client_token(token, client) for client, token in issued))
+            written = await asyncio.gather(
+                *(store.grants.issue_client_token(token, client) for client, token in issued)
+            )
             for (client, token), was_written in zip(issued, written, strict=True):
                 assert was_written is (client != clients[2])
-                found = await store.find_access_token(token.digest, NOW)
+                found = await store.grants.find_access_token(token.digest, NOW)
                 assert (found == token) is was_written, client.name
         finally:
             await store.close()
@@ -184,10 +186,10 @@ def test_many_lookups_at_once_each_get_their_own_answer(database: str) -> None:
             current, removed = [(await _client(store, f"caller {n}"))[0] for n in range(2)]
             live, revoked = _token(current), _token(current)
             for token in (live, revoked):
-                assert await store.issue_client_token(token, current)
-            await store.revoke_access_token(revoked.digest, NOW)
-            assert await store.find_client(removed.client_id, remembered=True) == removed
-            assert await other.remove_client(removed.client_id)
+                assert await store.grants.issue_client_token(token, current)
+            await store.grants.revoke_access_token(revoked.digest, NOW)
+            assert await store.clients.recall(removed.client_id, removed.secret_digest) == removed
+            assert await other.clients.remove(removed.client_id)
             asked = [
                 (live.digest, NOW, live),
                 (live.digest, live.expires_at, None),  # expired at that moment
@@ -201,8 +203,10 @@ def test_many_lookups_at_once_each_get_their_own_answer(database: str) -> None:
                 (tokens.digest("sek_at_unknown"), NOW, removed, (False, None)),
             ] * 5
             found, seen = await asyncio.gather(
-                asyncio.gather(*(store.find_access_token(digest, now) for digest, now, _ in asked)),
-                asyncio.gather(*(store.inspect_access_token(digest, now, by) for digest, now, by, _ in inspected)),
+                asyncio.gather(*(store.grants.find_access_token(digest, now) for digest, now, _ in asked)),
+                asyncio.gather(
+                    *(store.grants.inspect_access_token(digest, now, by) for digest, now, by, _ in inspected)
+                ),
             )
             assert found == [expected for *_, expected in asked]
             assert seen == [expected for *_, expected in inspected]
@@ -256,7 +260,8 @@ def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_eac
         try:
             client, _ = await _client(store, "machine")
             sent: list[str] = []
-            for connection in {id(store._write): store._write, id(store._read): store._read}.values():
+            grants = store.grants
+            for connection in {id(grants._write): grants._write, id(grants._read): grants._read}.values():
                 for method in ("fetch_one", "fetch_all"):
                     original = getattr(connection, method)
 
@@ -266,16 +271,16 @@ def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_eac
 
                     setattr(connection, method, counted)
             issued = [_token(client) for _ in range(60)]
-            assert all(await asyncio.gather(*(store.issue_client_token(token, client) for token in issued)))
+            assert all(await asyncio.gather(*(store.grants.issue_client_token(token, client) for token in issued)))
             issue_statements = len(sent)
-            found = await asyncio.gather(*(store.find_access_token(token.digest, NOW) for token in issued))
+            found = await asyncio.gather(*(store.grants.find_access_token(token.digest, NOW) for token in issued))
             assert found == issued
             lookup_statements = len(sent) - issue_statements
             codes = await _grants_with_codes(store, client, 60)
             before = len(sent)
             redeemed = await asyncio.gather(
                 *(
-                    store.redeem_code(_ask(c, client, NOW + 1), Given(_drawn(NOW + 1, absolute=NOW + 999)))
+                    store.grants.redeem_code(_ask(c, client, NOW + 1), Given(_drawn(NOW + 1, absolute=NOW + 999)))
                     for c in codes
                 )
             )
@@ -283,7 +288,9 @@ def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_eac
             before, redeem_statements = len(sent), len(sent) - before
             rotated = await asyncio.gather(
                 *(
-                    store.rotate_refresh_token(RefreshAsk(old.refresh.digest, client, NOW + 2), Given(_drawn(NOW + 2)))
+                    store.grants.rotate_refresh_token(
+                        RefreshAsk(old.refresh.digest, client, NOW + 2), Given(_drawn(NOW + 2))
+                    )
                     for old in given
                     if old.refresh is not None
                 )
@@ -303,7 +310,7 @@ def test_on_postgresql_requests_made_together_share_statements_and_on_sqlite_eac
 
 async def _grants_with_codes(store: SqlStore, client: Client, count: int) -> list[AuthorizationCode]:
     user = User(new_id(), f"user-{new_id()}", "$argon2id$unused", NOW)
-    await store.add_user(user)
+    await store.users.add(user)
     codes = []
     for _ in range(count):
         grant = Grant(new_id(), user.id, client.client_id, "read:account", NOW)
@@ -311,7 +318,7 @@ async def _grants_with_codes(store: SqlStore, client: Client, count: int) -> lis
         code = AuthorizationCode(
             digest, grant.id, client.client_id, user.id, REDIRECT_URI, grant.scope, "challenge", NOW + 60
         )
-        await store.issue_code(grant, code)
+        await store.grants.issue_code(grant, code)
         codes.append(code)
     return codes
 
@@ -356,7 +363,7 @@ def test_codes_redeemed_together_are_each_consumed_once_and_only_when_usable(dat
             ]
             outcomes = await asyncio.gather(
                 *(
-                    store.redeem_code(ask, new)
+                    store.grants.redeem_code(ask, new)
                     for ask, new in zip(asked + [ask for ask, _ in refused], given, strict=True)
                 )
             )
@@ -368,11 +375,11 @@ def test_codes_redeemed_together_are_each_consumed_once_and_only_when_usable(dat
             ] * 3
             assert outcomes[8:] == [Refused(reason) for _, reason in refused]
             for ask, new, outcome in zip(asked + [ask for ask, _ in refused], given, outcomes, strict=True):
-                found = await store.find_access_token(new.successors.access_digest, NOW + 6)
+                found = await store.grants.find_access_token(new.successors.access_digest, NOW + 6)
                 if isinstance(outcome, Refused):
                     assert found is None
                     refresh_digest = new.successors.refresh_digest
-                    assert refresh_digest is None or await store.find_refresh_token(refresh_digest) is None
+                    assert refresh_digest is None or await store.grants.find_refresh_token(refresh_digest) is None
                     continue
                 code = next(code for code in codes if code.digest == ask.digest)
                 assert found == outcome.tokens.access
@@ -381,11 +388,11 @@ def test_codes_redeemed_together_are_each_consumed_once_and_only_when_usable(dat
                 if new.successors.refresh_digest is None:
                     assert outcome.tokens.refresh is None
                     continue
-                stored = await store.find_refresh_token(new.successors.refresh_digest)
+                stored = await store.grants.find_refresh_token(new.successors.refresh_digest)
                 assert stored == outcome.tokens.refresh and stored is not None
                 assert (stored.expires_at, stored.absolute_expires_at) == (NOW + 1000, NOW + 1000)  # capped
             for code in codes:
-                now = await store.find_code(code.digest)
+                now = await store.grants.find_code(code.digest)
                 assert now is not None and (now.consumed_at == NOW + 5) is (code in codes[:5])
         finally:
             await store.close()
@@ -414,17 +421,17 @@ def test_refresh_tokens_rotated_together_are_each_consumed_once_and_only_when_us
                 drawn = _drawn(NOW + 1, absolute=absolute)
                 if number == 6:  # expired by the time it is used
                     drawn = replace(drawn, refresh_expires_at=NOW + 3)
-                new = _tokens(await store.redeem_code(_ask(code, owner, NOW + 1), Given(drawn)))
+                new = _tokens(await store.grants.redeem_code(_ask(code, owner, NOW + 1), Given(drawn)))
                 assert new.refresh is not None
                 issued.append(new.refresh)
-            await store.revoke_grant(issued[7].grant_id, NOW + 2)
+            await store.grants.revoke_grant(issued[7].grant_id, NOW + 2)
             stale = replace(client, secret_digest="0" * 64)  # as if registered again with another secret
             asked = [(old, client) for old in issued[:6]] + [(issued[0], client)] * 3
             refused = [(issued[9], client), (issued[6], client), (issued[7], client), (issued[8], stale)]
             given = [Given(_drawn(NOW + 5), read_first=read_first) for _ in asked + refused]
             outcomes = await asyncio.gather(
                 *(
-                    store.rotate_refresh_token(RefreshAsk(old.digest, who, NOW + 5), new)
+                    store.grants.rotate_refresh_token(RefreshAsk(old.digest, who, NOW + 5), new)
                     for (old, who), new in zip(asked + refused, given, strict=True)
                 )
             )
@@ -438,12 +445,15 @@ def test_refresh_tokens_rotated_together_are_each_consumed_once_and_only_when_us
             for (old, _), new, outcome in zip(asked + refused, given, outcomes, strict=True):
                 successors = new.successors
                 assert successors.refresh_digest is not None
-                stored = await store.find_refresh_token(successors.refresh_digest)
+                stored = await store.grants.find_refresh_token(successors.refresh_digest)
                 if isinstance(outcome, Refused):
-                    assert stored is None and await store.find_access_token(successors.access_digest, NOW + 6) is None
+                    assert (
+                        stored is None
+                        and await store.grants.find_access_token(successors.access_digest, NOW + 6) is None
+                    )
                     continue
                 assert outcome.tokens.refresh == stored and stored is not None
-                assert await store.find_access_token(successors.access_digest, NOW + 6) == outcome.tokens.access
+                assert await store.grants.find_access_token(successors.access_digest, NOW + 6) == outcome.tokens.access
                 access = outcome.tokens.access
                 assert (access.grant_id, access.user_id, access.scope) == (old.grant_id, old.user_id, old.scope)
                 assert (access.client_id, access.expires_at, access.created_at) == (
@@ -454,9 +464,9 @@ def test_refresh_tokens_rotated_together_are_each_consumed_once_and_only_when_us
                 assert stored.absolute_expires_at == old.absolute_expires_at
                 assert stored.expires_at == (NOW + 100 if old is issued[1] else NOW + 5 + 86400)
             for old in issued:
-                now = await store.find_refresh_token(old.digest)
+                now = await store.grants.find_refresh_token(old.digest)
                 assert now is not None and (now.consumed_at == NOW + 5) is (old in issued[:6])
-            touched = dict(await store.list_user_grants(codes[0].user_id))
+            touched = dict(await store.grants.list_user_grants(codes[0].user_id))
             assert {grant.id for grant, used in touched.items() if used == NOW + 5} == {c.grant_id for c in codes[:6]}
         finally:
             await store.close()

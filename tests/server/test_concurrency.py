@@ -27,6 +27,7 @@ from sekisho.server.settings import Settings
 from sekisho.server.signing_keys import Signer
 from sekisho.server.store import CodeAsk, Outcome, RefreshAsk, Successor
 from sekisho.server.store.sql import SqlStore
+from sekisho.server.store.sql.tokens import SqlGrants
 from sekisho.server.token import Minted
 from tests import sql
 from tests.conftest import ISSUER, REDIRECT_URI, World
@@ -36,7 +37,7 @@ from tests.live import pkce_pair as pkce
 ROUNDS = 5
 
 
-class LockstepStore(SqlStore):
+class LockstepGrants(SqlGrants):
     """Both racers enter the store's one redemption call at once. With drawn (opaque) successors that is one
     statement each on PostgreSQL, sent together; read first (a JWT, a narrower scope) both read the code or
     refresh token before either consumes it, the worst interleaving of the longer way. On SQLite each call is one
@@ -63,10 +64,11 @@ Racer = Callable[[SqlStore], Awaitable[Minted]]
 
 
 async def race(database: str, racer: Racer, *, lockstep: bool) -> list[Minted | BaseException]:
-    stores = [await LockstepStore.open(database, migrate_schema=False) for _ in range(2)]
+    stores = [await SqlStore.open(database, migrate_schema=False) for _ in range(2)]
     barrier = asyncio.Barrier(2)
     for store in stores:
-        store.barrier = barrier if lockstep else None
+        store.grants = LockstepGrants(store.database, store.clients)
+        store.grants.barrier = barrier if lockstep else None
     try:
         return await asyncio.gather(*(racer(store) for store in stores), return_exceptions=True)
     finally:
@@ -88,7 +90,7 @@ def api_status(world: World, access_token: str) -> int:
 
 async def exchange_in(store: SqlStore, world: World, code: str, verifier: str, *, signed: bool = False) -> Minted:
     """The grant as the token endpoint runs it; `signed`: a JWT, whose claims need the code read first."""
-    client = await store.find_client(world.public.client_id)
+    client = await store.clients.find(world.public.client_id)
     assert client is not None
     request = TokenRequest("authorization_code", code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
     settings = Settings(issuer=ISSUER, database=world.database)
@@ -133,7 +135,7 @@ def test_parallel_code_exchanges_in_the_store(world: World, lockstep: bool, read
 
 async def refresh_in(store: SqlStore, world: World, value: str, *, scope: str | None = None) -> Minted:
     """The grant as the token endpoint runs it; a `scope` (narrowing) needs the refresh token read first."""
-    client = await store.find_client(world.public.client_id)
+    client = await store.clients.find(world.public.client_id)
     assert client is not None
     settings = Settings(issuer=ISSUER, database=world.database)
     request = TokenRequest("refresh_token", refresh_token=value, scope=scope)
@@ -180,9 +182,9 @@ def test_store_keeps_no_consumed_code_usable(world: World) -> None:
             now = int(world.clock())
             assert winner.refresh_token is not None
             return (
-                await store.find_code(tokens.digest(code)),
-                await store.find_access_token(tokens.digest(winner.access_token), now),
-                await store.find_refresh_token(tokens.digest(winner.refresh_token)),
+                await store.grants.find_code(tokens.digest(code)),
+                await store.grants.find_access_token(tokens.digest(winner.access_token), now),
+                await store.grants.find_refresh_token(tokens.digest(winner.refresh_token)),
             )
         finally:
             await store.close()

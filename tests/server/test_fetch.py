@@ -409,7 +409,7 @@ def test_time_budget_before_the_headers(pages: ClientPages) -> None:
     pages.html("/", "<p>late</p>", delay=3)
     began = time.monotonic()
     assert fails(pages.url("/"), timeout=0.5) == f"127.0.0.1:{pages.port} did not answer within 0.5 s"
-    assert time.monotonic() - began < 1.5
+    assert time.monotonic() - began < 2.5  # the page answers after 3 s: well before that, on a busy machine too
 
 
 def test_time_budget_covers_the_whole_body(pages: ClientPages) -> None:
@@ -417,7 +417,7 @@ def test_time_budget_covers_the_whole_body(pages: ClientPages) -> None:
     pages.set("/", body=b"x" * 1000, chunk=10, drip=0.05)
     began = time.monotonic()
     assert fails(pages.url("/"), timeout=0.6) == f"127.0.0.1:{pages.port} did not answer within 0.6 s"
-    assert time.monotonic() - began < 1.5
+    assert time.monotonic() - began < 3.0  # the whole body takes 5 s: well before that, on a busy machine too
 
 
 def test_time_budget_covers_all_the_hops(pages: ClientPages) -> None:

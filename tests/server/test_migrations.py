@@ -56,7 +56,7 @@ def test_an_older_schema_is_upgraded_in_place_and_keeps_its_rows(empty: str) -> 
     async def upgraded() -> tuple[object, object]:
         store = await SqlStore.open(empty)  # what `sekisho serve` does on start: migrate to head
         try:
-            return await store.find_user_by_name("old-alice"), await store.find_client("old-app")
+            return await store.users.find_by_name("old-alice"), await store.clients.find("old-app")
         finally:
             await store.close()
 

@@ -10,14 +10,14 @@ from starlette.routing import Mount, Route
 from sekisho.app import create_app
 from sekisho.server.settings import build_settings
 from sekisho.server.web.openapi import build_document, load
-from tests.conftest import ISSUER, World
+from tests.conftest import ISSUER, World, make_world
 
 METHODS = ("get", "post", "put", "patch", "delete", "options")
 
 
-def app_operations() -> set[tuple[str, str]]:
+def app_operations(*, demo_api: bool = True) -> set[tuple[str, str]]:
     """(method, path) of every route in the route table, with Starlette's `{name:converter}` as OpenAPI's `{name}`."""
-    app = create_app(build_settings(database="sqlite:///unused.db", demo_api=True), migrate=False)
+    app = create_app(build_settings(database="sqlite:///unused.db", demo_api=demo_api), migrate=False)
     found: set[tuple[str, str]] = set()
     for route in app.routes:
         if isinstance(route, Mount):  # the static files: one GET with the file's name as a parameter
@@ -64,3 +64,12 @@ def test_the_document_is_served_with_the_issuer_and_cors(world: World) -> None:
     assert body["servers"] == [{"url": ISSUER}]
     assert body["paths"] == load()["paths"]
     assert world.http.post("/openapi.json").status_code == 405
+
+
+def test_without_the_demo_the_document_names_only_what_is_served(database: str) -> None:
+    """With the demo API off, /openapi.json documented /api/notes/create and /2/tweets anyway."""
+    with make_world(database, plugins=()) as world:
+        body = world.http.get("/openapi.json").json()
+    served = {path for _, path in app_operations(demo_api=False)}
+    assert set(body["paths"]) == served
+    assert "/api/i" not in body["paths"] and "/2/tweets" not in body["paths"] and "/oauth/token" in body["paths"]

@@ -70,17 +70,17 @@ def test_a_connection_lost_before_commit_is_a_503_and_leaves_no_half_issued_gran
     params = world.authorize_params(world.public.client_id)
     page = world.http.get("/oauth/authorize", params=params)
     assert page.status_code == 200, page.text
-    store = world.http.app.state.sekisho.store  # type: ignore[attr-defined]
-    healthy = store.database
-    store.database = CutBeforeCommit(healthy, world.database)
+    grants = world.http.app.state.sekisho.store.grants  # type: ignore[attr-defined]
+    healthy = grants._database
+    grants._database = cut = CutBeforeCommit(healthy, world.database)
     try:
         # Allow: issue_code writes the grant, then its code, in one transaction; COMMIT finds the backend gone.
         answer = world.http.post(
             "/oauth/authorize", data={**hidden_fields(page.text), "decision": "allow"}, follow_redirects=False
         )
-        assert len(store.database.cut) == 1
+        assert len(cut.cut) == 1
     finally:
-        store.database = healthy
+        grants._database = healthy
     assert answer.status_code == 503, answer.text
     assert int(answer.headers["retry-after"]) > 0
     assert "location" not in answer.headers  # no code went anywhere

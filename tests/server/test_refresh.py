@@ -316,7 +316,7 @@ def registered(world: World, client_id: str) -> Client:
     async def find() -> Client | None:
         store = await SqlStore.open(world.database, migrate_schema=False)
         try:
-            return await store.find_client(client_id)
+            return await store.clients.find(client_id)
         finally:
             await store.close()
 

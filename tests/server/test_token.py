@@ -98,7 +98,7 @@ def remove_client(world: World, client_id: str) -> None:
     async def remove() -> None:
         store = await SqlStore.open(world.database, migrate_schema=False)
         try:
-            assert await store.remove_client(client_id)
+            assert await store.clients.remove(client_id)
         finally:
             await store.close()
 
@@ -216,7 +216,7 @@ def test_a_client_changed_since_it_was_read_spends_no_code(signed_in: World) -> 
     async def exchange_as_stale_client() -> None:
         store = await SqlStore.open(world.database, migrate_schema=False)
         try:
-            client = await store.find_client(world.public.client_id)
+            client = await store.clients.find(world.public.client_id)
             assert client is not None
             stale = replace(client, secret_digest="0" * 64)  # as if removed and registered again
             request = TokenRequest("authorization_code", code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)

@@ -74,13 +74,13 @@ def test_the_body_deadline_holds_in_each_event_loop_the_app_meets() -> None:
     import pytest
     from starlette.types import Message, Receive, Scope, Send
 
-    from sekisho.server.web.transport import BodyTimeout, Transport
+    from sekisho.server.web.transport import BodyTimeout, Edge
 
     async def reads_the_body(scope: Scope, receive: Receive, send: Send) -> None:
         while (await receive()).get("more_body"):
             pass
 
-    transport = Transport(reads_the_body)
+    transport = Edge(reads_the_body)
     transport.body_seconds = 0.2
     scope = {"type": "http", "headers": [(b"content-length", b"10")]}
 

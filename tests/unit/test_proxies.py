@@ -9,7 +9,8 @@ import logging
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from sekisho.server.web.proxies import TrustedProxies, forwarded_client, parse_forwarded
+from sekisho.server.web.proxies import forwarded_client, parse_forwarded
+from sekisho.server.web.transport import Edge
 
 TRUSTED = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
@@ -79,7 +80,7 @@ def test_garbage_hops_are_untrusted_and_so_the_client() -> None:
     assert forwarded_client("10.0.0.1", {"x-forwarded-for": " , "}, TRUSTED) is None
 
 
-def _seen_scope(middleware: TrustedProxies, scope: Scope) -> Scope:
+def _seen_scope(middleware: Edge, scope: Scope) -> Scope:
     seen: list[Scope] = []
 
     async def app(inner: Scope, receive: Receive, send: Send) -> None:
@@ -101,7 +102,7 @@ def _scope(peer: str, *headers: tuple[bytes, bytes]) -> Scope:
 
 
 def test_middleware_rewrites_client_and_scheme_for_a_trusted_peer() -> None:
-    middleware = TrustedProxies(lambda *_: None, trusted=TRUSTED)  # type: ignore[arg-type]
+    middleware = Edge(lambda *_: None, trusted=TRUSTED)  # type: ignore[arg-type]
     scope = _seen_scope(
         middleware,
         _scope("10.0.0.1", (b"x-forwarded-for", b"198.51.100.1"), (b"x-forwarded-for", b"203.0.113.9")),
@@ -112,7 +113,7 @@ def test_middleware_rewrites_client_and_scheme_for_a_trusted_peer() -> None:
 
 
 def test_middleware_warns_once_about_an_untrusted_peer(caplog: pytest.LogCaptureFixture) -> None:
-    middleware = TrustedProxies(lambda *_: None, trusted=TRUSTED)  # type: ignore[arg-type]
+    middleware = Edge(lambda *_: None, trusted=TRUSTED)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, logger="sekisho"):
         for _ in range(3):
             scope = _seen_scope(middleware, _scope("203.0.113.9", (b"x-forwarded-for", b"192.0.2.1")))

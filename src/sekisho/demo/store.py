@@ -42,8 +42,15 @@ class ServerStore(Protocol):
     @property
     def database(self) -> Database: ...
 
-    async def find_user(self, user_id: str) -> User | None: ...
-    async def find_user_by_name(self, username: str) -> User | None: ...
+    @property
+    def users(self) -> Users: ...
+
+
+class Users(Protocol):
+    """What the demo reads of the server's users (sekisho.server.store.Users)."""
+
+    async def find(self, user_id: str) -> User | None: ...
+    async def find_by_name(self, username: str) -> User | None: ...
 
 
 class NotesStore:
@@ -64,10 +71,10 @@ class NotesStore:
         )
 
     async def find_user(self, user_id: str) -> User | None:
-        return await self.store.find_user(user_id)
+        return await self.store.users.find(user_id)
 
     async def find_user_by_name(self, username: str) -> User | None:
-        return await self.store.find_user_by_name(username)
+        return await self.store.users.find_by_name(username)
 
     async def add_note(self, note: Note) -> None:
         row = {name: getattr(note, name) for name in _NOTES.c.keys()}

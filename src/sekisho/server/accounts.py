@@ -33,7 +33,7 @@ async def create_user(store: Store, username: str, password: str, now: int) -> U
         passwords.check_password_rules(password)
     except ValueError as exc:
         raise AccountError(str(exc)) from exc
-    if await store.find_user_by_name(username) is not None:
+    if await store.users.find_by_name(username) is not None:
         raise AccountError(f"a user named {username!r} already exists")
     user = User(
         id=new_id(now * 1000),
@@ -41,12 +41,12 @@ async def create_user(store: Store, username: str, password: str, now: int) -> U
         password_hash=await passwords.hash_password(password),
         created_at=now,
     )
-    await store.add_user(user)
+    await store.users.add(user)
     return user
 
 
 async def authenticate(store: Store, username: str, password: str) -> User | None:
     """The user if the password is right; the same work is done for unknown usernames."""
-    user = await store.find_user_by_name(username) if is_username(username) else None
+    user = await store.users.find_by_name(username) if is_username(username) else None
     ok = await passwords.verify_password(user.password_hash if user else None, password)
     return user if ok else None

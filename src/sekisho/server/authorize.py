@@ -97,7 +97,7 @@ async def issue_code(store: Store, checked: CheckedAuthorization, user: User, *,
         scope=join_scope(checked.scope),
         created_at=now,
     )
-    await store.issue_code(
+    await store.grants.issue_code(
         grant,
         AuthorizationCode(
             digest=tokens.digest(code),

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from sekisho.errors import InvalidClient, InvalidRequest
 from sekisho.protocol.credentials import parse_basic
-from sekisho.protocol.tokens import digest_matches
 from sekisho.server import clients
 from sekisho.server.entities import Client
 from sekisho.server.store import Store
@@ -14,15 +13,9 @@ from sekisho.server.url_clients import UrlClients
 
 
 async def authenticate(
-    authorization: str | None,
-    params: Mapping[str, str],
-    store: Store,
-    url_clients: UrlClients,
-    *,
-    remembered: bool = False,
+    authorization: str | None, params: Mapping[str, str], store: Store, url_clients: UrlClients
 ) -> Client:
-    """The authenticated client, or raise `invalid_client` (401) / `invalid_request`; `remembered`: see
-    `Store.find_client`."""
+    """The authenticated client, or raise `invalid_client` (401) / `invalid_request`."""
     basic = parse_basic(authorization) if authorization else None
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     if basic and body_secret is not None:
@@ -33,24 +26,4 @@ async def authenticate(
     client_id, secret = basic if basic else (body_id, body_secret)
     if client_id is None:
         raise InvalidClient("client authentication is required: send client_id (and a secret if you have one)")
-    client = await clients.resolve(client_id, store, url_clients, remembered=remembered)
-    try:
-        check_secret(client, secret or None)
-    except InvalidClient:
-        if not remembered:
-            raise
-        # Memory may hold an older registration of this client_id: the database decides a refusal.
-        client = await clients.resolve(client_id, store, url_clients)
-        check_secret(client, secret or None)
-    return client
-
-
-def check_secret(client: Client, secret: str | None) -> None:
-    if client.secret_digest is None:
-        if secret is not None:
-            raise InvalidClient("this client is public and has no secret; send client_id only")
-        return
-    if secret is None:
-        raise InvalidClient("this client is confidential: authenticate with its client secret")
-    if not digest_matches(secret, client.secret_digest):
-        raise InvalidClient("client authentication failed", detail=f"wrong secret for {client.client_id}")
+    return await clients.authenticated(client_id, secret or None, store, url_clients)

@@ -82,8 +82,8 @@ def parse_json(
 
 def parse_html(client_id: str, fetched: Fetched, *, allow_private: bool) -> ClientMetadata:
     """Redirect URIs from <link rel="redirect_uri">; name and logo from the h-app whose u-url is the client_id."""
-    # Imported at the first client page, not at start: mf2py brings requests, BeautifulSoup and html5lib, about
-    # 13 MiB in every serving process that may never see a URL client (bench/RESULTS.md).
+    # Imported at the first client page, not at start: mf2py brings requests, BeautifulSoup and html5lib into a
+    # serving process that may never see a URL client (docs/performance.md).
     import mf2py
 
     try:

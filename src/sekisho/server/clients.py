@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sekisho.errors import InvalidClient, InvalidRequest
-from sekisho.protocol import client_ids
+from sekisho.protocol import client_ids, tokens
 from sekisho.server.entities import Client
 from sekisho.server.store import Store
 
@@ -22,12 +22,11 @@ async def resolve(
     *,
     fetch: bool = False,
     status: int = 401,
-    remembered: bool = False,
 ) -> Client:
     """The client, or `invalid_client` with the given status (400 on the authorization endpoint).
 
-    A URL client's page is fetched only when `fetch` is set (authorization); the token endpoint needs only its id.
-    `remembered`: a registered client may come from memory (see `Store.find_client`).
+    A URL client's page is fetched only when `fetch` is set (authorization); the token endpoint needs only its id
+    (and authenticates a registered one with `authenticated`).
     """
     if client_id is None:
         raise InvalidRequest("client_id is required")
@@ -35,7 +34,36 @@ async def resolve(
         raise InvalidClient("client_id is too long", status=status)
     if client_ids.is_url(client_id):
         return await url_clients.resolve(client_id) if fetch else url_clients.known(client_id, status=status)
-    client = await store.find_client(client_id, remembered=remembered)
+    client = await store.clients.find(client_id)
     if client is None:
         raise InvalidClient("unknown client_id", detail=f"client_id={client_id!r}", status=status)
     return client
+
+
+async def authenticated(client_id: str, secret: str | None, store: Store, url_clients: UrlClients) -> Client:
+    """The client named at the token, introspection or revocation endpoint, checked against `secret` (RFC 6749
+    §2.3.1); a registered one may be recalled from memory (`Clients.recall`), as the statements that follow re-check
+    its registration."""
+    if len(client_id) > MAX_CLIENT_ID_LENGTH:
+        raise InvalidClient("client_id is too long")
+    if client_ids.is_url(client_id):
+        client = url_clients.known(client_id, status=401)
+    else:
+        presented = None if secret is None else tokens.digest(secret)
+        found = await store.clients.recall(client_id, presented)
+        if found is None:
+            raise InvalidClient("unknown client_id", detail=f"client_id={client_id!r}")
+        client = found
+    check_secret(client, secret)
+    return client
+
+
+def check_secret(client: Client, secret: str | None) -> None:
+    if client.secret_digest is None:
+        if secret is not None:
+            raise InvalidClient("this client is public and has no secret; send client_id only")
+        return
+    if secret is None:
+        raise InvalidClient("this client is confidential: authenticate with its client secret")
+    if not tokens.digest_matches(secret, client.secret_digest):
+        raise InvalidClient("client authentication failed", detail=f"wrong secret for {client.client_id}")

@@ -22,7 +22,7 @@ class ConnectedApp:
 
 async def list_apps(store: Store, user_id: str) -> list[ConnectedApp]:
     by_client: dict[str, list[tuple[str, str, int, int | None]]] = {}
-    for grant, last_used in await store.list_user_grants(user_id):
+    for grant, last_used in await store.grants.list_user_grants(user_id):
         by_client.setdefault(grant.client_id, []).append((grant.id, grant.scope, grant.created_at, last_used))
     apps = []
     for client_id, grants in by_client.items():
@@ -31,7 +31,7 @@ async def list_apps(store: Store, user_id: str) -> list[ConnectedApp]:
         apps.append(
             ConnectedApp(
                 client_id=client_id,
-                name=await store.find_app_name(client_id) or client_id,
+                name=await store.clients.app_name(client_id) or client_id,
                 host=(urlsplit(client_id).netloc or None) if client_id.startswith(("https://", "http://")) else None,
                 scope=scope,
                 granted_at=min(created for _, _, created, _ in grants),
@@ -44,7 +44,7 @@ async def list_apps(store: Store, user_id: str) -> list[ConnectedApp]:
 
 async def revoke_app(store: Store, user_id: str, client_id: str, now: int) -> bool:
     """Revoke every grant (and so every token) the user gave this client; False if there was none."""
-    grant_ids = [grant.id for grant, _ in await store.list_user_grants(user_id) if grant.client_id == client_id]
+    grant_ids = [grant.id for grant, _ in await store.grants.list_user_grants(user_id) if grant.client_id == client_id]
     for grant_id in grant_ids:
-        await store.revoke_grant(grant_id, now)
+        await store.grants.revoke_grant(grant_id, now)
     return bool(grant_ids)

@@ -96,7 +96,7 @@ def refresh_expiry(idle_expires_at: int, absolute_expires_at: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Successors:
-    """What a redemption (Store.redeem_code, Store.rotate_refresh_token) writes of the new tokens: their digests and
+    """What a redemption (Grants.redeem_code, Grants.rotate_refresh_token) writes of the new tokens: their digests and
     expiry times. Grant, user and scope come from what is consumed, and the new refresh token's expiry is capped by
     its absolute expiry."""
 

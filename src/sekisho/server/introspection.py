@@ -31,11 +31,11 @@ async def introspect(params: Mapping[str, str], caller: Client, store: Store, is
     digest = tokens.digest(token)
     found: AccessToken | RefreshToken | None
     if token.startswith(tokens.REFRESH_TOKEN):
-        current, refresh = await store.inspect_refresh_token(digest, caller)
+        current, refresh = await store.grants.inspect_refresh_token(digest, caller)
         found = refresh if refresh is not None and _alive(refresh, now) else None
         token_type = "refresh_token"
     else:
-        current, found = await store.inspect_access_token(digest, now, caller)  # neither expired nor revoked
+        current, found = await store.grants.inspect_access_token(digest, now, caller)  # neither expired nor revoked
         token_type = "Bearer"
     if not current:
         raise InvalidClient("unknown client_id", detail=f"client_id={caller.client_id!r} is no longer registered")
@@ -54,7 +54,7 @@ async def introspect(params: Mapping[str, str], caller: Client, store: Store, is
     }
     if found.user_id is None:
         return body
-    user = await store.find_user(found.user_id)
+    user = await store.users.find(found.user_id)
     if user is None:
         return INACTIVE
     return body | {"sub": user.id, "username": user.username}

@@ -67,7 +67,7 @@ async def decide(store: Store, request: MiAuthRequest, user: User, *, allowed: b
         created_at=now,
         expires_at=now + DECISION_TTL,
     )
-    if not await store.record_miauth(decision):
+    if not await store.miauth.record(decision):
         raise InvalidRequest("this MiAuth session was already decided; the app must start a new one")
 
 
@@ -87,7 +87,7 @@ async def redeem(store: Store, settings: Settings, session: str, now: int) -> tu
         return grant, minted.records
 
     tokens_by_session: dict[str, str] = {}
-    redeemed = await store.redeem_miauth(session, now, records)
+    redeemed = await store.miauth.redeem(session, now, records)
     if redeemed is None:
         return None
     return redeemed[0], tokens_by_session[session]

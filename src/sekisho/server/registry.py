@@ -81,5 +81,5 @@ async def register_client(
         created_at=now,
         resource_server=resource_server,
     )
-    await store.add_client(client)
+    await store.clients.add(client)
     return client, secret

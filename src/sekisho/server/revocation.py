@@ -29,16 +29,16 @@ async def revoke(params: Mapping[str, str], client: Client, store: Store, now: i
 
 
 async def _revoke_refresh(digest: str, client: Client, store: Store, now: int) -> bool:
-    found = await store.find_refresh_token(digest)
+    found = await store.grants.find_refresh_token(digest)
     if found is None or not may_handle(client, found.client_id):
         return False
-    await store.revoke_grant(found.grant_id, now)
+    await store.grants.revoke_grant(found.grant_id, now)
     return True
 
 
 async def _revoke_access(digest: str, client: Client, store: Store, now: int) -> bool:
-    found = await store.find_access_token(digest, now)
+    found = await store.grants.find_access_token(digest, now)
     if found is None or not may_handle(client, found.client_id):
         return False
-    await store.revoke_access_token(digest, now)
+    await store.grants.revoke_access_token(digest, now)
     return True

@@ -22,7 +22,7 @@ async def prepare(settings: Settings) -> list[str]:
         lines: list[str] = []
         if settings.demo:
             lines += await seed_demo(store, settings)
-        elif await store.count_users() == 0:
+        elif await store.users.count() == 0:
             lines.append("No users yet. Create one with:  sekisho user add alice")
         return lines
     finally:
@@ -32,17 +32,17 @@ async def prepare(settings: Settings) -> list[str]:
 async def seed_demo(store: SqlStore, settings: Settings) -> list[str]:
     now = int(time.time())
     password = secrets.token_urlsafe(12)
-    user = await store.find_user_by_name(DEMO_USERNAME)
+    user = await store.users.find_by_name(DEMO_USERNAME)
     if user is None:
         await create_user(store, DEMO_USERNAME, password, now)
     else:
-        await store.set_password(user.id, await passwords.hash_password(password))
+        await store.users.set_password(user.id, await passwords.hash_password(password))
     redirect_uris = (f"{settings.issuer}/demo/callback", "http://127.0.0.1/callback")
-    client = await store.find_client(DEMO_CLIENT_ID)
+    client = await store.clients.find(DEMO_CLIENT_ID)
     if client is None or client.redirect_uris != redirect_uris:
         if client is not None:
-            await store.remove_client(DEMO_CLIENT_ID)
-        await store.add_client(
+            await store.clients.remove(DEMO_CLIENT_ID)
+        await store.clients.add(
             Client(
                 client_id=DEMO_CLIENT_ID,
                 name="sekisho demo app",

@@ -35,8 +35,8 @@ def new_key(now: int) -> SigningKey:
 async def rotate(store: Store, now: int) -> SigningKey:
     """A new signing key; the others are retired now, still published until their tokens expire."""
     key = new_key(now)
-    await store.add_signing_key(key, retire_others=True)
-    await store.delete_signing_keys_retired_before(now - FORGET_AFTER)
+    await store.keys.add_signing_key(key, retire_others=True)
+    await store.keys.delete_signing_keys_retired_before(now - FORGET_AFTER)
     return key
 
 
@@ -107,16 +107,16 @@ class SigningKeys:
         """Sign with the newest unretired key (made on first use), as read at most `SIGNER_MEMORY` seconds ago."""
         if self._last is not None and self._read_at <= now < self._read_at + SIGNER_MEMORY:
             return self._last
-        active = [key for key in await self._store.list_signing_keys() if key.retired_at is None]
+        active = [key for key in await self._store.keys.list_signing_keys() if key.retired_at is None]
         if not active:
-            await self._store.add_signing_key(new_key(now), retire_others=False)
-            active = [key for key in await self._store.list_signing_keys() if key.retired_at is None]
+            await self._store.keys.add_signing_key(new_key(now), retire_others=False)
+            active = [key for key in await self._store.keys.list_signing_keys() if key.retired_at is None]
         self._last, self._read_at = Signer(self._parse(active[-1])), now
         return self._last
 
     async def jwks(self, now: int) -> dict[str, Any]:
         """RFC 7517 JWK Set of the public keys whose tokens may still be alive."""
-        keys = await self._store.list_signing_keys()
+        keys = await self._store.keys.list_signing_keys()
         alive = [key for key in keys if key.retired_at is None or key.retired_at + self._horizon > now]
         return {"keys": [self._parse(key).as_dict(private=False) for key in alive]}
 

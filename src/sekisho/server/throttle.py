@@ -1,7 +1,7 @@
 """Login throttling, kept in the store: per account it blocks, per address it only delays (docs/security.md).
 
 Every attempt is counted before its password is checked, in one atomic step with every other attempt on the same
-account and address (`Store.reserve_login_attempt`), so a parallel burst is judged one attempt at a time; a verified
+account and address (`Throttle.reserve`), so a parallel burst is judged one attempt at a time; a verified
 password forgives its attempt (`forgive`).
 
 - The account: `ACCOUNT_FREE_FAILURES` attempts free, then 1 s, 2 s, 4 s … up to 15 minutes during which the account
@@ -65,9 +65,9 @@ def _recent(attempts: LoginAttempts, now: int) -> int:
 async def reserve(store: Store, username: str, address: str, now: int) -> Reservation:
     """Count this attempt before its password is checked, or refuse it (see `judge`)."""
     user_key, addr_key = keys(username, address)
-    return await store.reserve_login_attempt(user_key, addr_key, now, lambda account, addr: judge(account, addr, now))
+    return await store.throttle.reserve(user_key, addr_key, now, lambda account, addr: judge(account, addr, now))
 
 
 async def forgive(store: Store, username: str, address: str) -> None:
     """The password verified: the account's attempts are forgotten, and the address's count loses this one."""
-    await store.forgive_login_attempt(*keys(username, address))
+    await store.throttle.forgive(*keys(username, address))

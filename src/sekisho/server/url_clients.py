@@ -63,11 +63,11 @@ class UrlClients:
         """The client its page describes, or `invalid_client` (400) saying what went wrong."""
         normalized = normalize(client_id, self.fetcher)
         now = int(self.clock())
-        found = await self.store.find_url_client(normalized, now)
+        found = await self.store.clients.find_url_client(normalized, now)
         if found is None:
             found, ttl = await self._fetch(normalized, requested=client_id)
             if ttl > 0:
-                await self.store.save_url_client(found, now, now + ttl)
+                await self.store.clients.save_url_client(found, now, now + ttl)
         return virtual_client(normalized, found)
 
     async def _fetch(self, client_id: str, *, requested: str) -> tuple[ClientMetadata, int]:

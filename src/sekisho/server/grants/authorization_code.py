@@ -1,5 +1,5 @@
 """The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6): find the code, check it, consume it and issue
-tokens, once, in one store call (`Store.redeem_code`)."""
+tokens, once, in one store call (`Grants.redeem_code`)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
     ask = CodeAsk(digest, client, redirect_uri, pkce.challenge_of(request.code_verifier), ctx.now)
     refresh = "refresh_token" in client.grant_types
     issue = Issue(ctx.settings, ctx.now, client.client_id, refresh=refresh, new_family=True, signer=ctx.signer)
-    outcome = await ctx.store.redeem_code(ask, issue)
+    outcome = await ctx.store.grants.redeem_code(ask, issue)
     if isinstance(outcome, Refused):
         await refuse_code(outcome, request, client, ctx)
     return issue.minted(outcome.tokens)

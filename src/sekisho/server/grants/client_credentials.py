@@ -30,6 +30,6 @@ async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Min
         signer=ctx.signer,
     )
     # The client may come from memory: the insert checks it is still registered with the same secret.
-    if not await ctx.store.issue_client_token(minted.records.access, client):
+    if not await ctx.store.grants.issue_client_token(minted.records.access, client):
         raise InvalidClient("unknown client_id", detail=f"client_id={client.client_id!r} is no longer registered")
     return minted

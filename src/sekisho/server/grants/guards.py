@@ -23,7 +23,7 @@ async def refuse(
         # Removed (or registered again with another secret) since this process read it: RFC 6749 §5.2.
         raise InvalidClient("unknown client_id", detail=f"client_id={client.client_id!r} is no longer registered")
     if refused.reason == "replayed" and refused.grant_id is not None:
-        await ctx.store.revoke_grant(refused.grant_id, ctx.now)
+        await ctx.store.grants.revoke_grant(refused.grant_id, ctx.now)
         security_event(event, client_id=client.client_id, grant_id=refused.grant_id)
         raise InvalidGrant(messages["replayed"], detail=f"grant {refused.grant_id} revoked")
     raise InvalidGrant(messages[refused.reason])

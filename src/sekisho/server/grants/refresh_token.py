@@ -1,5 +1,5 @@
 """The refresh_token grant with rotation and reuse detection (RFC 6749 §6, RFC 9700 §4.14.2): find the refresh
-token, check it, consume it and issue its successors, once, in one store call (`Store.rotate_refresh_token`)."""
+token, check it, consume it and issue its successors, once, in one store call (`Grants.rotate_refresh_token`)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         signer=ctx.signer,
         narrow=None if asked is None else narrow,
     )
-    outcome = await ctx.store.rotate_refresh_token(RefreshAsk(digest, client, ctx.now), issue)
+    outcome = await ctx.store.grants.rotate_refresh_token(RefreshAsk(digest, client, ctx.now), issue)
     if isinstance(outcome, Refused):
         await refuse(outcome, REFUSALS, ctx, client, event="refresh_token_reuse")
     return issue.minted(outcome.tokens)

@@ -1,7 +1,8 @@
-"""Run SQLAlchemy Core statements at raw driver speed.
+"""Run SQLAlchemy Core statements directly on the driver.
 
-Each statement is compiled once per dialect to SQL text and a parameter order, then executed directly on
-aiosqlite or asyncpg: no engine, no greenlet hop per statement (MACHINE-NOTES.md: 0.3–0.5 ms vs 0.05–0.12 ms).
+Each statement is compiled once per dialect, through SQLAlchemy's public compiler API, to SQL text and a parameter
+order, then executed directly on aiosqlite or asyncpg: no engine, no greenlet hop per statement (why: the shared
+MACHINE-NOTES.md and docs/performance.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.selectable import CTE, Select
@@ -77,8 +78,12 @@ class Query:
         """SQL text, the order of its parameters, and the values of literals the statement binds itself."""
         found = self._compiled.get(dialect)
         if found is None:
-            compiled: Compiled = self.statements[dialect].compile(dialect=_DIALECTS[dialect])
-            names = tuple(compiled.positiontup or ())  # type: ignore[attr-defined]
+            compiled = self.statements[dialect].compile(dialect=_DIALECTS[dialect])
+            if not isinstance(compiled, SQLCompiler):
+                raise TypeError(f"not a SQL statement: {self.statements[dialect]!r}")
+            # The bound parameters in the order of the driver's placeholders, from SQLAlchemy's public API.
+            expanded = compiled.construct_expanded_state(dict.fromkeys(compiled.binds), escape_names=False)
+            names = tuple(expanded.positiontup or ())
             literals = {name: value for name, value in compiled.params.items() if value is not None}
             found = (str(compiled), names, literals)
             self._compiled[dialect] = found

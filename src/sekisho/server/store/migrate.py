@@ -2,7 +2,7 @@
 
 Alembic (with Mako) and SQLAlchemy's async engine are imported only when a schema is to be built or upgraded: a
 start on a current schema, the usual one, reads the revision with the store's own connection (`is_current`) and
-keeps them (with greenlet, about 15 MiB) out of every serving process (bench/RESULTS.md, ninth pass).
+keeps them (and greenlet) out of every serving process (docs/performance.md).
 """
 
 from __future__ import annotations

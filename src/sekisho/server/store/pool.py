@@ -1,10 +1,10 @@
 """A small pool of asyncpg connections for `driver.PostgresDatabase`.
 
-It keeps idle connections in a list and hands a released one straight to the next waiter (asyncpg's own pool
-re-arms a timer, enters a timeout context and shields a new Task on every release; docs/performance.md has the
-A/B that keeps this one). Connections keep no session state (no SET, LISTEN,
-advisory locks or cursors), so nothing is reset on release. One that is closed, still in a transaction, or was in
-use when anything but a plain SQL error happened is terminated, and its place is filled on demand.
+It keeps idle connections in a list and hands a released one straight to the next waiter (asyncpg's own pool re-arms
+a timer, enters a timeout context and shields a new Task on every release; docs/performance.md has the A/B that keeps
+this one). Connections keep no session state (no SET, LISTEN, advisory locks or cursors), so nothing is reset on
+release. One that is closed, still in a transaction, or was in use when anything but a plain SQL error happened is
+terminated, and its place is filled on demand.
 """
 
 from __future__ import annotations

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, cast, delete, func, insert, or_, select, update
+from sqlalchemy import Column, Integer, String, Table, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from sekisho.server.entities import AccessToken, AuthorizationCode, Client, Grant, RefreshToken, SigningKey, User
 from sekisho.server.store.driver import Query
 from sekisho.server.store.schema import (
     access_tokens,
@@ -32,49 +34,17 @@ def _insert(table: object) -> Query:
     return Query(insert(table).values({column.name: bindparam(column.name) for column in columns}))  # type: ignore[arg-type]
 
 
-USER_COLUMNS = (users.c.id, users.c.username, users.c.password_hash, users.c.created_at)
-CLIENT_COLUMNS = (
-    clients.c.client_id,
-    clients.c.name,
-    clients.c.redirect_uris,
-    clients.c.grant_types,
-    clients.c.scopes,
-    clients.c.secret_digest,
-    clients.c.created_at,
-    clients.c.resource_server,
-)
-CODE_COLUMNS = (
-    authorization_codes.c.digest,
-    authorization_codes.c.grant_id,
-    authorization_codes.c.client_id,
-    authorization_codes.c.user_id,
-    authorization_codes.c.redirect_uri,
-    authorization_codes.c.scope,
-    authorization_codes.c.code_challenge,
-    authorization_codes.c.expires_at,
-    authorization_codes.c.consumed_at,
-)
-ACCESS_COLUMNS = (
-    access_tokens.c.digest,
-    access_tokens.c.grant_id,
-    access_tokens.c.client_id,
-    access_tokens.c.user_id,
-    access_tokens.c.scope,
-    access_tokens.c.expires_at,
-    access_tokens.c.created_at,
-)
-REFRESH_COLUMNS = (
-    refresh_tokens.c.digest,
-    refresh_tokens.c.grant_id,
-    refresh_tokens.c.client_id,
-    refresh_tokens.c.user_id,
-    refresh_tokens.c.scope,
-    refresh_tokens.c.expires_at,
-    refresh_tokens.c.absolute_expires_at,
-    refresh_tokens.c.created_at,
-    refresh_tokens.c.consumed_at,
-    refresh_tokens.c.revoked_at,
-)
+def columns(table: Table, record: type, *, absent: Collection[str] = ()) -> tuple[Column[Any], ...]:
+    """The columns of `table` named like `record`'s fields, in field order, but those in `absent`: a row of them
+    builds the record by name (a new field is a new column, read everywhere at once)."""
+    return tuple(table.c[field.name] for field in fields(record) if field.name not in absent)
+
+
+USER_COLUMNS = columns(users, User)
+CLIENT_COLUMNS = columns(clients, Client, absent=("logo", "client_uri"))  # URL clients' fields: see url_clients
+CODE_COLUMNS = columns(authorization_codes, AuthorizationCode)
+ACCESS_COLUMNS = columns(access_tokens, AccessToken)
+REFRESH_COLUMNS = columns(refresh_tokens, RefreshToken)
 
 # users
 INSERT_USER = _insert(users)
@@ -193,7 +163,7 @@ FIND_REFRESH_TOKEN = Query(select(*REFRESH_COLUMNS).where(refresh_tokens.c.diges
 FIND_REFRESH_TOKENS = _find_many(REFRESH_COLUMNS)
 FIND_CODES = _find_many(CODE_COLUMNS)
 
-# Redemptions (Store.redeem_code, Store.rotate_refresh_token). What a request must match to consume a code or refresh
+# Redemptions (Grants.redeem_code, Grants.rotate_refresh_token). What a request must match to consume a code or refresh
 # token besides its digest: the asking client's, unexpired, unused (a refresh token also unrevoked), and for a code
 # the same redirect_uri and PKCE challenge. CONTRACT.md §3: single use is one atomic statement.
 _MATCHED = {
@@ -367,7 +337,9 @@ FIND_SECRET = Query(select(server_secrets.c.value).where(server_secrets.c.name =
 
 # JWT signing keys: a handful of rows, read whole
 INSERT_SIGNING_KEY = _insert(signing_keys)
-LIST_SIGNING_KEYS = Query(select(signing_keys).order_by(signing_keys.c.created_at, signing_keys.c.kid))
+LIST_SIGNING_KEYS = Query(
+    select(*columns(signing_keys, SigningKey)).order_by(signing_keys.c.created_at, signing_keys.c.kid)
+)
 RETIRE_SIGNING_KEYS = Query(
     update(signing_keys)
     .where(signing_keys.c.kid != bindparam("kid"), signing_keys.c.retired_at.is_(None))
@@ -479,7 +451,7 @@ CONSUME_MIAUTH = Query(
 
 # connected apps (the user's grants, by client)
 LIST_USER_GRANTS = Query(
-    select(grants.c.id, grants.c.client_id, grants.c.scope, grants.c.created_at, grants.c.last_used_at)
+    select(*columns(grants, Grant), grants.c.last_used_at)
     .where(grants.c.user_id == bindparam("user_id"), grants.c.revoked_at.is_(None))
     .order_by(grants.c.created_at, grants.c.id)
 )

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from sekisho.errors import OAuthError
 from sekisho.resource import StoreVerifier
 from sekisho.resource.asgi import route
+from sekisho.server.entities import AccessToken
 from sekisho.server.fetch import AddressPolicy, Fetcher, Resolver, system_resolver
 from sekisho.server.purge import INTERVAL as PURGE_INTERVAL
 from sekisho.server.purge import purging
@@ -32,7 +33,6 @@ from sekisho.server.store.driver import Query
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
 from sekisho.server.web import health, miauth, oauth, observe, openapi, pages
-from sekisho.server.web.proxies import TrustedProxies
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import (
     handle_client_disconnect,
@@ -43,7 +43,7 @@ from sekisho.server.web.responses import (
 )
 from sekisho.server.web.routing import IndexedRouter
 from sekisho.server.web.sessions import Csrf
-from sekisho.server.web.transport import Transport
+from sekisho.server.web.transport import Edge
 
 STATIC = Path(__file__).parent / "static"
 
@@ -73,6 +73,16 @@ class Host:
 Plugin = Callable[[Host], Sequence[BaseRoute]]
 
 
+class _StoredTokens:
+    """The store's access tokens for `StoreVerifier`, which is made before the store connects and has its parts."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    async def find_access_token(self, digest: str, now: int) -> AccessToken | None:
+        return await self._store.grants.find_access_token(digest, now)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -89,13 +99,13 @@ def create_app(
     each of `plugins` adds routes (sekisho.app mounts the demo this way)."""
     store = SqlStore(settings.database)
     policy = address_policy or AddressPolicy(allow_private=settings.allow_private_client_ids)
-    verifier = StoreVerifier(store, clock=clock)
+    verifier = StoreVerifier(_StoredTokens(store), clock=clock)
     host = Host(store, verifier, clock, page, Query)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.connect(migrate_schema=migrate)
-        key = await store.server_secret("csrf", secrets.token_hex(32), int(clock()))
+        key = await store.keys.server_secret("csrf", secrets.token_hex(32), int(clock()))
         app.state.settings = settings
         fetcher = Fetcher.for_issuer(settings.issuer, policy, resolver)
         url_clients = UrlClients(store, fetcher, clock)
@@ -139,9 +149,9 @@ def create_app(
     ]
     app = Starlette(
         middleware=[
-            Middleware(TrustedProxies, trusted=settings.trusted_proxies),
+            # Observe reads the client's address once Edge has set it, so it also counts Edge's refusals.
             Middleware(observe.Observe, log_requests=settings.log_format == "json"),
-            Middleware(Transport, hsts=settings.issuer.startswith("https://")),
+            Middleware(Edge, trusted=settings.trusted_proxies, hsts=settings.issuer.startswith("https://")),
         ],
         exception_handlers={
             OAuthError: handle_oauth_error,

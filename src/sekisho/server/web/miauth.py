@@ -63,7 +63,7 @@ async def check(request: Request) -> Response:
     redeemed = await miauth.redeem(app.store, app.settings, request.path_params["session"], app.now())
     if redeemed is None:
         return JSONResponse({"ok": False}, headers={"Cache-Control": "no-store"})
-    user = await app.store.find_user(redeemed[0])
+    user = await app.store.users.find(redeemed[0])
     if user is None:
         return JSONResponse({"ok": False}, headers={"Cache-Control": "no-store"})
     body = {"ok": True, "token": redeemed[1], "user": miauth.user_json(user)}

@@ -139,11 +139,11 @@ async def token(request: Request) -> Response:
 
 
 async def grant(request: Request, req: TokenRequest, params: dict[str, str]) -> Minted:
-    """Authenticate the client and run its grant, once. The client may come from memory: the grant's one write
-    re-checks it, and a client removed meanwhile is refused there (`invalid_client`)."""
+    """Authenticate the client and run its grant, once. The client may be recalled from memory: the grant's one
+    write re-checks it, and a client removed meanwhile is refused there (`invalid_client`)."""
     app = state(request)
     authorization = request.headers.get("authorization")
-    client = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=True)
+    client = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
     handler = HANDLERS.get(req.grant_type)
     if handler is None:
         raise UnsupportedGrantType(f"grant_type {req.grant_type!r} is not supported")
@@ -163,11 +163,11 @@ async def revoke(request: Request) -> Response:
 
 
 async def introspect(request: Request) -> Response:
-    """RFC 7662. The caller may come from memory: the token's lookup re-checks it (see `introspection.introspect`)."""
+    """RFC 7662. The caller may be recalled from memory: the token lookup re-checks it (`introspection.introspect`)."""
     app = state(request)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     authorization = request.headers.get("authorization")
-    caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients, remembered=True)
+    caller = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
     body = await introspection.introspect(params, caller, app.store, app.settings.issuer, app.now())
     return token_json(body)
 

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 log = logging.getLogger("sekisho")
@@ -75,29 +75,16 @@ def forwarded_client(peer: str, headers: dict[str, str], trusted: Sequence[Netwo
     return address, proto if proto in _SCHEMES else None
 
 
-class TrustedProxies:
-    """ASGI middleware: sets the scope's `client` and `scheme` from the forwarding headers of trusted proxies, and
-    warns once per process when an untrusted peer sends such headers (they are then ignored)."""
+class Forwarding:
+    """Sets a request scope's `client` and `scheme` from the forwarding headers of trusted proxies, and warns once
+    per process when an untrusted peer sends such headers (they are then ignored)."""
 
-    def __init__(self, app: ASGIApp, trusted: Sequence[Network]) -> None:
-        self.app = app
+    def __init__(self, trusted: Sequence[Network]) -> None:
         self.trusted = tuple(trusted)
         self.warned = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("client"):
-            headers: dict[str, str] = {}
-            for name, value in scope["headers"]:
-                if name in (b"x-forwarded-for", b"x-forwarded-proto", b"forwarded"):
-                    key = name.decode("latin-1")  # repeated lines are one comma-separated list (RFC 9110 §5.3)
-                    headers[key] = (
-                        f"{headers[key]},{value.decode('latin-1')}" if key in headers else value.decode("latin-1")
-                    )
-            if headers:
-                self._apply(scope, headers)
-        await self.app(scope, receive, send)
-
-    def _apply(self, scope: Scope, headers: dict[str, str]) -> None:
+    def apply(self, scope: Scope, headers: dict[str, str]) -> None:
+        """`headers`: the request's forwarding headers, lower-case names, repeated lines joined with commas."""
         peer = scope["client"][0]
         found = forwarded_client(peer, headers, self.trusted)
         if found is None:

@@ -1,10 +1,9 @@
 """Routing by a table lookup: Starlette's Router, but a request for a fixed path goes straight to its routes.
 
-Starlette's Router tries every route's regex in order until one matches; with some forty routes, that scan was
-about a tenth of a demo API call's CPU (py-spy, bench/RESULTS.md). A path without parameters can be looked up in a
-dict instead. The answer must be the one the scan would give: a fixed path is indexed only if no route before its
-own could also match it, and whatever the index cannot decide (a method the path's routes do not take: 405; a
-path not in the table) goes to the scan, unchanged.
+Starlette's Router tries every route's regex in order until one matches (docs/performance.md says what that scan
+costs); a path without parameters can be looked up in a dict instead. The answer must be the one the scan would give:
+a fixed path is indexed only if no route before its own could also match it, and whatever the index cannot decide (a
+method the path's routes do not take: 405; a path not in the table) goes to the scan, unchanged.
 """
 
 from __future__ import annotations

@@ -44,13 +44,13 @@ def session_digest(request: Request) -> str | None:
 
 async def current_user(request: Request, store: Store, now: int) -> User | None:
     digest = session_digest(request)
-    return None if digest is None else await store.find_session_user(digest, now)
+    return None if digest is None else await store.users.find_session_user(digest, now)
 
 
 async def start_session(response: Response, settings: Settings, store: Store, user: User, now: int) -> None:
     """Sign in: a new session cookie, and a new CSRF cookie so that no form token from before still works."""
     value = tokens.new_secret(tokens.SESSION)
-    await store.create_session(tokens.digest(value), user.id, now, now + settings.session_ttl)
+    await store.users.create_session(tokens.digest(value), user.id, now, now + settings.session_ttl)
     _set_cookie(response, settings, "sekisho_session", value, settings.session_ttl)
     rotate_csrf(response, settings)
 
@@ -61,7 +61,7 @@ async def end_session(request: Request, response: Response, store: Store) -> Non
     name = cookie_name(settings, "sekisho_session")
     value = request.cookies.get(name)
     if value and len(value) <= 128:
-        await store.delete_session(tokens.digest(value))
+        await store.users.delete_session(tokens.digest(value))
     response.delete_cookie(name, path="/", secure=settings.secure_cookies, httponly=True, samesite="lax")
     rotate_csrf(response, settings)
 

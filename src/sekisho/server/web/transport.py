@@ -1,21 +1,25 @@
-"""What every request is held to before the app sees it: a 16 KiB header section, 30 s for its body to arrive, and
-HSTS under an https issuer (CONTRACT.md §4). uvicorn's httptools protocol has no setting for either limit, so this is
-ASGI middleware: it applies them once the request's head has been parsed."""
+"""What every request is held to before the app sees it: its client's address behind trusted proxies (proxies.py),
+a 16 KiB header section, 30 s for its body to arrive, and HSTS under an https issuer (CONTRACT.md §4). uvicorn's
+httptools protocol has no setting for either limit, so this is ASGI middleware: it applies them once the request's
+head has been parsed, in one pass over its header fields."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sekisho.server.web.proxies import Forwarding, Network
 
 HEADER_BYTES = 16 * 1024  # the lengths of every header field's name and value, summed
 BODY_SECONDS = 30.0  # from the request's start until the last byte of its body
 # RFC 6797 §6.1: a year; no includeSubDomains, since the issuer's parent domain may serve other things
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 CLOSE = {"Connection": "close", "Cache-Control": "no-store"}
+FORWARDING_HEADERS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"forwarded"})
 
 
 class BodyTimeout(HTTPException):
@@ -25,14 +29,16 @@ class BodyTimeout(HTTPException):
         super().__init__(408, f"the request body did not arrive within {seconds:g} seconds", headers=CLOSE)
 
 
-class Transport:
-    """ASGI middleware: a header section over `HEADER_BYTES` is a 431, a body still arriving `BODY_SECONDS` after
-    the request's start a 408 (both close the connection), and with `hsts` every response carries HSTS.
+class Edge:
+    """ASGI middleware: the client's address and scheme from trusted proxies (`trusted`), then a header section over
+    `HEADER_BYTES` is a 431, a body still arriving `BODY_SECONDS` after the request's start a 408 (both close the
+    connection), and with `hsts` every response carries HSTS.
 
     The limits are read from the module when the app is built, so a test may shorten them by setting them first."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, trusted: Sequence[Network] = (), hsts: bool = False) -> None:
         self.app = app
+        self.forwarding = Forwarding(trusted)
         self.hsts = hsts
         self.header_bytes = HEADER_BYTES
         self.body_seconds = BODY_SECONDS
@@ -44,9 +50,11 @@ class Transport:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        size, has_body, forwarded = read_head(scope["headers"])
+        if forwarded and scope.get("client"):
+            self.forwarding.apply(scope, forwarded)
         if self.hsts:
             send = with_hsts(send)
-        size, has_body = measure(scope["headers"])
         if size > self.header_bytes:
             # RFC 6585 §5: 431 Request Header Fields Too Large
             description = f"the request's header fields exceed {self.header_bytes // 1024} KiB"
@@ -83,14 +91,21 @@ class Transport:
             self._sweep_later(loop)
 
 
-def measure(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, bool]:
-    """The header section's size (names and values), and whether it announces a body (RFC 9112 §6.3)."""
+def read_head(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, bool, dict[str, str]]:
+    """The header section's size (names and values), whether it announces a body (RFC 9112 §6.3), and its
+    forwarding headers (repeated lines joined into one comma-separated list, RFC 9110 §5.3)."""
     size, has_body = 0, False
+    forwarded: dict[str, str] = {}
     for name, value in headers:
         size += len(name) + len(value)
-        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+        if name == b"content-length":
+            has_body = has_body or value != b"0"
+        elif name == b"transfer-encoding":
             has_body = True
-    return size, has_body
+        elif name in FORWARDING_HEADERS:
+            key, text = name.decode("latin-1"), value.decode("latin-1")
+            forwarded[key] = f"{forwarded[key]},{text}" if key in forwarded else text
+    return size, has_body, forwarded
 
 
 class BodyDeadline:
@@ -98,7 +113,7 @@ class BodyDeadline:
     that closes the connection after a response sent before the body was all in (uvicorn would otherwise go on
     waiting for the rest).
 
-    `Transport` sweeps its requests every second and calls `expire` on those past `due` (the loop's time): one
+    `Edge` sweeps its requests every second and calls `expire` on those past `due` (the loop's time): one
     that waits for its body then has that wait cancelled; any other, its next wait for the body fails at once.
     """
 
