@@ -1,13 +1,15 @@
 """Instructions per request, counted by valgrind's callgrind: a figure this VM's drifting speed does not move.
 
-    .venv/bin/python -m bench.instructions [api refresh cc] [--requests 100] [--tree DIR ...]
+    .venv/bin/python -m bench.instructions [api refresh cc] [--requests 100] [--tree DIR ...] [--calls]
 
 The real app (`create_app`) on a durable throwaway PostgreSQL, driven in process over ASGI: no uvicorn and no wrk,
 one request at a time, after a few to warm up. Each scenario runs twice under callgrind, with `--requests` and with
 none besides the warm-up (start-up and warm-up alike, the secrets minted outside); the difference over the count is
 one request's instructions. With several `--tree` (checkouts, or
 folders holding a `src/sekisho`), each is counted in the same database and their ratios to the first are printed:
-an A/B of a change that wall-clock runs cannot resolve. Wall-clock figures are bench/run's.
+an A/B of a change that wall-clock runs cannot resolve. Wall-clock figures are bench/run's. Instruction counts still
+move with how often the event loop wakes while it waits for PostgreSQL (a few percent on a busy machine); `--calls`
+counts the Python function calls of a request instead (cProfile), which do not.
 
 Scenarios: `api` (POST /api/i, opaque token), `refresh` (refresh_token grant, rotation), `cc` (client_credentials,
 opaque token), `cc-jwt` (client_credentials, ES256 JWT).
@@ -20,6 +22,7 @@ import asyncio
 import base64
 import json
 import os
+import pstats
 import re
 import shutil
 import subprocess
@@ -85,7 +88,10 @@ async def requests_for(scenario: str, app: Any, seed: targets.Seed, secrets: lis
 
 async def drive(scenario: str, database: str, seed: targets.Seed, secrets: list[str], count: int) -> None:
     """The inner run (under callgrind): `count` requests, each answered 200."""
-    from sekisho.app import create_app
+    try:
+        from sekisho.app import create_app
+    except ModuleNotFoundError:  # a tree from before the demo mounted itself (eb02a60, the base of issue 21)
+        from sekisho.server.web.app import create_app  # type: ignore[assignment]
     from sekisho.server.settings import build_settings
 
     token_format = "jwt" if scenario == "cc-jwt" else "opaque"
@@ -97,17 +103,23 @@ async def drive(scenario: str, database: str, seed: targets.Seed, secrets: list[
                 raise RuntimeError(f"{request[0]} {request[1]} gave {status}: {body!r}")
 
 
-def instructions(tree: Path, scenario: str, database: str, seed: targets.Seed, user_id: str, count: int) -> int:
-    """callgrind's count for one inner run of `tree`'s sekisho, its secrets minted beforehand (not counted)."""
+def instructions(
+    tree: Path, scenario: str, database: str, seed: targets.Seed, user_id: str, count: int, *, calls: bool = False
+) -> int:
+    """callgrind's count for one inner run of `tree`'s sekisho, its secrets minted beforehand (not counted); with
+    `calls`, the Python function calls cProfile counts instead."""
     with tempfile.TemporaryDirectory() as folder:
         secrets = Path(folder) / "secrets.json"
         secrets.write_text(json.dumps(minted(scenario, database, seed, user_id, WARM_UP + count)))
-        command = [
-            "valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out", sys.executable, "-m",
-            *inner_arguments(scenario, count, database, seed, secrets),
-        ]  # fmt: skip
+        if calls:
+            runner = [sys.executable, "-m", "cProfile", "-o", f"{folder}/out"]
+        else:
+            runner = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out", sys.executable]
+        command = [*runner, "-m", *inner_arguments(scenario, count, database, seed, secrets)]
         environment = dict(os.environ, PYTHONPATH=f"{tree / 'src'}:{ROOT}", PYTHONHASHSEED="0")
         done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+        if calls and not done.returncode:
+            return sum(numbers[1] for numbers in pstats.Stats(f"{folder}/out").stats.values())  # type: ignore[attr-defined]
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode or found is None:
         raise RuntimeError(f"the run under callgrind failed:\n{done.stderr[-3000:]}")
@@ -135,6 +147,7 @@ def main() -> None:
     parser.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], metavar="SCENARIO", help=", ".join(SCENARIOS))
     parser.add_argument("--requests", type=positive, default=100, help="requests counted per run (at least 1)")
     parser.add_argument("--tree", type=Path, action="append", help="a folder holding src/sekisho (default: this one)")
+    parser.add_argument("--calls", action="store_true", help="count Python function calls (cProfile), not instructions")
     parser.add_argument("--inner", help=argparse.SUPPRESS)
     parser.add_argument("--inner-requests", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -150,7 +163,7 @@ def main() -> None:
     trees = [tree.resolve() for tree in options.tree or [ROOT]]
     if missing := [str(tree) for tree in trees if not (tree / "src" / "sekisho" / "__init__.py").is_file()]:
         parser.error(f"no src/sekisho in {', '.join(missing)}")
-    if shutil.which("valgrind") is None:
+    if shutil.which("valgrind") is None and not options.calls:
         parser.error("valgrind is not installed (Debian: apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o755)  # the cluster's folder inside must be reachable by the `postgres` user
@@ -163,13 +176,17 @@ def main() -> None:
                 counted: list[float] = []
                 for tree in trees:
                     began = time.monotonic()
-                    empty = instructions(tree, scenario, database, seed, user_id, 0)
-                    full = instructions(tree, scenario, database, seed, user_id, options.requests)
+                    empty = instructions(tree, scenario, database, seed, user_id, 0, calls=options.calls)
+                    full = instructions(tree, scenario, database, seed, user_id, options.requests, calls=options.calls)
                     counted.append((full - empty) / options.requests)
                     ratio = f"  {counted[-1] / counted[0]:.3f}× the first" if len(counted) > 1 else ""
+                    figure = (
+                        f"{counted[-1]:8.1f} Python calls"
+                        if options.calls
+                        else f"{counted[-1] / 1000:8.1f}k instructions"
+                    )
                     print(
-                        f"{scenario:8} {counted[-1] / 1000:8.1f}k instructions a request{ratio}  ({tree}, "
-                        f"{time.monotonic() - began:.0f} s)",
+                        f"{scenario:8} {figure} a request{ratio}  ({tree}, {time.monotonic() - began:.0f} s)",
                         flush=True,
                     )
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sekisho.demo.encoding import json_response
 from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
 from sekisho.protocol.params import is_unicode
 from sekisho.resource import TokenVerifier
@@ -158,7 +159,7 @@ class MisskeyApi(NotesApi):
                 body = await read_body(request)
                 user = await self.authenticate(request, body, scope)
                 result = await action(body, user)
-                return Response(status_code=204) if result is None else JSONResponse(result)
+                return Response(status_code=204) if result is None else json_response(result)
             except MisskeyError as error:
                 return error.response()
             except OAuthError as error:
