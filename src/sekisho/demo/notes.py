@@ -191,6 +191,8 @@ class Endpoint:
 
 
 class MisskeyApi(NotesApi):
+    """Misskey's endpoints, each `POST /api/<name>` with a JSON object body, answered as Misskey answers them."""
+
     def routes(self) -> list[Route]:
         endpoints = {
             "i": Endpoint(self.me, credential=True, kind="read:account"),
