@@ -4,8 +4,9 @@ bench/run measures sekisho against (bench/targets.py).
 `install` puts the npm packages of tests/oidc_provider (oidc-provider 9 and the `node` package, which ships the
 Node 22 binary oidc-provider 9 needs; Debian 12 has Node 18) in place with `npm ci`, only when node_modules is
 missing or was installed from another package.json / package-lock.json. `start` runs provider.mjs in one of its
-profiles with that Node, and `read_ready` waits for its `READY <issuer>` line. Nothing is fetched except npm
-packages, and only by `npm ci`.
+profiles with that Node, and `read_ready` waits for its `READY <issuer>` line. `install(folder)` does the same for
+another npm folder with the `node` package (tests/misskey_js). Nothing is fetched except npm packages, and only by
+`npm ci`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 FOLDER = Path(__file__).parent / "oidc_provider"
 NODE = FOLDER / "node_modules" / "node" / "bin" / "node"
 LAUNCHER = FOLDER / "provider.mjs"
-STAMP = FOLDER / "node_modules" / ".sekisho-installed-from"  # hash of package.json + package-lock.json
 NPM_TIMEOUT = 600.0
 
 
@@ -31,49 +31,62 @@ class NodeUnavailable(RuntimeError):
     """No npm, or `npm ci` failed: tests skip on it outside CI, bench/run exits 2."""
 
 
-def _manifest_hash() -> str:
+def _manifest_hash(folder: Path) -> str:
     digest = hashlib.sha256()
     for name in ("package.json", "package-lock.json"):
-        digest.update(name.encode() + b"\0" + (FOLDER / name).read_bytes() + b"\0")
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def installed() -> bool:
-    return NODE.is_file() and os.access(NODE, os.X_OK) and STAMP.is_file() and STAMP.read_text() == _manifest_hash()
+def _node(folder: Path) -> Path:
+    return folder / "node_modules" / "node" / "bin" / "node"
 
 
-def install() -> Path:
-    """The Node 22 binary, after `npm ci` in tests/oidc_provider if node_modules is missing or stale.
+def _stamp(folder: Path) -> Path:
+    return folder / "node_modules" / ".sekisho-installed-from"  # hash of package.json + package-lock.json
+
+
+def installed(folder: Path = FOLDER) -> bool:
+    node, stamp = _node(folder), _stamp(folder)
+    return (
+        node.is_file() and os.access(node, os.X_OK) and stamp.is_file() and stamp.read_text() == _manifest_hash(folder)
+    )
+
+
+def install(folder: Path = FOLDER) -> Path:
+    """The Node 22 binary, after `npm ci` in `folder` (tests/oidc_provider, or another npm folder under tests/ whose
+    package.json has the `node` package) if its node_modules is missing or stale.
 
     An exclusive lock on package.json keeps two runs (tests, the benchmark) from installing into the folder at once.
     """
-    if installed():
-        return NODE
+    if installed(folder):
+        return _node(folder)
     npm = shutil.which("npm")
     if npm is None:
         raise NodeUnavailable("npm is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
-    with (FOLDER / "package.json").open("rb") as manifest:
+    with (folder / "package.json").open("rb") as manifest:
         fcntl.flock(manifest, fcntl.LOCK_EX)
         try:
-            if not installed():  # another run may have installed while we waited for the lock
-                _npm_ci(npm)
-                STAMP.write_text(_manifest_hash())
+            if not installed(folder):  # another run may have installed while we waited for the lock
+                _npm_ci(npm, folder)
+                _stamp(folder).write_text(_manifest_hash(folder))
         finally:
             fcntl.flock(manifest, fcntl.LOCK_UN)
-    return NODE
+    return _node(folder)
 
 
-def _npm_ci(npm: str) -> None:
+def _npm_ci(npm: str, folder: Path) -> None:
     command = [npm, "ci", "--no-audit", "--no-fund", "--no-update-notifier"]
     try:
-        done = subprocess.run(command, cwd=FOLDER, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False)
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise NodeUnavailable(f"`{' '.join(command)}` in {FOLDER} took more than {NPM_TIMEOUT:.0f} s") from None
+        raise NodeUnavailable(f"`{' '.join(command)}` in {folder} took more than {NPM_TIMEOUT:.0f} s") from None
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise NodeUnavailable(f"`{' '.join(command)}` in {FOLDER} failed ({done.returncode}):\n{tail}")
-    if not (NODE.is_file() and os.access(NODE, os.X_OK)):
-        raise NodeUnavailable(f"npm installed the `node` package but {NODE} is missing (its install script ran?)")
+        raise NodeUnavailable(f"`{' '.join(command)}` in {folder} failed ({done.returncode}):\n{tail}")
+    node = _node(folder)
+    if not (node.is_file() and os.access(node, os.X_OK)):
+        raise NodeUnavailable(f"npm installed the `node` package but {node} is missing (its install script ran?)")
 
 
 def start(

@@ -22,7 +22,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def misskey_error(response: Response, status: int, code: str) -> dict[str, str]:
+def misskey_error(response: Response, status: int, code: str, kind: str = "client") -> dict[str, str]:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"}
@@ -30,7 +30,7 @@ def misskey_error(response: Response, status: int, code: str) -> dict[str, str]:
     assert set(error) == ERROR_KEYS
     assert error["code"] == code
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", error["id"])
-    assert error["kind"] == "client" and error["message"]
+    assert error["kind"] == kind and error["message"]
     return error
 
 
@@ -88,12 +88,15 @@ def test_a_form_encoded_access_token_is_not_read(world: World, access_token: str
     assert response.json()["error"]["code"] in ("INVALID_PARAM", "AUTHENTICATION_FAILED")
 
 
-def test_missing_token_is_401_with_a_bearer_challenge(world: World) -> None:
-    response = world.http.post("/api/i")
-    invalid_token(response)
-    params = challenge(response)
-    assert params["realm"] == "sekisho"
-    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+def test_missing_token_is_401_credential_required_with_a_bare_challenge(world: World) -> None:
+    """Issue 23: Misskey answers an endpoint that needs a credential, called without one, CREDENTIAL_REQUIRED 401
+    (ApiCallService.ts); the challenge carries no error code (RFC 6750 §3.1: the request had no token at all)."""
+    for body in (None, {}, {"i": None}):
+        response = world.http.post("/api/i", json=body)
+        error = misskey_error(response, 401, "CREDENTIAL_REQUIRED")
+        assert error["id"] == "1384574d-a912-4b81-8601-c7b1c4085df1"
+        assert response.headers["www-authenticate"] == 'Bearer realm="sekisho"'
+        assert challenge(response) == {"realm": "sekisho"}
 
 
 def test_bad_authorization_headers_are_invalid_token(world: World) -> None:
@@ -127,7 +130,7 @@ def test_missing_scope_is_403_insufficient_scope(world: World) -> None:
     world.login()
     token = str(world.exchange(*world.code(scope="read:account"))["access_token"])
     response = world.http.post("/api/notes/create", headers=bearer(token), json={"text": "hello"})
-    error = misskey_error(response, 403, "PERMISSION_DENIED")
+    error = misskey_error(response, 403, "PERMISSION_DENIED", kind="permission")
     assert "write:notes" in error["message"]
     params = challenge(response)
     assert params["error"] == "insufficient_scope"
@@ -139,7 +142,7 @@ def test_a_token_without_read_account_cannot_read_the_account(world: World) -> N
     world.login()
     token = str(world.exchange(*world.code(scope="write:notes"))["access_token"])
     response = world.http.post("/api/i", headers=bearer(token))
-    misskey_error(response, 403, "PERMISSION_DENIED")
+    misskey_error(response, 403, "PERMISSION_DENIED", kind="permission")
     assert challenge(response)["scope"] == "read:account"
 
 
@@ -221,8 +224,12 @@ def test_one_cannot_delete_someone_elses_note(world: World, access_token: str) -
     world.login("bob")
     bobs = str(world.tokens()["access_token"])
     response = world.http.post("/api/notes/delete", headers=bearer(bobs), json={"noteId": note_id})
-    misskey_error(response, 400, "NO_SUCH_NOTE")
+    # Issue 23: Misskey's notes/delete.ts answers someone else's note (one the caller can see) ACCESS_DENIED.
+    error = misskey_error(response, 400, "ACCESS_DENIED")
+    assert error["id"] == "fe8d7103-0ea8-4ec3-814d-f8b401dc69e9"
     assert world.http.post("/api/notes/show", headers=bearer(bobs), json={"noteId": note_id}).status_code == 200
+    missing = world.http.post("/api/notes/delete", headers=bearer(bobs), json={"noteId": "9" * 10})
+    assert misskey_error(missing, 400, "NO_SUCH_NOTE")["id"] == "490be23f-8c1f-4796-819f-94cb4f9d1630"
 
 
 def test_api_is_post_only(world: World, access_token: str) -> None:
@@ -263,10 +270,11 @@ def test_a_note_only_its_author_may_see_answers_anyone_else_like_a_missing_one(w
         assert as_alice.status_code == 200 and as_alice.json()["text"] == visibility
         as_bob = world.http.post("/api/notes/show", headers=bearer(bobs), json={"noteId": note_id})
         in_body = world.http.post("/api/notes/show", json={"noteId": note_id, "i": bobs})
+        # Issue 23: notes/show is `requireCredential: false` in Misskey; without a token, the same rules apply.
         anonymous = world.http.post("/api/notes/show", json={"noteId": note_id})
-        invalid_token(anonymous)  # the API wants a token: nothing is shown, hidden or not
         if visibility in ("public", "home"):
-            assert as_bob.status_code == in_body.status_code == 200 and as_bob.json()["text"] == visibility
+            assert as_bob.status_code == in_body.status_code == anonymous.status_code == 200
+            assert as_bob.json()["text"] == anonymous.json()["text"] == visibility
         else:
-            for refused in (as_bob, in_body):
+            for refused in (as_bob, in_body, anonymous):
                 assert (refused.status_code, refused.content) == (missing.status_code, missing.content)

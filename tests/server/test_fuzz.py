@@ -81,6 +81,11 @@ ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/api/notes/create"),
         ("POST", "/api/notes/show"),
         ("POST", "/api/notes/delete"),
+        ("POST", "/api/meta"),
+        ("POST", "/api/notes/timeline"),
+        ("POST", "/api/notes/local-timeline"),
+        ("POST", "/api/users/show"),
+        ("POST", "/api/users/notes"),
         ("GET", "/2/users/me"),
         ("POST", "/2/tweets"),
         ("GET", "/2/tweets/{id}"),
@@ -207,7 +212,7 @@ def check_response(response: Response, path: str, allowed: tuple[str, ...] = ())
         return
     assert content_type.startswith("application/json"), (path, status, content_type, response.text[:500])
     body = response.json()
-    if kind == "misskey" and status not in (404, 405):
+    if kind == "misskey" and (status not in (404, 405) or is_misskey_error(body)):  # users/show: NO_SUCH_USER 404
         assert is_misskey_error(body), (path, status, body)
         assert status != 401 or response.headers.get("www-authenticate", "").startswith("Bearer "), response.headers
     elif kind == "x" and not (status in (404, 405) and "error" in body):
@@ -1012,8 +1017,19 @@ def case_miauth_check(fz: Fuzz, data: st.DataObject) -> None:
         assert response.status_code in (404, 405), response.status_code
 
 
-MISSKEY_ROUTES = ["/api/i", "/api/notes/create", "/api/notes/show", "/api/notes/delete"]
+MISSKEY_ROUTES = [
+    "/api/i",
+    "/api/notes/create",
+    "/api/notes/show",
+    "/api/notes/delete",
+    "/api/meta",
+    "/api/notes/timeline",
+    "/api/notes/local-timeline",
+    "/api/users/show",
+    "/api/users/notes",
+]
 MISSKEY_SCOPE = {"/api/i": "read:account", "/api/notes/create": "write:notes", "/api/notes/delete": "write:notes"}
+MISSKEY_IDS = st.sampled_from(["0", "9" * 10, "a-b", "", "x" * 65])
 
 
 def case_misskey(fz: Fuzz, data: st.DataObject, path: str) -> None:
@@ -1029,6 +1045,17 @@ def case_misskey(fz: Fuzz, data: st.DataObject, path: str) -> None:
         "cw": st.sampled_from(["cw", "x" * 101]) | JSON_VALUES,
         "noteId": st.sampled_from([*fz.notes, "x" * 65, "", "a\x00b"]) | JSON_VALUES,
         "i": st.sampled_from(["sek_at_x", ""]) | JSON_VALUES,
+        "replyId": st.sampled_from([*fz.notes, "0"]) | MISSKEY_IDS | JSON_VALUES,
+        "localOnly": JSON_VALUES,
+        "limit": st.integers(-5, 105) | JSON_VALUES,
+        "sinceId": st.sampled_from([*fz.notes, "0"]) | MISSKEY_IDS | JSON_VALUES,
+        "untilId": st.sampled_from([*fz.notes, "0"]) | MISSKEY_IDS | JSON_VALUES,
+        "withReplies": JSON_VALUES,
+        "withFiles": JSON_VALUES,
+        "userId": MISSKEY_IDS | JSON_VALUES,
+        "userIds": st.lists(MISSKEY_IDS, max_size=3) | JSON_VALUES,
+        "username": st.sampled_from(["alice", "bob", "", "a\x00"]) | JSON_VALUES,
+        "detail": JSON_VALUES,
     }
     for name, values_of in options.items():
         if name not in body and data.draw(st.booleans()):
@@ -1040,11 +1067,14 @@ def case_misskey(fz: Fuzz, data: st.DataObject, path: str) -> None:
     headers.setdefault("content-type", "application/json")
     response = fz.send("POST", path, headers=headers, content=json.dumps(body).encode())
     status = response.status_code
-    if status in (401, 403):
+    if status == 401 and response.json()["error"]["code"] == "CREDENTIAL_REQUIRED":  # no token: RFC 6750 §3.1
+        assert token is None or where == "none", (body, response.request.headers)
+        assert response.headers["www-authenticate"] == 'Bearer realm="sekisho"', response.headers
+    elif status in (401, 403):
         expected = 'error="invalid_token"' if status == 401 else 'error="insufficient_scope"'
         assert expected in response.headers["www-authenticate"], response.headers
     if status == 200:
-        assert isinstance(response.json(), dict)
+        assert isinstance(response.json(), dict | list)
     granted = token is not None and MISSKEY_SCOPE.get(path, "read:account") in scope.split()
     plain = body == {"i": token} or (not body and where == "header")
     sent = response.request.headers.get("authorization")

@@ -1,31 +1,51 @@
-"""Misskey's dialect of the notes API: POST /api/i, /api/notes/create, /api/notes/show, /api/notes/delete."""
+"""Misskey's dialect of the notes API (POST /api/…), and what both dialects share (NotesApi).
+
+Endpoints: `i`, `meta`, `notes/create`, `notes/show`, `notes/delete`, `notes/timeline`, `notes/local-timeline`,
+`users/show`, `users/notes`; each declares, as Misskey's endpoints/*.ts do, whether it needs a credential
+(`requireCredential`) and which permission (`kind`). docs/misskey-stand-in.md lists what is emulated and from where.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from sekisho.demo import misskey_params as params
 from sekisho.demo.encoding import json_response
-from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
+from sekisho.demo.meta import MAX_NOTE_TEXT_LENGTH, meta
+from sekisho.demo.misskey_errors import (
+    NO_SUCH_NOTE,
+    NO_SUCH_NOTE_TO_DELETE,
+    NO_SUCH_REPLY_TARGET,
+    NO_SUCH_USER,
+    MisskeyError,
+    credential_required,
+    from_token_error,
+    invalid_param,
+)
+from sekisho.demo.store import Page
+from sekisho.errors import InvalidToken, OAuthError
 from sekisho.protocol.params import is_unicode
 from sekisho.resource import TokenVerifier
 from sekisho.resource.asgi import route
-from sekisho.resource.starlette import bearer_token, challenge_headers
+from sekisho.resource.starlette import token_of
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id
 
-MAX_TEXT = 3000
+MAX_TEXT = MAX_NOTE_TEXT_LENGTH
+MAX_CW = 100  # notes/create.ts: `cw: { type: 'string', nullable: true, maxLength: 100 }`
 VISIBILITIES = ("public", "home", "followers", "specified")
 MAX_BODY = 64 * 1024
 KNOWN_USERS = 10_000  # users kept in memory by id (a few hundred bytes each)
+QUERY_TOKEN_NAMES = ("i", "access_token", "token")  # a token in a URL leaks into logs: refused, never read
 
 
 class NotesStore(Protocol):
@@ -33,73 +53,88 @@ class NotesStore(Protocol):
     async def add_note(self, note: Note) -> None: ...
     async def find_note(self, note_id: str) -> Note | None: ...
     async def delete_note(self, note_id: str, user_id: str) -> bool: ...
-
-
-@dataclass(frozen=True)
-class MisskeyError(Exception):
-    """Misskey's error body: {"error": {"message", "code", "id", "kind"}}."""
-
-    status: int
-    code: str
-    id: str
-    message: str
-
-    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
-        body = {"error": {"message": self.message, "code": self.code, "id": self.id, "kind": "client"}}
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-def invalid_param(message: str) -> MisskeyError:
-    return MisskeyError(400, "INVALID_PARAM", "3d81ceae-475f-4600-b2a8-2bc116157532", message)
-
-
-NO_SUCH_NOTE = MisskeyError(400, "NO_SUCH_NOTE", "24fcbfc6-2e37-42b6-8388-c29b3861a08d", "No such note.")
-
-
-UNAVAILABLE_ID = "8a1fb2b0-2d55-4a34-9c43-fa1a4d0e5b64"  # Misskey's ids are UUIDs; this one is sekisho's
-
-
-def _token_error(error: OAuthError) -> JSONResponse:
-    if isinstance(error, TemporarilyUnavailable):
-        body = {"message": error.description, "code": "TEMPORARILY_UNAVAILABLE", "id": UNAVAILABLE_ID, "kind": "server"}
-        return JSONResponse({"error": body}, status_code=503, headers=challenge_headers(error))
-    if isinstance(error, InsufficientScope):
-        found = MisskeyError(403, "PERMISSION_DENIED", "1370e5b7-d4eb-4566-bb1d-7748ee6a1838", error.description)
-    else:
-        found = MisskeyError(401, "AUTHENTICATION_FAILED", "b0a7f5f8-dc2f-4171-b91f-de88ad238e14", error.description)
-    return found.response(challenge_headers(error))
+    async def find_user_by_name(self, username: str) -> User | None: ...
+    async def home_timeline(self, user_id: str, page: Page) -> list[Note]: ...
+    async def local_timeline(self, page: Page, *, with_replies: bool) -> list[Note]: ...
+    async def user_notes(
+        self, user_id: str, viewer_id: str | None, page: Page, *, with_replies: bool
+    ) -> list[Note]: ...
 
 
 def iso(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(seconds))
 
 
-def pack_user(user: User) -> dict[str, Any]:
+def pack_user_lite(user: User) -> dict[str, Any]:
+    """Misskey's UserLite (misskey-js autogen/models.ts): a local user without avatar, emojis or badges."""
     return {
         "id": user.id,
-        "username": user.username,
         "name": user.username,
+        "username": user.username,
         "host": None,
+        "avatarUrl": None,
+        "avatarBlurhash": None,
+        "avatarDecorations": [],
+        "isBot": False,
+        "isCat": False,
+        "emojis": {},
+        "onlineStatus": "unknown",
+        "badgeRoles": [],
+    }
+
+
+def pack_user(user: User) -> dict[str, Any]:
+    """Misskey's UserDetailed as far as sekisho knows it: no profile, no follows, no pinned notes."""
+    return {
+        **pack_user_lite(user),
         "createdAt": iso(user.created_at),
+        "updatedAt": None,
+        "description": None,
+        "location": None,
+        "birthday": None,
+        "fields": [],
+        "followersCount": 0,
+        "followingCount": 0,
+        "pinnedNoteIds": [],
+        "pinnedNotes": [],
+        "isLocked": False,
+        "isSuspended": False,
+        "url": None,
+        "uri": None,
     }
 
 
 def pack_note(note: Note, user: User) -> dict[str, Any]:
+    """Misskey's Note: no files, polls, renotes or reactions here, so those fields are empty."""
     return {
         "id": note.id,
         "createdAt": iso(note.created_at),
         "userId": note.user_id,
-        "user": {"id": user.id, "username": user.username, "name": user.username, "host": None},
+        "user": pack_user_lite(user),
         "text": note.text,
         "cw": note.cw,
         "visibility": note.visibility,
+        "localOnly": note.local_only,
+        "reactionAcceptance": None,
+        "replyId": note.reply_id,
+        "renoteId": None,
+        "fileIds": [],
+        "files": [],
+        "tags": [],
+        "mentions": [],
+        "emojis": {},
+        "reactionEmojis": {},
+        "reactions": {},
+        "reactionCount": 0,
+        "renoteCount": 0,
     }
 
 
-def visible_to(note: Note, user: User) -> bool:
-    """Misskey's visibility rules: `public` and `home` notes to everyone, any note to its author. `followers` goes to
-    the author only (there is no follow graph), `specified` too (a note keeps no list of the users it names)."""
-    return note.visibility in ("public", "home") or note.user_id == user.id
+def visible_to(note: Note, user: User | None) -> bool:
+    """Misskey's visibility rules: `public` and `home` notes to everyone, signed in or not; any note to its author.
+    `followers` goes to the author only (there is no follow graph), `specified` too (a note keeps no list of the
+    users it names)."""
+    return note.visibility in ("public", "home") or (user is not None and note.user_id == user.id)
 
 
 class NotesApi:
@@ -121,7 +156,7 @@ class NotesApi:
             raise InvalidToken("this token does not act for a user")
         return user
 
-    async def find_visible_note(self, note_id: str, user: User) -> Note | None:
+    async def find_visible_note(self, note_id: str, user: User | None) -> Note | None:
         """The note if `user` may see it; else None, as for a note that does not exist (no leak of its existence)."""
         note = await self.store.find_note(note_id)
         return note if note is not None and visible_to(note, user) else None
@@ -144,78 +179,184 @@ class NotesApi:
         return user
 
 
-class MisskeyApi(NotesApi):
-    def routes(self) -> list[Route]:
-        return [
-            route("/api/i", self.endpoint(self.me, "read:account"), ["POST"]),
-            route("/api/notes/create", self.endpoint(self.create, "write:notes"), ["POST"]),
-            route("/api/notes/show", self.endpoint(self.show, None), ["POST"]),
-            route("/api/notes/delete", self.endpoint(self.delete, "write:notes"), ["POST"]),
-        ]
+Action = Callable[[dict[str, Any], User | None, Request], Awaitable[Any]]
 
-    def endpoint(self, action: Any, scope: str | None) -> Any:
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint: what it does, whether it needs a token (`requireCredential`), which permission (`kind`)."""
+
+    action: Action
+    credential: bool
+    kind: str | None = None
+
+
+class MisskeyApi(NotesApi):
+    """Misskey's endpoints, each `POST /api/<name>` with a JSON object body, answered as Misskey answers them."""
+
+    def routes(self) -> list[Route]:
+        endpoints = {
+            "i": Endpoint(self.me, credential=True, kind="read:account"),
+            "meta": Endpoint(self.meta, credential=False),
+            "notes/create": Endpoint(self.create, credential=True, kind="write:notes"),
+            "notes/show": Endpoint(self.show, credential=False),
+            "notes/delete": Endpoint(self.delete, credential=True, kind="write:notes"),
+            "notes/timeline": Endpoint(self.timeline, credential=True, kind="read:account"),
+            "notes/local-timeline": Endpoint(self.local_timeline, credential=False),
+            "users/show": Endpoint(self.user, credential=False),
+            "users/notes": Endpoint(self.user_notes, credential=False),
+        }
+        return [route(f"/api/{name}", self.handler(endpoint), ["POST"]) for name, endpoint in endpoints.items()]
+
+    def handler(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             try:
                 body = await read_body(request)
-                user = await self.authenticate(request, body, scope)
-                result = await action(body, user)
+                user = await self.authenticate(request, body, endpoint)
+                result = await endpoint.action(body, user, request)
                 return Response(status_code=204) if result is None else json_response(result)
             except MisskeyError as error:
                 return error.response()
-            except OAuthError as error:
-                return _token_error(error)
 
         return handle
 
-    async def authenticate(self, request: Request, body: dict[str, Any], scope: str | None) -> User:
-        body_token = body.pop("i", None)
-        if body_token is not None and not isinstance(body_token, str):
-            raise invalid_param("i must be a string")
-        return await self.acting_user(bearer_token(request, body_token), scope)
+    async def authenticate(self, request: Request, body: dict[str, Any], endpoint: Endpoint) -> User | None:
+        """ApiCallService.ts's order: a token that was sent must be good, on every endpoint
+        (AUTHENTICATION_FAILED); then an endpoint that needs one wants one (CREDENTIAL_REQUIRED); then the token's
+        permission (PERMISSION_DENIED)."""
+        try:
+            token = presented_token(request, body)
+            if token is None:
+                if endpoint.credential:
+                    raise credential_required()
+                return None
+            return await self.acting_user(token, endpoint.kind)
+        except OAuthError as error:
+            raise from_token_error(error) from error
 
-    async def me(self, body: dict[str, Any], user: User) -> dict[str, Any]:
+    async def me(self, body: dict[str, Any], user: User | None, request: Request) -> dict[str, Any]:
+        assert user is not None  # requireCredential
         return pack_user(user)
 
-    async def create(self, body: dict[str, Any], user: User) -> dict[str, Any]:
+    async def meta(self, body: dict[str, Any], user: User | None, request: Request) -> dict[str, Any]:
+        return meta(str(request.base_url).rstrip("/"), detail=params.boolean(body, "detail", True))
+
+    async def create(self, body: dict[str, Any], user: User | None, request: Request) -> dict[str, Any]:
+        """notes/create.ts, for text notes: `text`, `visibility`, `cw`, `localOnly`, `replyId`."""
+        assert user is not None  # requireCredential
         text = body.get("text")
         if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
-            raise invalid_param(f"text must be a string of 1-{MAX_TEXT} characters")
-        visibility = body.get("visibility", "public")
-        if visibility not in VISIBILITIES:
-            raise invalid_param(f"visibility must be one of {', '.join(VISIBILITIES)}")
-        cw = body.get("cw")
-        if cw is not None and (not isinstance(cw, str) or len(cw) > 100):
-            raise invalid_param("cw must be a string of at most 100 characters")
+            raise invalid_param("text", f"must be a string of 1-{MAX_TEXT} characters")
+        visibility = params.one_of(body, "visibility", VISIBILITIES, "public")
+        cw = params.optional_string(body, "cw", MAX_CW)
+        local_only = params.boolean(body, "localOnly", False)
+        reply_id = params.misskey_id(body, "replyId", nullable=True)
+        if reply_id is not None and await self.find_visible_note(reply_id, user) is None:
+            raise NO_SUCH_REPLY_TARGET
         now = self.clock()
-        note = Note(
-            id=new_id(int(now * 1000)),
-            user_id=user.id,
-            text=text,
-            visibility=visibility,
-            cw=cw,
-            created_at=int(now),
-        )
+        note = Note(new_id(int(now * 1000)), user.id, text, visibility, cw, int(now), reply_id, local_only)
         await self.store.add_note(note)
         return {"createdNote": pack_note(note, user)}
 
-    async def show(self, body: dict[str, Any], user: User) -> dict[str, Any]:
-        note = await self.find_visible_note(_note_id(body), user)
-        author = await self.store.find_user(note.user_id) if note else None
+    async def show(self, body: dict[str, Any], user: User | None, request: Request) -> dict[str, Any]:
+        note_id = params.misskey_id(body, "noteId", required=True)
+        note = await self.find_visible_note(str(note_id), user)
+        author = await self._user(note.user_id) if note else None
         if note is None or author is None:
             raise NO_SUCH_NOTE
         return pack_note(note, author)
 
-    async def delete(self, body: dict[str, Any], user: User) -> Any:
-        if not await self.store.delete_note(_note_id(body), user.id):
-            raise NO_SUCH_NOTE
+    async def delete(self, body: dict[str, Any], user: User | None, request: Request) -> None:
+        """notes/delete.ts: NO_SUCH_NOTE for a note one cannot see, ACCESS_DENIED for someone else's."""
+        assert user is not None  # requireCredential
+        note_id = str(params.misskey_id(body, "noteId", required=True))
+        if await self.store.delete_note(note_id, user.id):
+            return None
+        if await self.find_visible_note(note_id, user) is not None:
+            raise ACCESS_DENIED
+        raise NO_SUCH_NOTE_TO_DELETE
+
+    async def timeline(self, body: dict[str, Any], user: User | None, request: Request) -> list[dict[str, Any]]:
+        """notes/timeline.ts: the notes of the user and of whom they follow (nobody follows anyone here)."""
+        assert user is not None  # requireCredential
+        page = params.page(body)
+        with_files = params.boolean(body, "withFiles", False)
+        notes = [] if with_files else await self.store.home_timeline(user.id, page)  # no note has files
+        return await self.pack_all(notes)
+
+    async def local_timeline(self, body: dict[str, Any], user: User | None, request: Request) -> list[dict[str, Any]]:
+        """notes/local-timeline.ts: everyone's `public` notes; replies only with `withReplies`."""
+        page = params.page(body)
+        with_files = params.boolean(body, "withFiles", False)
+        with_replies = params.boolean(body, "withReplies", False)
+        if with_files and with_replies:
+            raise BOTH_WITH_REPLIES_AND_WITH_FILES
+        notes = [] if with_files else await self.store.local_timeline(page, with_replies=with_replies)
+        return await self.pack_all(notes)
+
+    async def user(self, body: dict[str, Any], user: User | None, request: Request) -> Any:
+        """users/show.ts: by `userId`, `userIds` (the users found, in no set order) or `username` (`host` null)."""
+        user_ids = body.get("userIds")
+        if user_ids is not None:
+            if not isinstance(user_ids, list) or len(user_ids) > 100:
+                raise invalid_param("userIds", "must be a list of at most 100 user ids")
+            ids = [params.misskey_id({"userIds": one}, "userIds", required=True) for one in user_ids]
+            found = [await self._user(str(one)) for one in dict.fromkeys(ids)]
+            return [pack_user(one) for one in found if one is not None]
+        user_id = params.misskey_id(body, "userId")
+        if user_id is not None:
+            shown = await self._user(user_id)
+        else:
+            username, host = body.get("username"), body.get("host")
+            if not isinstance(username, str) or not 0 < len(username) <= params.MAX_ID:
+                raise invalid_param("username", "userId, userIds or username is required")
+            if host is not None and not isinstance(host, str):
+                raise invalid_param("host", "must be a string or null")
+            shown = await self.store.find_user_by_name(username) if host is None and username.isprintable() else None
+        if shown is None:
+            raise NO_SUCH_USER
+        return pack_user(shown)
+
+    async def user_notes(self, body: dict[str, Any], user: User | None, request: Request) -> list[dict[str, Any]]:
+        """users/notes.ts: a user's notes the caller may see; an unknown user has none."""
+        user_id = str(params.misskey_id(body, "userId", required=True))
+        page = params.page(body)
+        with_replies = params.boolean(body, "withReplies", False)
+        with_files = params.boolean(body, "withFiles", False)
+        viewer = user.id if user is not None else None
+        found = [] if with_files else await self.store.user_notes(user_id, viewer, page, with_replies=with_replies)
+        return await self.pack_all(found)
+
+    async def pack_all(self, notes: list[Note]) -> list[dict[str, Any]]:
+        packed = []
+        for note in notes:
+            author = await self._user(note.user_id)
+            if author is not None:
+                packed.append(pack_note(note, author))
+        return packed
+
+
+ACCESS_DENIED = MisskeyError(400, "ACCESS_DENIED", "fe8d7103-0ea8-4ec3-814d-f8b401dc69e9", "Access denied.")
+BOTH_WITH_REPLIES_AND_WITH_FILES = MisskeyError(
+    400,
+    "BOTH_WITH_REPLIES_AND_WITH_FILES",
+    "dd9c8400-1cb5-4eef-8a31-200c5f933793",
+    "Specifying both withReplies and withFiles is not supported",
+)
+
+
+def presented_token(request: Request, body: dict[str, Any]) -> str | None:
+    """The token sent, if any: `Authorization: Bearer` or the body's `i` (null or absent: none). Both naming
+    different tokens, a malformed header, or a token in the query string is InvalidToken."""
+    body_token = body.pop("i", None)
+    if body_token is not None and not isinstance(body_token, str):
+        raise invalid_param("i", "must be a string")
+    if any(name in request.query_params for name in QUERY_TOKEN_NAMES):
+        raise InvalidToken("a token in the query string is refused: send it in the body's `i` or the header")
+    header = request.headers.get("authorization")
+    if header is None and body_token is None:
         return None
-
-
-def _note_id(body: dict[str, Any]) -> str:
-    note_id = body.get("noteId")
-    if not isinstance(note_id, str) or not 0 < len(note_id) <= 64:
-        raise invalid_param("noteId must be a note id")
-    return note_id
+    return token_of(header, body_token)
 
 
 def plausible_note_id(text: str) -> bool:
@@ -228,7 +369,7 @@ async def read_body(request: Request) -> dict[str, Any]:
     try:
         return await read_json_object(request)
     except ValueError as exc:
-        raise invalid_param(str(exc)) from exc
+        raise invalid_param("body", str(exc)) from exc
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:

@@ -4,10 +4,12 @@ through the server's store."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, column, delete, insert, select, table
+from sqlalchemy import String, bindparam, column, delete, insert, literal_column, or_, select, table
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ColumnElement
 
 from sekisho.server.entities import Note, User
 
@@ -21,6 +23,8 @@ _NOTES = table(
     column("visibility"),
     column("cw"),
     column("created_at"),
+    column("reply_id"),
+    column("local_only"),
 )
 _COLUMNS = tuple(_NOTES.c)
 
@@ -53,6 +57,26 @@ class Users(Protocol):
     async def find_by_name(self, username: str) -> User | None: ...
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which notes of a list to return, as Misskey pages them (QueryService.makePaginationQuery): ids after
+    `since_id` and/or before `until_id`, at most `limit`; newest first, except with only `since_id`, which answers
+    the oldest ones after it first."""
+
+    limit: int
+    since_id: str | None = None
+    until_id: str | None = None
+
+    @property
+    def key(self) -> tuple[bool, bool]:
+        return self.since_id is not None, self.until_id is not None
+
+
+def _note(row: Sequence[Any]) -> Note:
+    note_id, user_id, text, visibility, cw, created_at, reply_id, local_only = row
+    return Note(note_id, user_id, text, visibility, cw, created_at, reply_id, bool(local_only))
+
+
 class NotesStore:
     """Notes in the server's database; `prepare` turns a Core statement into what its connections run (the
     server's compiled `Query`), so each statement is compiled once per dialect."""
@@ -69,6 +93,8 @@ class NotesStore:
         self._list = prepare(
             select(*_COLUMNS).where(_NOTES.c.user_id == bindparam("user_id")).order_by(_NOTES.c.id.desc()).limit(LISTED)
         )
+        self._prepare = prepare
+        self._pages: dict[tuple[str, bool, bool], Any] = {}  # statements of list_page, prepared on first use
 
     async def find_user(self, user_id: str) -> User | None:
         return await self.store.users.find(user_id)
@@ -78,15 +104,68 @@ class NotesStore:
 
     async def add_note(self, note: Note) -> None:
         row = {name: getattr(note, name) for name in _NOTES.c.keys()}
+        row["local_only"] = int(note.local_only)
         await self.store.database.writer().execute(self._insert, **row)
 
     async def find_note(self, note_id: str) -> Note | None:
         row = await self.store.database.reader().fetch_one(self._find, id=note_id)
-        return Note(*row) if row else None
+        return _note(row) if row else None
 
     async def delete_note(self, note_id: str, user_id: str) -> bool:
         deleted = await self.store.database.writer().fetch_one(self._delete, id=note_id, user_id=user_id)
         return deleted is not None
 
     async def list_user_notes(self, user_id: str) -> list[Note]:
-        return [Note(*row) for row in await self.store.database.reader().fetch_all(self._list, user_id=user_id)]
+        return [_note(row) for row in await self.store.database.reader().fetch_all(self._list, user_id=user_id)]
+
+    async def home_timeline(self, user_id: str, page: Page) -> list[Note]:
+        """The user's own notes, all visibilities (the home timeline of a user who follows nobody)."""
+        return await self._page("home", page, user_id=user_id)
+
+    async def local_timeline(self, page: Page, *, with_replies: bool) -> list[Note]:
+        """Everyone's `public` notes; replies only if `with_replies`."""
+        return await self._page("local+replies" if with_replies else "local", page)
+
+    async def user_notes(self, user_id: str, viewer_id: str | None, page: Page, *, with_replies: bool) -> list[Note]:
+        """A user's notes that `viewer_id` (None: nobody signed in) may see: `public` and `home` ones, and all of
+        them to their author (demo.notes.visible_to's rules, in SQL)."""
+        kind = "user+replies" if with_replies else "user"
+        return await self._page(kind, page, user_id=user_id, viewer_id=viewer_id)
+
+    async def _page(self, kind: str, page: Page, **params: Any) -> list[Note]:
+        statement = self._pages.get((kind, *page.key))
+        if statement is None:
+            statement = self._pages[(kind, *page.key)] = self._prepare(_page_statement(kind, *page.key))
+        bounds = {name: value for name, value in (("since_id", page.since_id), ("until_id", page.until_id)) if value}
+        rows = await self.store.database.reader().fetch_all(statement, **params, **bounds, limit=page.limit)
+        return [_note(row) for row in rows]
+
+
+# constants in the SQL text, not parameters
+_PUBLIC: ColumnElement[str] = literal_column("'public'", String)
+_HOME: ColumnElement[str] = literal_column("'home'", String)
+
+
+def _filters(kind: str) -> list[ColumnElement[bool]]:
+    c = _NOTES.c
+    if kind == "home":
+        return [c.user_id == bindparam("user_id")]
+    if kind.startswith("local"):
+        return [c.visibility == _PUBLIC, *([] if kind.endswith("+replies") else [c.reply_id.is_(None)])]
+    viewer = bindparam("viewer_id", type_=String)
+    return [
+        c.user_id == bindparam("user_id"),
+        or_(c.visibility == _PUBLIC, c.visibility == _HOME, c.user_id == viewer),
+        *([] if kind.endswith("+replies") else [c.reply_id.is_(None)]),
+    ]
+
+
+def _page_statement(kind: str, since: bool, until: bool) -> Executable:
+    c = _NOTES.c
+    where = _filters(kind)
+    if since:
+        where.append(c.id > bindparam("since_id"))
+    if until:
+        where.append(c.id < bindparam("until_id"))
+    order = c.id.asc() if since and not until else c.id.desc()
+    return select(*_COLUMNS).where(*where).order_by(order).limit(bindparam("limit"))

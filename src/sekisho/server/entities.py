@@ -124,6 +124,8 @@ class Note:
     visibility: str
     cw: str | None
     created_at: int
+    reply_id: str | None = None  # the note this one answers (Misskey's `replyId`, X's `in_reply_to_tweet_id`)
+    local_only: bool = False  # Misskey's `localOnly`: never federated (nothing is, here)
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,6 +143,8 @@ notes = Table(
     Column("visibility", String(16), nullable=False),
     Column("cw", Text, nullable=True),
     _time("created_at"),
+    Column("reply_id", String(32), nullable=True),  # no foreign key: a reply outlives the note it answered
+    Column("local_only", BigInteger, nullable=False, server_default="0"),  # 0 or 1
     Index("ix_notes_user_id_id", "user_id", "id"),
 )
 
