@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sekisho.errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
-from sekisho.protocol.metadata import build_metadata
+from sekisho.protocol.metadata import DEMO_CLIENT_METADATA, build_metadata
 from sekisho.protocol.params import (
     AUTHORIZE_PARAMETERS,
     AuthorizationRequest,
@@ -22,6 +22,7 @@ from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
 from sekisho.server import client_auth, introspection, revocation
 from sekisho.server.grants import HANDLERS, GrantContext
+from sekisho.server.setup import DEMO_CLIENT_ID
 from sekisho.server.token import Minted
 from sekisho.server.web.observe import count_issued
 from sekisho.server.web.requests import read_body, state
@@ -37,6 +38,10 @@ async def metadata(request: Request) -> Response:
         grant_types=sorted(HANDLERS),
         jwt_access_tokens=app.settings.access_token_format == "jwt",
     )
+    if app.settings.demo:
+        # Only with --demo: the seeded public demo app (loopback redirect URIs, RFC 8252 §7.3), which the CLI may use
+        # when it is given no client id, so a first login needs nothing copied (RFC 8414 §2 allows extra members).
+        body[DEMO_CLIENT_METADATA] = DEMO_CLIENT_ID
     return JSONResponse(body, headers={**CORS, "Cache-Control": "public, max-age=300"})
 
 

@@ -17,11 +17,11 @@ from sekisho.protocol.scopes import describe
 from sekisho.server import accounts, throttle
 from sekisho.server import connected_apps as apps
 from sekisho.server.events import security_event
+from sekisho.server.setup import DEMO_CLIENT_ID
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import page, redirect
 from sekisho.server.web.sessions import current_user, end_session, set_cookies, start_session
 
-DEMO_CLIENT_ID = "sekisho-demo"
 API_AUTHORIZATION = "Authorization: Bearer ACCESS_TOKEN"
 
 
