@@ -108,7 +108,8 @@ def serve(**given: Any) -> None:
         command = os.environ.get("SEKISHO_COMMAND", "sekisho")  # scripts/serve names its wrapper, scripts/sekisho
         lines.insert(-1, f'  From a bot  {command} login {settings.issuer}  then  {command} post "hello"')
     for line in lines:
-        say(line)
+        if line.strip() or settings.log_format == "text":  # blank lines set the block apart on a terminal only
+            say(line.strip() if settings.log_format == "json" else line)
     config: dict[str, Any] = {
         "host": host,
         "port": port,

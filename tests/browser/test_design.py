@@ -26,7 +26,7 @@ from tests.live import LiveServer, live_server, user_tokens
 from tests.needs import unavailable
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Route
 
 pytestmark = pytest.mark.browser
 
@@ -119,6 +119,15 @@ def axe_source() -> str:
         unavailable(str(error))
 
 
+def serving(html: str) -> Callable[[Route], None]:
+    """A route handler that answers with `html`, as the CLI's loopback listener would."""
+
+    def fulfill(route: Route) -> None:
+        route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+    return fulfill
+
+
 def walk(page: Page, demo: Demo, look: Callable[[str], None]) -> None:
     """Every page, in the order a person meets them; `look(name)` on each."""
     page.goto(demo.url + "/")
@@ -155,10 +164,16 @@ def walk(page: Page, demo: Demo, look: Callable[[str], None]) -> None:
     with page.expect_navigation():
         page.click("button[name=decision][value=allow]")
     look("miauth-done")
-    page.set_content(cli_page("Signed in", "You can close this tab and go back to the terminal."))
-    look("cli-signed-in")
-    page.set_content(cli_page("Not signed in", "The sign-in did not go through; the terminal says why.", ok=False))
-    look("cli-not-signed-in")
+    # The CLI's pages, as its loopback listener serves them (no CSP of the server's; an inline style sheet).
+    pages = {
+        "signed-in": cli_page("Signed in", "You can close this tab and go back to the terminal."),
+        "not-signed-in": cli_page("Not signed in", "The sign-in did not go through; the terminal says why.", ok=False),
+    }
+    for name, html in pages.items():
+        loopback = f"http://127.0.0.1:9/callback?{name}"
+        page.route(loopback, serving(html))
+        page.goto(loopback)
+        look(f"cli-{name}")
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

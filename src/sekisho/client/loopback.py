@@ -33,7 +33,8 @@ color:var(--text);background:var(--bg)}header{background:var(--surface);border-b
 padding:.6rem 1rem}header span{display:inline-flex;align-items:center;gap:.5rem;font-weight:700;font-size:1.125rem}
 .mark rect{fill:var(--mark)}.mark path{fill:none;stroke:var(--mark-fg);stroke-width:2.6;stroke-linecap:round}
 main{max-width:34rem;margin:0 auto;padding:2rem 1rem}.card{background:var(--surface);border:1px solid var(--border);
-border-left:4px solid var(--ok);border-radius:.75rem;padding:1.25rem}.card.bad{border-left-color:var(--bad)}
+border-left:4px solid var(--ok);border-radius:.75rem;padding:1.25rem;margin-bottom:1rem}
+.card.bad{border-left-color:var(--bad)}
 h1{font-size:1.5rem;line-height:1.25;margin:0 0 .5rem;overflow-wrap:anywhere}p{margin:0 0 .5rem}
 .muted{color:var(--muted);font-size:.875rem}"""
 _MARK = (

@@ -142,6 +142,8 @@ async def error_page(request: Request, error: OAuthError, status: int | None = N
     if wants_json(request):
         headers = {"Cache-Control": "no-store", **_retry_after(error)}
         return JSONResponse(error.body(), status_code=status, headers=headers)
+    if status >= 500:  # the store may be what failed: no look-up of who is signed in, which could wait on it
+        context.setdefault("viewer", None)
     response = await render(
         request, "error.html", status, tolerant=True, code=error.error, description=error.description, **context
     )
