@@ -97,12 +97,19 @@ def serve(**given: Any) -> None:
         say: Callable[[str], None] = logging.getLogger("sekisho").info  # every line of stderr is a JSON object
     else:
         say = partial(typer.echo, err=True)
-    for line in run(lambda: prepare(settings)):
-        say(line)
+    host, port = settings.host, settings.port
+    lines = run(lambda: prepare(settings))
+    bound = f"http://{host}:{port}"
+    where = settings.issuer if settings.issuer == bound else f"{settings.issuer} on {bound}"
+    say(f"sekisho serving {where} (database {settings.database})")
     if settings.allow_private_client_ids:
         say("warning: --allow-private-client-ids is on: for development and tests only")
-    host, port = settings.host, settings.port
-    say(f"sekisho serving {settings.issuer} on http://{host}:{port} (database {settings.database})")
+    if settings.demo:
+        command = os.environ.get("SEKISHO_COMMAND", "sekisho")  # scripts/serve names its wrapper, scripts/sekisho
+        lines.insert(-1, f'  From a bot  {command} login {settings.issuer}  then  {command} post "hello"')
+    for line in lines:
+        if line.strip() or settings.log_format == "text":  # blank lines set the block apart on a terminal only
+            say(line.strip() if settings.log_format == "json" else line)
     config: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -366,7 +373,6 @@ def login(
     scope: Annotated[str | None, typer.Option("--scope", help='e.g. "read:account write:notes"')] = None,
     port: Annotated[int, typer.Option("--port", help="loopback port for the redirect (0: any free one)")] = 0,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="print the URL instead of opening it")] = False,
-    device: Annotated[bool, typer.Option("--device", help="RFC 8628 device flow")] = False,
     account: AccountOption = None,
     timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for the browser")] = 300.0,
     authorize_url: Annotated[str | None, typer.Option("--authorize-url", help="override (X, for tests)")] = None,
@@ -381,8 +387,6 @@ def login(
     from sekisho.client.login import Hooks, LoginOptions
     from sekisho.client.login import login as do_login
 
-    if device:
-        fail("--device (RFC 8628) is not available yet; use --no-browser on a machine without a browser")
     if not 0 <= port < 65536:
         fail("--port must be between 0 and 65535", 2)
     options = LoginOptions(

@@ -1,4 +1,5 @@
-"""/settings/apps in real Chromium: the user sees the app they connected and revokes it with one button."""
+"""/settings/apps in real Chromium: the user sees the app they connected and revokes it, after a confirmation that
+says what revoking does."""
 
 from __future__ import annotations
 
@@ -43,7 +44,10 @@ def test_revoking_a_connected_app_ends_its_tokens(page: Page, sekisho: Sekisho) 
     card = page.locator(f'.app[data-client-id="{client_id}"]')
     assert card.locator(".app-name").inner_text().startswith("Revocable Bot")
     assert "Read your account information" in card.inner_text()
-    assert "last active" in card.inner_text() and "never" not in card.inner_text()
+    assert "Last active" in card.inner_text() and "never" not in card.inner_text()
+    assert not card.locator("button.revoke").is_visible()  # one click never revokes: it asks first
+    card.locator("details.confirm summary").click()
+    assert "every token it holds stops working" in card.locator("details.confirm").inner_text()
     with page.expect_navigation():
         card.locator("button.revoke").click()
     assert urlsplit(page.url).path == "/settings/apps"

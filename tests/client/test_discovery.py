@@ -274,3 +274,11 @@ def test_sekisho_serve_metadata(server: LiveServer) -> None:
     assert found.authorization_response_iss_parameter_supported
     assert found.client_id_metadata_document_supported
     assert "refresh_token" in found.grant_types_supported
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [("sekisho-demo", "sekisho-demo"), (None, None), (7, None), ("", None), ("a b\n", None), ("x" * 256, None)],
+)
+def test_a_demo_servers_app_is_read_only_when_it_is_a_plain_client_id(value: object, kept: str | None) -> None:
+    assert ServerMetadata.from_document(document(sekisho_demo_client_id=value), ISSUER).demo_client_id == kept

@@ -76,3 +76,13 @@ def test_unknown_provider_or_missing_server_is_one_clear_line() -> None:
         resolved("mastodon", "m.example", metadata=False)
     with pytest.raises(ClientError, match="which server"):
         resolved("misskey", None, metadata=False)
+
+
+def test_only_a_sekisho_login_takes_the_demo_app_its_metadata_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sekisho started with --demo names its demo app; the CLI uses it with no --client-id. A Misskey that said
+    the same would not be believed: the member is sekisho's own."""
+    monkeypatch.setitem(METADATA, "sekisho_demo_client_id", "sekisho-demo")
+    assert resolved("sekisho", "misskey.example", metadata=True).demo_client_id == "sekisho-demo"
+    assert resolved("misskey", "misskey.example", metadata=True).demo_client_id is None
+    monkeypatch.delitem(METADATA, "sekisho_demo_client_id")
+    assert resolved("sekisho", "misskey.example", metadata=True).demo_client_id is None

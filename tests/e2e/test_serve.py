@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def test_demo_reaches_a_consent_page_and_the_callback_shows_the_next_step(tmp_path: Path, database: str) -> None:
     with live_server(tmp_path, ["--demo"], database=database) as server:
-        password = re.search(r"Demo user: demo\s+password: (\S+)", server.output())
+        password = re.search(r"Demo user\s+demo\n\s+Password\s+(\S+)", server.output())
         assert password, server.output()
         with httpx.Client(base_url=server.url, follow_redirects=True, timeout=10) as browser:
             home = browser.get("/")
@@ -48,14 +48,20 @@ def test_demo_reaches_a_consent_page_and_the_callback_shows_the_next_step(tmp_pa
             assert tokens["access_token"].startswith("sek_at_")
 
 
-def test_demo_restart_prints_a_new_password_that_works(tmp_path: Path, database: str) -> None:
+def test_demo_restart_keeps_the_password_of_the_database(tmp_path: Path, database: str) -> None:
+    """One clear block at start, no Alembic INFO lines; the same password at every start of the same database."""
     passwords = []
     for _ in range(2):
         with live_server(tmp_path, ["--demo"], database=database) as server:
-            found = re.search(r"password: (\S+)", server.output())
-            assert found
+            output = server.output()
+            found = re.search(r"Password\s+(\S+)", output)
+            assert found, output
             passwords.append(found.group(1))
-    assert passwords[0] != passwords[1]
+            assert "alembic" not in output.lower()
+            assert f"sekisho serving {server.url} (database" in output
+            assert f"Open        {server.url}/" in output
+            assert f"sekisho login {server.url}" in output
+    assert passwords[0] == passwords[1]
 
 
 def test_workers_serve_flows_across_processes(tmp_path: Path, database: str) -> None:

@@ -133,3 +133,12 @@ def test_authorization_endpoint_never_has_cors(world: World) -> None:
 def test_login_pages_have_no_cors(world: World) -> None:
     for response in (world.http.get("/login", headers=ORIGIN), world.http.get("/", headers=ORIGIN)):
         assert "access-control-allow-origin" not in response.headers
+
+
+def test_only_a_demo_server_names_its_demo_app(world: World, database: str) -> None:
+    """`sekisho_demo_client_id` is there with --demo, for a CLI with no client id; never without it."""
+    assert "sekisho_demo_client_id" not in world.http.get("/.well-known/oauth-authorization-server").json()
+    demo = create_app(Settings(issuer=ISSUER, database=database, demo=True), clock=Clock())
+    with TestClient(demo, base_url=ISSUER) as http:
+        body = http.get("/.well-known/oauth-authorization-server").json()
+    assert body["sekisho_demo_client_id"] == "sekisho-demo"

@@ -10,6 +10,7 @@ import httpx
 
 from sekisho.client.errors import DiscoveryError, NoMetadata
 from sekisho.client.transport import exchange, url_problem
+from sekisho.protocol.metadata import DEMO_CLIENT_METADATA
 
 RFC8414_PATH = "/.well-known/oauth-authorization-server"
 OIDC_PATH = "/.well-known/openid-configuration"
@@ -51,6 +52,7 @@ class ServerMetadata:
     code_challenge_methods_supported: tuple[str, ...] = ()
     authorization_response_iss_parameter_supported: bool = False
     client_id_metadata_document_supported: bool = False
+    demo_client_id: str | None = None  # sekisho with --demo: its public demo app (DEMO_CLIENT_METADATA)
 
     @classmethod
     def from_document(cls, document: Any, expected_issuer: str) -> ServerMetadata:
@@ -81,6 +83,7 @@ class ServerMetadata:
             )
             is True,
             client_id_metadata_document_supported=document.get("client_id_metadata_document_supported") is True,
+            demo_client_id=_client_id(document.get(DEMO_CLIENT_METADATA)),
         )
 
 
@@ -127,6 +130,13 @@ def _strings(document: dict[str, Any], name: str, default: tuple[str, ...]) -> t
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise DiscoveryError(f"the metadata of {document['issuer']} has a {name} that is not a list of strings")
     return tuple(value)
+
+
+def _client_id(value: object) -> str | None:
+    """A demo client id worth using: a short string of visible ASCII (RFC 6749 §A.1: VSCHAR), else None."""
+    if isinstance(value, str) and 0 < len(value) <= 255 and all("\x20" <= c <= "\x7e" for c in value):
+        return value
+    return None
 
 
 def _show(value: object) -> str:

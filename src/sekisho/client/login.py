@@ -87,6 +87,8 @@ async def _oauth(
     """Authorization code with PKCE, `state` and RFC 9207 `iss`, received on the loopback listener."""
     async with LoopbackReceiver(options.port, app_name=APP_NAME) as receiver:
         credentials = _credentials(options, endpoints, receiver)
+        if credentials.client_id == endpoints.demo_client_id and not options.client_id:
+            hooks.say(f"no --client-id: using this demo server's own app, {credentials.client_id}")
         request = authorization.start(
             authorization_endpoint=endpoints.authorization_endpoint,
             client_id=credentials.client_id,
@@ -138,9 +140,12 @@ async def _browser(url: str, receiver: LoopbackReceiver, timeout: float, hooks: 
 
 
 def _credentials(options: LoginOptions, endpoints: Endpoints, receiver: LoopbackReceiver) -> oauth.ClientCredentials:
-    """A registered client, or the CLI's own loopback page as a URL client id where the server takes those."""
+    """A registered client; else a sekisho demo server's public demo app (its metadata names it only with --demo);
+    else the CLI's own loopback page as a URL client id where the server takes those."""
     if options.client_id:
         return oauth.ClientCredentials(options.client_id, options.client_secret)
+    if endpoints.demo_client_id:
+        return oauth.ClientCredentials(endpoints.demo_client_id)
     if endpoints.accepts_url_client_ids:
         return oauth.ClientCredentials(receiver.client_id)
     raise ClientError(

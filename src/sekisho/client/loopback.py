@@ -22,9 +22,30 @@ from starlette.routing import Route
 from sekisho.client.errors import AuthorizationError, ClientError
 
 CALLBACK_PATH = "/callback"
-_DONE = """<!doctype html><meta charset="utf-8"><title>{title}</title>
-<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; line-height: 1.5">
-<h1>{title}</h1><p>{message}</p></body>"""
+# The CLI's own pages (the end of a sign-in, the client page) in sekisho's look: the brand mark, light and dark, one
+# small inline style sheet (the loopback server serves nothing else), readable on a phone.
+_STYLE = """:root{color-scheme:light dark;--bg:#fff;--surface:#f5f7fa;--text:#16181d;--muted:#555e6c;--border:#d3d8e0;
+--mark:#1a56c2;--mark-fg:#fff;--ok:#0f7661;--bad:#b3261e}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1115;--surface:#181b21;--text:#e6e9ef;--muted:#a2abb9;
+--border:#343a46;--mark:#8cb4ff;--mark-fg:#0b1733;--ok:#6fd3b3;--bad:#ffb4ab}}
+*{box-sizing:border-box}body{margin:0;font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+color:var(--text);background:var(--bg)}header{background:var(--surface);border-bottom:1px solid var(--border);
+padding:.6rem 1rem}header span{display:inline-flex;align-items:center;gap:.5rem;font-weight:700;font-size:1.125rem}
+.mark rect{fill:var(--mark)}.mark path{fill:none;stroke:var(--mark-fg);stroke-width:2.6;stroke-linecap:round}
+main{max-width:34rem;margin:0 auto;padding:2rem 1rem}.card{background:var(--surface);border:1px solid var(--border);
+border-left:4px solid var(--ok);border-radius:.75rem;padding:1.25rem;margin-bottom:1rem}
+.card.bad{border-left-color:var(--bad)}
+h1{font-size:1.5rem;line-height:1.25;margin:0 0 .5rem;overflow-wrap:anywhere}p{margin:0 0 .5rem}
+.muted{color:var(--muted);font-size:.875rem}"""
+_MARK = (
+    '<svg class="mark" viewBox="0 0 32 32" width="28" height="28" aria-hidden="true" focusable="false">'
+    '<rect width="32" height="32" rx="7"/><path d="M5.5 9h21M8.5 13.5h15M11 9v16M21 9v16"/></svg>'
+)
+_DONE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} · sekisho CLI</title>
+<style>{style}</style></head><body><header><span>{mark}sekisho CLI</span></header>
+<main><div class="card{tone}" role="status"><h1>{title}</h1><p>{message}</p></div>
+<p class="muted">This page is served by the sekisho command on your computer, at 127.0.0.1.</p></main></body></html>"""
 
 
 def client_page(name: str, client_id: str, redirect_uris: list[str]) -> str:
@@ -32,6 +53,7 @@ def client_page(name: str, client_id: str, redirect_uris: list[str]) -> str:
     links = "\n".join(f'<link rel="redirect_uri" href="{html.escape(uri)}">' for uri in redirect_uris)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(name)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 {links}
 </head><body>
 <div class="h-app"><a class="u-url p-name" href="{html.escape(client_id)}">{html.escape(name)}</a></div>
@@ -109,12 +131,14 @@ class LoopbackReceiver:
         self._answer.set_result(request.url.query)
         if "error" in request.query_params:
             message = "The sign-in did not go through; the terminal says why. You can close this tab."
-            return HTMLResponse(_page("Not signed in", message))
+            return HTMLResponse(_page("Not signed in", message, ok=False))
         return HTMLResponse(_page("Signed in", "You can close this tab and go back to the terminal."))
 
 
-def _page(title: str, message: str) -> str:
-    return _DONE.format(title=html.escape(title), message=html.escape(message))
+def _page(title: str, message: str, ok: bool = True) -> str:
+    """A page of the CLI's: `title` and `message` in sekisho's look (a red edge when not `ok`), for humans only."""
+    tone = "" if ok else " bad"
+    return _DONE.format(title=html.escape(title), message=html.escape(message), style=_STYLE, mark=_MARK, tone=tone)
 
 
 def _bind(port: int) -> socket.socket:

@@ -60,6 +60,7 @@ class Endpoints:
     iss_required: bool
     accepts_url_client_ids: bool
     miauth: bool = False  # Misskey's MiAuth instead of OAuth: authorization_endpoint is then `…/miauth`
+    demo_client_id: str | None = None  # a sekisho started with --demo: its public demo app, usable with no client id
 
 
 async def resolve(
@@ -99,6 +100,7 @@ async def resolve(
         expected_iss=metadata.issuer,
         iss_required=metadata.authorization_response_iss_parameter_supported,
         accepts_url_client_ids=provider == "misskey" or metadata.client_id_metadata_document_supported,
+        demo_client_id=metadata.demo_client_id if provider == "sekisho" else None,
     )
 
 

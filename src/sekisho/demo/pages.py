@@ -1,4 +1,5 @@
-"""GET /@{username}: a user's public notes, newest first, so a person can see what a bot posted."""
+"""GET /@{username}: a user's public notes, newest first, a page of them at a time, so a person can see what a bot
+posted."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sekisho.demo.store import NotesStore
+from sekisho.demo.store import LISTED, NotesStore
 from sekisho.errors import InvalidRequest
 
 SHOWN = ("public", "home")  # the visibilities anyone may see
+PAGE_SIZE = 20
 
 
 class Render(Protocol):
-    """The server's page renderer: a template of its own with its security headers."""
+    """The server's page renderer: a template of its own with its security headers and the site's header."""
 
-    def __call__(self, request: Request, template: str, status: int = 200, **context: Any) -> Response: ...
+    def __call__(self, request: Request, template: str, status: int = 200, **context: Any) -> Awaitable[Response]: ...
 
 
 def plausible_username(text: str) -> bool:
@@ -26,14 +28,37 @@ def plausible_username(text: str) -> bool:
     return 0 < len(text) <= 64 and text.isprintable()
 
 
+def page_number(text: str | None) -> int:
+    """`?page=N`, 1 when absent; anything but a small positive whole number is a 400, never a 500."""
+    if text is None:
+        return 1
+    if not (text.isdigit() and len(text) <= 4 and int(text) >= 1):
+        raise InvalidRequest("page must be a whole number from 1")
+    return int(text)
+
+
 def user_page(store: NotesStore, render: Render) -> Callable[[Request], Awaitable[Response]]:
     async def user_notes(request: Request) -> Response:
         username = request.path_params["username"]
+        number = page_number(request.query_params.get("page"))
         user = await store.find_user_by_name(username) if plausible_username(username) else None
         if user is None:
             raise InvalidRequest("there is no user with that name", status=404)
-        notes = [note for note in await store.list_user_notes(user.id) if note.visibility in SHOWN]
-        return render(request, "user.html", username=user.username, notes=notes, when=when)
+        listed = await store.list_user_notes(user.id)  # the latest LISTED, newest first
+        notes = [note for note in listed if note.visibility in SHOWN]
+        start = (number - 1) * PAGE_SIZE
+        return await render(
+            request,
+            "user.html",
+            username=user.username,
+            notes=notes[start : start + PAGE_SIZE],
+            count=len(notes),
+            capped=len(listed) >= LISTED,  # older notes exist beyond the latest LISTED
+            page=number,
+            newer=number - 1 if number > 1 else None,
+            older=number + 1 if start + PAGE_SIZE < len(notes) else None,
+            when=when,
+        )
 
     return user_notes
 

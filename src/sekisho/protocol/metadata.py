@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+# sekisho's own metadata member, present only on a server started with --demo: the client_id of its public demo app,
+# which a CLI given no client id may use (RFC 8414 §2: members not defined there are allowed).
+DEMO_CLIENT_METADATA = "sekisho_demo_client_id"
+
 
 def build_metadata(
     issuer: str, *, scopes: Iterable[str], grant_types: Iterable[str], jwt_access_tokens: bool = False

@@ -45,14 +45,24 @@ def log_config(log_format: str, *, access_log: bool) -> dict[str, Any]:
         if log_format == "json"
         else {"format": "%(levelname)s %(name)s: %(message)s"}
     )
-    access = {"uvicorn.access": {"level": "INFO" if access_log and log_format != "json" else "WARNING"}}
+    access = {
+        "uvicorn.access": {
+            "level": "INFO" if access_log and log_format != "json" else "WARNING",
+            "filters": ["redact"],  # codes and tokens in query strings never reach the log
+        }
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
+        "filters": {"redact": {"()": "sekisho.server.web.observe.RedactAccessLog"}},
         "handlers": {
             "default": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
         },
         "root": {"handlers": ["default"], "level": "INFO"},
-        "loggers": {"uvicorn": {"level": "INFO", "handlers": [], "propagate": True}, **access},
+        "loggers": {
+            "uvicorn": {"level": "INFO", "handlers": [], "propagate": True},
+            "alembic": {"level": "WARNING"},  # one INFO line per migration step is noise at every start
+            **access,
+        },
     }

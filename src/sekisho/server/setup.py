@@ -30,12 +30,14 @@ async def prepare(settings: Settings) -> list[str]:
 
 
 async def seed_demo(store: SqlStore, settings: Settings) -> list[str]:
+    """The demo user and the demo app. The demo user's password is made once per database and kept in it (as a
+    server secret, in clear: it is a demo account), so a restart of the same database prints the same password."""
     now = int(time.time())
-    password = secrets.token_urlsafe(12)
+    password = await store.keys.server_secret("demo_password", secrets.token_urlsafe(12), now)
     user = await store.users.find_by_name(DEMO_USERNAME)
     if user is None:
         await create_user(store, DEMO_USERNAME, password, now)
-    else:
+    elif not await passwords.verify_password(user.password_hash, password):
         await store.users.set_password(user.id, await passwords.hash_password(password))
     redirect_uris = (f"{settings.issuer}/demo/callback", "http://127.0.0.1/callback")
     client = await store.clients.find(DEMO_CLIENT_ID)
@@ -53,7 +55,12 @@ async def seed_demo(store: SqlStore, settings: Settings) -> list[str]:
                 created_at=now,
             )
         )
+    issuer = settings.issuer
     return [
-        f"Demo user: {DEMO_USERNAME}  password: {password}  (shown once; a new one at every --demo start)",
-        f"Demo client: {DEMO_CLIENT_ID} (public). Open {settings.issuer}/ and follow 'Try the flow'.",
+        "",
+        "  sekisho demo",
+        f"  Open        {issuer}/  (sign in, then 'Try the flow')",
+        f"  Demo user   {DEMO_USERNAME}",
+        f"  Password    {password}  (kept in this database: the same at every start)",
+        "",
     ]

@@ -39,7 +39,7 @@ from sekisho.server.web.responses import (
     handle_http_exception,
     handle_oauth_error,
     handle_unexpected,
-    page,
+    render,
 )
 from sekisho.server.web.routing import IndexedRouter
 from sekisho.server.web.sessions import Csrf
@@ -60,8 +60,8 @@ register_url_convertor("anytext", AnyText())
 @dataclass(frozen=True, slots=True)
 class Host:
     """What a plug-in (the demo) gets to build its routes: the store (connected once the app starts), the token
-    verifier, the clock, the page renderer, and `prepare`, which compiles a Core statement for the store's
-    connections."""
+    verifier, the clock, the page renderer (async: `render`, the site's header filled in), and `prepare`, which
+    compiles a Core statement for the store's connections."""
 
     store: SqlStore
     verifier: StoreVerifier
@@ -100,7 +100,7 @@ def create_app(
     store = SqlStore(settings.database)
     policy = address_policy or AddressPolicy(allow_private=settings.allow_private_client_ids)
     verifier = StoreVerifier(_StoredTokens(store), clock=clock)
-    host = Host(store, verifier, clock, page, Query)
+    host = Host(store, verifier, clock, render, Query)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -120,6 +120,7 @@ def create_app(
 
     routes = [
         route("/", pages.home, ["GET"]),
+        route("/favicon.ico", pages.favicon, ["GET"]),
         route("/healthz", health.healthz, ["GET"]),
         route("/readyz", health.readyz, ["GET"]),
         route("/metrics", observe.metrics, ["GET"]),
@@ -161,6 +162,8 @@ def create_app(
         },
     )
     app.router = IndexedRouter(routes, lifespan=lifespan)
+    # The header links to the signed-in user's page when a plug-in (the demo) serves /@NAME.
+    app.state.user_pages = any(getattr(plugged, "path", None) == "/@{username}" for plugged in routes)
     return app
 
 

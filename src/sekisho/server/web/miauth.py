@@ -12,8 +12,8 @@ from sekisho.protocol.redirects import build_redirect, host_of
 from sekisho.protocol.scopes import describe
 from sekisho.server import miauth
 from sekisho.server.web.requests import read_body, state
-from sekisho.server.web.responses import page, redirect
-from sekisho.server.web.sessions import check_decision_method, current_user, set_cookies
+from sekisho.server.web.responses import redirect, render
+from sekisho.server.web.sessions import check_decision_method, current_user
 
 
 async def consent(request: Request) -> Response:
@@ -31,8 +31,7 @@ async def consent(request: Request) -> Response:
     if user is None:
         return redirect("/login?" + urlencode({"next": f"/miauth/{session}?" + urlencode(params)}))
     if decision is None:
-        cookies: dict[str, str] = {}
-        response = page(
+        return await render(
             request,
             "consent.html",
             client_name=checked.name,
@@ -41,12 +40,10 @@ async def consent(request: Request) -> Response:
             logo=await app.url_clients.logo(params.get("icon")),  # fetched safely, never hot-linked
             scopes=describe(checked.scope, app.settings.scopes),
             username=user.username,
+            viewer=user.username,
             fields=params,
             action=f"/miauth/{session}",
-            csrf_token=app.csrf.token(request, cookies),
         )
-        set_cookies(response, app.settings, cookies)
-        return response
     app.csrf.check(request, csrf_token)
     allowed = decision == "allow"
     await miauth.decide(app.store, checked, user, allowed=allowed, now=now)
@@ -54,7 +51,9 @@ async def consent(request: Request) -> Response:
         return redirect(build_redirect(checked.callback, {"session": session}))
     title = "Access allowed" if allowed else "Access denied"
     message = "You can close this page and go back to the app." if allowed else "The app gets no access."
-    return page(request, "miauth_done.html", title=title, message=message)
+    return await render(
+        request, "miauth_done.html", title=title, message=message, allowed=allowed, app_name=checked.name
+    )
 
 
 async def check(request: Request) -> Response:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sekisho.errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
-from sekisho.protocol.metadata import build_metadata
+from sekisho.protocol.metadata import DEMO_CLIENT_METADATA, build_metadata
 from sekisho.protocol.params import (
     AUTHORIZE_PARAMETERS,
     AuthorizationRequest,
@@ -22,11 +22,12 @@ from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
 from sekisho.server import client_auth, introspection, revocation
 from sekisho.server.grants import HANDLERS, GrantContext
+from sekisho.server.setup import DEMO_CLIENT_ID
 from sekisho.server.token import Minted
 from sekisho.server.web.observe import count_issued
 from sekisho.server.web.requests import read_body, state
-from sekisho.server.web.responses import CORS, NO_STORE, page, redirect, token_json, wants_json
-from sekisho.server.web.sessions import check_decision_method, current_user, set_cookies
+from sekisho.server.web.responses import CORS, NO_STORE, error_page, redirect, render, token_json, wants_json
+from sekisho.server.web.sessions import check_decision_method, current_user
 
 
 async def metadata(request: Request) -> Response:
@@ -37,6 +38,10 @@ async def metadata(request: Request) -> Response:
         grant_types=sorted(HANDLERS),
         jwt_access_tokens=app.settings.access_token_format == "jwt",
     )
+    if app.settings.demo:
+        # Only with --demo: the seeded public demo app (loopback redirect URIs, RFC 8252 §7.3), which the CLI may use
+        # when it is given no client id, so a first login needs nothing copied (RFC 8414 §2 allows extra members).
+        body[DEMO_CLIENT_METADATA] = DEMO_CLIENT_ID
     return JSONResponse(body, headers={**CORS, "Cache-Control": "public, max-age=300"})
 
 
@@ -69,13 +74,13 @@ async def authorize(request: Request) -> Response:
     except OAuthError as error:
         if authz.redirects_errors_before_decision(target.client):
             return error_redirect(app.settings.issuer, target.redirect_uri, req.state, error)
-        return error_with_link(request, target.redirect_uri, req.state, error)
+        return await error_with_link(request, target.redirect_uri, req.state, error)
     now = app.now()
     user = await current_user(request, app.store, now)
     if user is None:
         return redirect("/login?" + urlencode({"next": "/oauth/authorize?" + urlencode(req.as_params())}))
     if decision is None:
-        return consent_page(request, checked, user.username)
+        return await consent_page(request, checked, user.username)
     app.csrf.check(request, csrf_token)
     if decision != "allow":
         denied = AccessDenied("the user denied the request")
@@ -96,10 +101,9 @@ def parse_query(request: Request) -> dict[str, str]:
     return parse_items(items, known=AUTHORIZE_PARAMETERS)
 
 
-def consent_page(request: Request, checked: authz.CheckedAuthorization, username: str) -> Response:
+async def consent_page(request: Request, checked: authz.CheckedAuthorization, username: str) -> Response:
     app = state(request)
-    cookies: dict[str, str] = {}
-    response = page(
+    return await render(
         request,
         "consent.html",
         client_name=checked.client.name,
@@ -108,11 +112,9 @@ def consent_page(request: Request, checked: authz.CheckedAuthorization, username
         logo=checked.client.logo,
         scopes=describe(checked.scope, app.settings.scopes),
         username=username,
+        viewer=username,
         fields=checked.request.as_params(),
-        csrf_token=app.csrf.token(request, cookies),
     )
-    set_cookies(response, app.settings, cookies)
-    return response
 
 
 def error_redirect(issuer: str, redirect_uri: str, state_value: str | None, error: OAuthError) -> Response:
@@ -121,13 +123,13 @@ def error_redirect(issuer: str, redirect_uri: str, state_value: str | None, erro
     return redirect(build_redirect(redirect_uri, params), status=303)
 
 
-def error_with_link(request: Request, redirect_uri: str, state_value: str | None, error: OAuthError) -> Response:
+async def error_with_link(request: Request, redirect_uri: str, state_value: str | None, error: OAuthError) -> Response:
     """RFC 9700 §4.11.2: a 400 page naming the error, with a plain link back (`state`, `iss`), never a redirect."""
     if wants_json(request):
         return JSONResponse(error.body(), status_code=400, headers={"Cache-Control": "no-store"})
     link = build_redirect(redirect_uri, {**error.body(), "state": state_value, "iss": state(request).settings.issuer})
     host = host_of(redirect_uri) or redirect_uri
-    return page(request, "error.html", status=400, error=error, back_link=link, back_host=host)
+    return await error_page(request, error, 400, back_link=link, back_host=host)
 
 
 async def token(request: Request) -> Response:

@@ -1,5 +1,8 @@
 """What the server says about itself: Prometheus metrics (GET /metrics) and, when asked, one JSON log line per
-request. Paths are logged without their query string (a callback's query may carry a code)."""
+request. No log line carries a credential: the values of `code`, `access_token`, `refresh_token`, `state`, `i`
+(Misskey's token parameter) and the like in a query string are replaced by `REDACTED`, and so is a MiAuth session
+id in a path (whoever knows it can redeem the session's token), in uvicorn's text access log (`RedactAccessLog`) and
+in the JSON request log alike."""
 
 from __future__ import annotations
 
@@ -8,8 +11,10 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import re
 import time
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException
@@ -47,6 +52,65 @@ def count_issued(grant_type: str) -> None:
 
 access = logging.getLogger("sekisho.access")
 
+# Query parameters whose values are credentials or one-time secrets (RFC 6749 §4.1.2 code and state, §4.2.2
+# access_token, RFC 6750 §2.3 access_token, Misskey's `i`), or passwords and verifiers sent where they should not be.
+SECRET_PARAMETERS = frozenset(
+    {
+        "code",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "state",
+        "i",
+        "client_secret",
+        "code_verifier",
+        "password",
+        "session",
+    }
+)
+REDACTED = "REDACTED"
+_MIAUTH_SESSION = re.compile(r"^(/(?:api/)?miauth/)[^/]+")
+
+
+def redact_query(query: str) -> str:
+    """`query` with the value of every secret parameter replaced, also inside `next` (the login page's target);
+    names (even percent-encoded ones) are compared decoded and lower-case, everything else stays as sent."""
+    if not query:
+        return query
+    parts = []
+    for item in query.split("&"):
+        name, equals, value = item.partition("=")
+        decoded = unquote_plus(name).strip().lower()
+        if equals and decoded in SECRET_PARAMETERS:
+            item = f"{name}={REDACTED}"
+        elif equals and decoded == "next":  # the login page's way back: a whole authorization request
+            item = f"{name}={quote(redact_target(unquote_plus(value)), safe='/')}"
+        parts.append(item)
+    return "&".join(parts)
+
+
+def redact_path(path: str) -> str:
+    """A path as logged: a MiAuth session id (`/miauth/ID`, `/api/miauth/ID/check`) replaced."""
+    return _MIAUTH_SESSION.sub(rf"\g<1>{REDACTED}", path)
+
+
+def redact_target(target: str) -> str:
+    """A request target (path and query) as logged."""
+    path, question, query = target.partition("?")
+    return redact_path(path) + question + redact_query(query)
+
+
+class RedactAccessLog(logging.Filter):
+    """For uvicorn's access logger: its records' arguments are (client, method, path with query, HTTP version,
+    status); the target is redacted (`redact_target`) before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_target(args[2]), *args[3:])
+        return True
+
 
 class Observe:
     """ASGI middleware: counts and times every HTTP request by its route's template, and logs it if asked."""
@@ -80,13 +144,14 @@ class Observe:
                 fields = {
                     "event": "request",
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": redact_path(scope["path"]),
+                    "query": redact_query(scope.get("query_string", b"").decode("latin-1")) or None,
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                     "client": client[0] if client else None,
                 }
-                access.info("%s %s %s", scope["method"], scope["path"], status, extra={"fields": fields})
+                access.info("%s %s %s", scope["method"], fields["path"], status, extra={"fields": fields})
 
 
 async def metrics(request: Request) -> Response:

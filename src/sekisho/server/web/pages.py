@@ -1,28 +1,32 @@
-"""Thin handlers for the pages a person sees: home, login, logout, and the demo's callback."""
+"""Thin handlers for the pages a person sees: home, login, logout, connected apps, the demo's callback, and the
+favicon."""
 
 from __future__ import annotations
 
 import secrets
 import shlex
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from sekisho.errors import InvalidRequest
-from sekisho.protocol import pkce
+from sekisho.protocol import client_ids, pkce
 from sekisho.protocol.params import parse_form
+from sekisho.protocol.redirects import host_of
 from sekisho.protocol.scopes import describe
 from sekisho.server import accounts, throttle
 from sekisho.server import connected_apps as apps
 from sekisho.server.events import security_event
-from sekisho.server.web.requests import read_body, state
-from sekisho.server.web.responses import page, redirect
-from sekisho.server.web.sessions import current_user, end_session, set_cookies, start_session
+from sekisho.server.setup import DEMO_CLIENT_ID
+from sekisho.server.web.requests import AppState, read_body, state
+from sekisho.server.web.responses import redirect, render
+from sekisho.server.web.sessions import current_user, end_session, start_session
 
-DEMO_CLIENT_ID = "sekisho-demo"
 API_AUTHORIZATION = "Authorization: Bearer ACCESS_TOKEN"
+FAVICON = Path(__file__).parent / "static" / "favicon.svg"
 
 
 def safe_next(target: str | None) -> str:
@@ -50,7 +54,8 @@ async def home(request: Request) -> Response:
                 "code_challenge_method": "S256",
             }
         )
-    response = _form_page(request, "home.html", username=user.username if user else None, demo_link=demo_link)
+    viewer = user.username if user else None
+    response = await render(request, "home.html", viewer=viewer, demo_link=demo_link, demo=app.settings.demo)
     if demo_link:
         # Only the demo keeps its verifier in a cookie, so the callback page can show the next step.
         secure = app.settings.secure_cookies
@@ -61,7 +66,26 @@ async def home(request: Request) -> Response:
 
 
 async def login_form(request: Request) -> Response:
-    return _form_page(request, "login.html", next=safe_next(request.query_params.get("next")))
+    target = safe_next(request.query_params.get("next"))
+    return await render(request, "login.html", next=target, app_name=await _sending_app(state(request), target))
+
+
+async def _sending_app(app: AppState, target: str) -> str | None:
+    """The app the login is for, to name on the login page: a registered client's name, a URL client's host, or a
+    MiAuth app's name as it gave it (the consent page shows the same); None when `target` is no such request."""
+    parts = urlsplit(target)
+    query = parse_qs(parts.query)
+    if parts.path.startswith("/miauth/"):
+        return (query.get("name") or [""])[0] or None
+    if parts.path != "/oauth/authorize":
+        return None
+    client_id = (query.get("client_id") or [""])[0]
+    if not client_id or len(client_id) > client_ids.MAX_LENGTH:
+        return None
+    if client_ids.is_url(client_id):
+        return host_of(client_id)
+    client = await app.store.clients.find(client_id)
+    return client.name if client else None
 
 
 async def login(request: Request) -> Response:
@@ -77,11 +101,12 @@ async def login(request: Request) -> Response:
     if admitted.retry_after > 0:
         wait = admitted.retry_after
         security_event("login_throttled", username=username[:64], address=address, retry_after=wait)
-        response = _form_page(
+        response = await render(
             request,
             "login.html",
             status=429,
             next=target,
+            app_name=await _sending_app(app, target),
             username=username,
             message=f"Too many failed attempts. Try again in {wait} seconds.",
         )
@@ -93,18 +118,19 @@ async def login(request: Request) -> Response:
     user = await accounts.authenticate(app.store, username, password) if username and password else None
     if user is None:
         security_event("login_failed", username=username[:64], address=address)
-        return _form_page(
+        return await render(
             request,
             "login.html",
             status=401,
             next=target,
+            app_name=await _sending_app(app, target),
             username=username,
             message="That username and password do not match.",
         )
     await throttle.forgive(app.store, username, address)
-    response = redirect(target)
-    await start_session(response, app.settings, app.store, user, now)
-    return response
+    signed_in = redirect(target)
+    await start_session(signed_in, app.settings, app.store, user, now)
+    return signed_in
 
 
 async def logout(request: Request) -> Response:
@@ -123,10 +149,10 @@ async def connected_apps(request: Request) -> Response:
     if user is None:
         return redirect("/login?" + urlencode({"next": "/settings/apps"}))
     found = await apps.list_apps(app.store, user.id)
-    return _form_page(
+    return await render(
         request,
         "apps.html",
-        username=user.username,
+        viewer=user.username,
         apps=found,
         when=_when,
         describe=lambda scope: describe(scope, app.settings.scopes),
@@ -157,7 +183,7 @@ async def demo_callback(request: Request) -> Response:
         raise InvalidRequest("the demo is off; start the server with --demo", status=404)
     code = request.query_params.get("code")
     verifier = request.cookies.get("sekisho_demo_verifier", "YOUR_CODE_VERIFIER")
-    return page(
+    return await render(
         request,
         "callback.html",
         params=sorted(request.query_params.multi_items()),
@@ -179,10 +205,6 @@ def exchange_command(issuer: str, code: str, verifier: str) -> str:
     return " \\\n  ".join(shlex.join(line) for line in lines)
 
 
-def _form_page(request: Request, template: str, status: int = 200, **context: object) -> Response:
-    app = state(request)
-    cookies: dict[str, str] = {}
-    context["csrf_token"] = app.csrf.token(request, cookies)
-    response = page(request, template, status=status, **context)
-    set_cookies(response, app.settings, cookies)
-    return response
+async def favicon(request: Request) -> Response:
+    """GET /favicon.ico: the brand mark (SVG, which browsers take at this address too)."""
+    return FileResponse(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})

@@ -1,4 +1,5 @@
-"""Responses: JSON errors, HTML pages with security headers, and the one exception handler."""
+"""Responses: JSON errors, HTML pages with security headers (`page`, and `render` with the site's header filled
+in), and the exception handlers: a browser gets an HTML error page, an API caller JSON."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from sekisho.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
 from sekisho.server.web.observe import ERRORS, series
+from sekisho.server.web.requests import state
+from sekisho.server.web.sessions import current_user, set_cookies
 
 log = logging.getLogger("sekisho")
 
@@ -67,9 +70,37 @@ _TOKEN_HEADERS = raw_headers({**NO_STORE, **CORS})
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("issuer", request.app.state.settings.issuer)
+    """`template` rendered; the header shows `viewer` (who is signed in) when the context names one (`render`)."""
+    settings = request.app.state.settings
+    context.setdefault("issuer", settings.issuer)
+    context.setdefault("viewer", None)
+    context.setdefault("csrf_token", None)
+    context.setdefault("user_pages", getattr(request.app.state, "user_pages", False))  # /@NAME: the demo's
+    context.setdefault("here", request.url.path)
     html = TEMPLATES.get_template(template).render(**context)
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+async def render(
+    request: Request, template: str, status: int = 200, *, tolerant: bool = False, **context: Any
+) -> HTMLResponse:
+    """`page` with the header filled in: who is signed in (unless the context says), and a CSRF token for its
+    sign-out form and the page's own forms (a CSRF cookie is set when the browser has none). `tolerant`, for error
+    pages: when the store cannot say who is signed in (the error may be the store's), nobody is."""
+    app = state(request)
+    if "viewer" not in context:
+        try:
+            user = await current_user(request, app.store, app.now())
+        except Exception:
+            if not tolerant:
+                raise
+            user = None
+        context["viewer"] = user.username if user else None
+    cookies: dict[str, str] = {}
+    context.setdefault("csrf_token", app.csrf.token(request, cookies))
+    response = page(request, template, status=status, **context)
+    set_cookies(response, app.settings, cookies)
+    return response
 
 
 def redirect(url: str, status: int = 303) -> RedirectResponse:
@@ -100,12 +131,22 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept.split("application/json")[0]
 
 
-def error_page(request: Request, error: OAuthError) -> Response:
-    """An error the user sees: never a redirect (RFC 6749 §4.1.2.1)."""
+def wants_html(request: Request) -> bool:
+    """A browser: `text/html` accepted, and not after `application/json` (an API caller's `*/*` is not one)."""
+    return "text/html" in request.headers.get("accept", "") and not wants_json(request)
+
+
+async def error_page(request: Request, error: OAuthError, status: int | None = None, **context: Any) -> Response:
+    """An error the user sees (with `status`, else the error's own): never a redirect (RFC 6749 §4.1.2.1)."""
+    status = status or error.status
     if wants_json(request):
         headers = {"Cache-Control": "no-store", **_retry_after(error)}
-        return JSONResponse(error.body(), status_code=error.status, headers=headers)
-    response = page(request, "error.html", status=error.status, error=error)
+        return JSONResponse(error.body(), status_code=status, headers=headers)
+    if status >= 500:  # the store may be what failed: no look-up of who is signed in, which could wait on it
+        context.setdefault("viewer", None)
+    response = await render(
+        request, "error.html", status, tolerant=True, code=error.error, description=error.description, **context
+    )
     response.headers.update(_retry_after(error))
     return response
 
@@ -119,17 +160,29 @@ async def handle_oauth_error(request: Request, exc: Exception) -> Response:
     if exc.status >= 500 or exc.detail:
         log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.detail or exc.description)
     if request.url.path.startswith(PAGE_PATHS) or request.url.path in ("/",) or request.url.path.startswith("/@"):
-        return error_page(request, exc)
+        return await error_page(request, exc)
     return oauth_error_json(exc)
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """404 and 405 (and Starlette's other HTTP errors): an HTML page for a browser, JSON for everyone else."""
     assert isinstance(exc, HTTPException)
-    body = {
-        "error": "not_found" if exc.status_code == 404 else "invalid_request",
-        "error_description": exc.detail,
-    }
+    code = "not_found" if exc.status_code == 404 else "invalid_request"
+    if wants_html(request):
+        description = _PAGE_ERRORS.get(exc.status_code, exc.detail)
+        response = await render(
+            request, "error.html", exc.status_code, tolerant=True, code=code, description=description
+        )
+        response.headers.update(exc.headers or {})
+        return response
+    body = {"error": code, "error_description": exc.detail}
     return JSONResponse(body, status_code=exc.status_code, headers={**NO_STORE, **(exc.headers or {})})
+
+
+_PAGE_ERRORS = {
+    404: "There is no page at this address.",
+    405: "This address does not take that kind of request.",
+}
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
