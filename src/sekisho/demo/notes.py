@@ -351,7 +351,7 @@ def presented_token(request: Request, body: dict[str, Any]) -> str | None:
     body_token = body.pop("i", None)
     if body_token is not None and not isinstance(body_token, str):
         raise invalid_param("i", "must be a string")
-    if any(name in request.query_params for name in QUERY_TOKEN_NAMES):
+    if request.scope["query_string"] and any(name in request.query_params for name in QUERY_TOKEN_NAMES):
         raise InvalidToken("a token in the query string is refused: send it in the body's `i` or the header")
     header = request.headers.get("authorization")
     if header is None and body_token is None:
