@@ -31,10 +31,10 @@ class NodeUnavailable(RuntimeError):
     """No npm, or `npm ci` failed: tests skip on it outside CI, bench/run exits 2."""
 
 
-def _manifest_hash() -> str:
+def _manifest_hash(folder: Path = FOLDER) -> str:
     digest = hashlib.sha256()
     for name in ("package.json", "package-lock.json"):
-        digest.update(name.encode() + b"\0" + (FOLDER / name).read_bytes() + b"\0")
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -47,31 +47,44 @@ def install() -> Path:
 
     An exclusive lock on package.json keeps two runs (tests, the benchmark) from installing into the folder at once.
     """
-    if installed():
-        return NODE
-    npm = shutil.which("npm")
-    if npm is None:
-        raise NodeUnavailable("npm is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
-    with (FOLDER / "package.json").open("rb") as manifest:
-        fcntl.flock(manifest, fcntl.LOCK_EX)
-        try:
-            if not installed():  # another run may have installed while we waited for the lock
-                _npm_ci(npm)
-                STAMP.write_text(_manifest_hash())
-        finally:
-            fcntl.flock(manifest, fcntl.LOCK_UN)
+    _install(FOLDER, installed)
     return NODE
 
 
-def _npm_ci(npm: str) -> None:
+def install_folder(folder: Path) -> None:
+    """`npm ci` in another folder of npm packages under tests/ (e.g. tests/twitter_api_v2) when its node_modules is
+    missing or stale, as `install` does; those packages run on the system's node."""
+    stamp = folder / STAMP.relative_to(FOLDER)
+    _install(folder, lambda: stamp.is_file() and stamp.read_text() == _manifest_hash(folder))
+
+
+def _install(folder: Path, current: Callable[[], bool]) -> None:
+    if current():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise NodeUnavailable("npm is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
+    with (folder / "package.json").open("rb") as manifest:
+        fcntl.flock(manifest, fcntl.LOCK_EX)
+        try:
+            if not current():  # another run may have installed while we waited for the lock
+                _npm_ci(npm, folder)
+                (folder / STAMP.relative_to(FOLDER)).write_text(_manifest_hash(folder))
+        finally:
+            fcntl.flock(manifest, fcntl.LOCK_UN)
+
+
+def _npm_ci(npm: str, folder: Path = FOLDER) -> None:
     command = [npm, "ci", "--no-audit", "--no-fund", "--no-update-notifier"]
     try:
-        done = subprocess.run(command, cwd=FOLDER, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False)
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise NodeUnavailable(f"`{' '.join(command)}` in {FOLDER} took more than {NPM_TIMEOUT:.0f} s") from None
+        raise NodeUnavailable(f"`{' '.join(command)}` in {folder} took more than {NPM_TIMEOUT:.0f} s") from None
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise NodeUnavailable(f"`{' '.join(command)}` in {FOLDER} failed ({done.returncode}):\n{tail}")
+        raise NodeUnavailable(f"`{' '.join(command)}` in {folder} failed ({done.returncode}):\n{tail}")
+    if folder != FOLDER:
+        return
     if not (NODE.is_file() and os.access(NODE, os.X_OK)):
         raise NodeUnavailable(f"npm installed the `node` package but {NODE} is missing (its install script ran?)")
 
