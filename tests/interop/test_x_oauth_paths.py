@@ -180,3 +180,15 @@ def test_the_same_secret_in_basic_and_the_body_is_taken_only_at_x_paths(world: W
     )
     at_x = world.http.post("/2/oauth2/token", data=data, headers=basic(world.confidential))
     assert at_x.status_code == 200 and at_x.json()["token_type"] == "bearer"
+
+
+def test_problems_before_the_redirect_are_a_page_at_x_path_too(world: World) -> None:
+    # RFC 6749 §4.1.2.1: an unknown client or redirect URI is never redirected, at X's path as at sekisho's.
+    params = world.authorize_params("no-such-client", scope=X_SCOPE)
+    page = world.http.get("/i/oauth2/authorize", params=params, follow_redirects=False)
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    world.http.cookies.clear()  # signed out: the login sends the browser back to X's path
+    params = world.authorize_params(world.public.client_id, scope=X_SCOPE)
+    response = world.http.get("/i/oauth2/authorize", params=params, follow_redirects=False)
+    assert response.status_code == 303
+    assert parse_qs(urlsplit(response.headers["location"]).query)["next"][0].startswith("/i/oauth2/authorize?")
