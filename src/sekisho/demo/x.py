@@ -139,7 +139,9 @@ class XApi(NotesApi):
             raise invalid(f"text must be a string of 1-{MAX_TEXT} characters")
         await self._check_reply(body.get("reply"), user)
         now = self.clock()
-        note = Note(new_id(int(now * 1000)), user.id, text, "public", None, int(now))
+        note = Note(
+            id=new_id(int(now * 1000)), user_id=user.id, text=text, visibility="public", cw=None, created_at=int(now)
+        )
         await self.store.add_note(note)
         return JSONResponse({"data": pack_post(note)}, status_code=201)
 
