@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import selectors
 import shutil
@@ -46,11 +47,16 @@ def _stamp(folder: Path) -> Path:
     return folder / "node_modules" / ".sekisho-installed-from"  # hash of package.json + package-lock.json
 
 
+def _ships_node(folder: Path) -> bool:
+    """Whether the folder's package.json brings its own Node (the `node` package); if not, it runs on the system's."""
+    manifest = json.loads((folder / "package.json").read_text(encoding="utf-8"))
+    return "node" in {**manifest.get("dependencies", {}), **manifest.get("devDependencies", {})}
+
+
 def installed(folder: Path = FOLDER) -> bool:
     node, stamp = _node(folder), _stamp(folder)
-    return (
-        node.is_file() and os.access(node, os.X_OK) and stamp.is_file() and stamp.read_text() == _manifest_hash(folder)
-    )
+    runnable = not _ships_node(folder) or (node.is_file() and os.access(node, os.X_OK))
+    return runnable and stamp.is_file() and stamp.read_text() == _manifest_hash(folder)
 
 
 def install(folder: Path = FOLDER) -> Path:
@@ -75,6 +81,11 @@ def install(folder: Path = FOLDER) -> Path:
     return _node(folder)
 
 
+def install_folder(folder: Path) -> None:
+    """`install` for an npm folder under tests/ that runs on the system's Node (e.g. tests/twitter_api_v2)."""
+    install(folder)
+
+
 def _npm_ci(npm: str, folder: Path) -> None:
     command = [npm, "ci", "--no-audit", "--no-fund", "--no-update-notifier"]
     try:
@@ -85,7 +96,7 @@ def _npm_ci(npm: str, folder: Path) -> None:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
         raise NodeUnavailable(f"`{' '.join(command)}` in {folder} failed ({done.returncode}):\n{tail}")
     node = _node(folder)
-    if not (node.is_file() and os.access(node, os.X_OK)):
+    if _ships_node(folder) and not (node.is_file() and os.access(node, os.X_OK)):
         raise NodeUnavailable(f"npm installed the `node` package but {node} is missing (its install script ran?)")
 
 

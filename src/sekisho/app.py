@@ -4,6 +4,7 @@ is on. The server itself never imports the demo."""
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -14,8 +15,9 @@ from sekisho.server.web import app as server
 
 
 def create_app(settings: Settings, **options: Any) -> Starlette:
-    """The server's app (`options` go to sekisho.server.web.app.create_app), the demo's routes in it if on."""
-    plugins = (demo.mount,) if settings.demo_api else ()
+    """The server's app (`options` go to sekisho.server.web.app.create_app), the demo's routes in it if on, and X's
+    OAuth paths with them (the X stand-in)."""
+    plugins = (partial(demo.mount, x_rate_limits=settings.x_rate_limits), server.x_oauth) if settings.demo_api else ()
     return server.create_app(settings, plugins=plugins, **options)
 
 

@@ -364,7 +364,9 @@ def _store() -> Any:
 
 @app.command()
 def login(
-    server: Annotated[str | None, typer.Argument(help="issuer URL or host name; not needed for --provider x")] = None,
+    server: Annotated[
+        str | None, typer.Argument(help="issuer URL or host name; for --provider x, a stand-in (default: X itself)")
+    ] = None,
     provider: Annotated[str, typer.Option("--provider", help="sekisho, misskey or x")] = "sekisho",
     client_id: Annotated[str | None, typer.Option("--client-id", help="a registered app's id")] = None,
     client_secret: Annotated[

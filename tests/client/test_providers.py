@@ -71,6 +71,21 @@ def test_x_has_built_in_endpoints_and_they_can_be_pointed_at_a_local_server() ->
     assert local.api.api_base == "http://127.0.0.1:8000" and local.api.dialect == "x"
 
 
+def test_x_with_a_server_takes_x_paths_on_that_stand_in() -> None:
+    # issue 23: `sekisho login http://127.0.0.1:8000 --provider x`, no URL overrides
+    local = resolved("x", "http://127.0.0.1:8000", metadata=False)
+    assert local.authorization_endpoint == "http://127.0.0.1:8000/i/oauth2/authorize"
+    assert local.token_endpoint == "http://127.0.0.1:8000/2/oauth2/token"
+    assert local.revocation_endpoint == "http://127.0.0.1:8000/2/oauth2/revoke"
+    assert local.api.api_base == local.api.issuer == "http://127.0.0.1:8000" and local.api.dialect == "x"
+    assert local.expected_iss is None and not local.iss_required
+    moved = resolved("x", "http://127.0.0.1:8000", metadata=False, token_url="http://127.0.0.1:9000/token")
+    assert (
+        moved.token_endpoint == "http://127.0.0.1:9000/token"
+        and moved.revocation_endpoint == "http://127.0.0.1:9000/revoke"
+    )
+
+
 def test_unknown_provider_or_missing_server_is_one_clear_line() -> None:
     with pytest.raises(ClientError, match="unknown provider"):
         resolved("mastodon", "m.example", metadata=False)

@@ -242,6 +242,37 @@ def test_x_style_confidential_client_with_overridden_endpoints(server: LiveServe
     assert home.ok("logout").startswith("logged out")
 
 
+def test_x_provider_against_a_local_stand_in_needs_no_url_overrides(server: LiveServer, home: Home) -> None:
+    """Issue 23: `sekisho login URL --provider x` takes X's paths on the stand-in (/i/oauth2/authorize,
+    /2/oauth2/token, /2/tweets) and gets X's answers: a two-hour token, a refresh token for offline.access."""
+    port = free_port()
+    scope = "tweet.read tweet.write users.read offline.access"
+    app = add_client(server, "--name", "X bot", "--redirect-uri", f"http://127.0.0.1:{port}/callback", "--scope", scope)
+    process, url = start_login(
+        home,
+        server.url,
+        "--provider",
+        "x",
+        "--client-id",
+        app["client_id"],
+        "--client-secret",
+        app["client_secret"],
+        "--port",
+        str(port),
+    )
+    assert url.startswith(server.url + "/i/oauth2/authorize?")
+    httpx.get(consent(server, url), timeout=10)
+    code, out, err = finish(process)
+    assert code == 0, err
+    account = saved(home)
+    assert account["token_endpoint"] == server.url + "/2/oauth2/token" and account["provider"] == "x"
+    assert tokens_of(home)["refresh_token"]
+    result = json.loads(home.ok("post", "a post through the X paths", "--json"))
+    assert result["url"] == f"https://x.com/alice/status/{result['id']}"  # where it would be at X
+    assert "a post through the X paths" in httpx.get(server.url + "/@alice").text
+    assert home.ok("logout").startswith("logged out")
+
+
 def test_misskey_miauth_login_and_post(server: LiveServer, home: Home) -> None:
     """MiAuth (Misskey before 2023.9.0, or by choice): no client registration, a session instead of a code."""
     process, url = start_login(

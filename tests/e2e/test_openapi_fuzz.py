@@ -44,7 +44,14 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = int(os.environ.get("SEKISHO_FUZZ_EXAMPLES", "50"))
 PASSWORD = "fuzz password 1"
 REDIRECT = "http://127.0.0.1:9/callback"
-CSRF_FORMS = {"/login", "/logout", "/settings/apps/revoke", "/oauth/authorize", "/miauth/{session}"}
+CSRF_FORMS = {
+    "/login",
+    "/logout",
+    "/settings/apps/revoke",
+    "/oauth/authorize",
+    "/i/oauth2/authorize",
+    "/miauth/{session}",
+}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

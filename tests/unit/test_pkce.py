@@ -38,11 +38,33 @@ def test_missing_challenge_is_refused() -> None:
     assert caught.value.description == "code_challenge is required (PKCE with S256)"
 
 
-@pytest.mark.parametrize("method", [None, "plain", "s256", "S512", "sha256", "S256 "])
+@pytest.mark.parametrize("method", [None, "s256", "S512", "sha256", "S256 "])
 def test_method_other_than_s256_is_refused(method: str | None) -> None:
     # RFC 7636 §4.3: a missing method means "plain", which is refused too.
     with pytest.raises(InvalidRequest) as caught:
         check_challenge(RFC_CHALLENGE, method)
+    assert caught.value.description == "code_challenge_method must be S256"
+
+
+@pytest.mark.parametrize("any_case", [False, True])
+@pytest.mark.parametrize("method", ["plain", "PLAIN", "Plain"])
+def test_plain_is_refused_with_its_reason(method: str, any_case: bool) -> None:
+    # RFC 9700 §2.1.1, in both dialects (X itself takes plain).
+    with pytest.raises(InvalidRequest) as caught:
+        check_challenge(RFC_CHALLENGE, method, any_case=any_case)
+    assert caught.value.description == "code_challenge_method plain is not allowed (RFC 9700 section 2.1.1): use S256"
+
+
+@pytest.mark.parametrize("method", ["S256", "s256"])
+def test_any_case_takes_s256_in_any_case(method: str) -> None:
+    # X's dialect: X compares the method's name case-insensitively (twitter-api-v2 sends `s256`).
+    assert check_challenge(RFC_CHALLENGE, method, any_case=True) == RFC_CHALLENGE
+
+
+@pytest.mark.parametrize("method", [None, "S512", "sha256", "S256 ", "s-256"])
+def test_any_case_still_refuses_other_methods(method: str | None) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        check_challenge(RFC_CHALLENGE, method, any_case=True)
     assert caught.value.description == "code_challenge_method must be S256"
 
 

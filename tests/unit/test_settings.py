@@ -197,6 +197,7 @@ SERVE_OPTIONS = [  # (field, flag, variable, default as an option): what `sekish
     ("access_token_format", "--access-token-format", "SEKISHO_ACCESS_TOKEN_FORMAT", "opaque"),
     ("demo", "--demo", "SEKISHO_DEMO", False),
     ("demo_api", "--demo-api", "SEKISHO_DEMO_API", False),
+    ("x_rate_limits", "--x-rate-limits", "SEKISHO_X_RATE_LIMITS", False),  # issue 23: X's 429s on the stand-in
     ("access_log", "--access-log", "SEKISHO_ACCESS_LOG", True),
     ("log_format", "--log-format", "SEKISHO_LOG_FORMAT", "text"),
     ("trusted_proxies", "--trusted-proxy", "SEKISHO_TRUSTED_PROXIES", None),

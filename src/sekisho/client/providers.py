@@ -1,7 +1,9 @@
 """Provider profiles: where to authorize, get tokens and post, for sekisho (and any RFC 8414 server), Misskey and X.
 
 sekisho and Misskey publish RFC 8414 metadata and speak Misskey's API dialect (`/api/i`, `/api/notes/create`); X
-publishes no metadata (PROVIDERS.md), so its endpoints are built in and can be pointed elsewhere for tests.
+publishes no metadata (PROVIDERS.md), so its endpoints are built in; given a server (a local stand-in, `sekisho serve
+--demo-api`), X's paths are taken on it instead (`/i/oauth2/authorize`, `/2/oauth2/token`, `/2/oauth2/revoke`, `/2/…`),
+and each can still be pointed elsewhere.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ X_AUTHORIZE: Final = "https://x.com/i/oauth2/authorize"
 X_TOKEN: Final = "https://api.x.com/2/oauth2/token"
 X_REVOKE: Final = "https://api.x.com/2/oauth2/revoke"
 X_API: Final = "https://api.x.com"
+X_PATHS: Final = ("/i/oauth2/authorize", "/2/oauth2/token", "/2/oauth2/revoke")  # at x.com and api.x.com
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ async def resolve(
     if provider not in PROVIDERS:
         raise ClientError(f"unknown provider {provider!r}: use one of {', '.join(PROVIDERS)}")
     if provider == "x":
-        return _x(authorize_url, token_url, api_url, revoke_url)
+        return _x(authorize_url, token_url, api_url, revoke_url, stand_in=issuer_from(server) if server else None)
     if not server:
         raise ClientError(f"which server? e.g. `sekisho login misskey.example --provider {provider}`")
     if miauth and provider != "misskey":
@@ -104,7 +107,19 @@ async def resolve(
     )
 
 
-def _x(authorize_url: str | None, token_url: str | None, api_url: str | None, revoke_url: str | None) -> Endpoints:
+def _x(
+    authorize_url: str | None,
+    token_url: str | None,
+    api_url: str | None,
+    revoke_url: str | None,
+    *,
+    stand_in: str | None = None,
+) -> Endpoints:
+    """X's endpoints, on `stand_in` (an origin serving X's paths) when given; each override wins."""
+    if stand_in is not None:
+        authorize, token_at, revoke_at = (stand_in + path for path in X_PATHS)
+        authorize_url, token_url = authorize_url or authorize, token_url or token_at
+        revoke_url, api_url = revoke_url or (None if token_url != token_at else revoke_at), api_url or stand_in
     token = token_url or X_TOKEN
     if revoke_url is None:
         # Beside the token endpoint, as at X (…/oauth2/token, …/oauth2/revoke) and at sekisho (…/oauth/…).

@@ -13,6 +13,7 @@ from sekisho.demo.notes import MisskeyApi
 from sekisho.demo.pages import Render, user_page
 from sekisho.demo.store import NotesStore, ServerStore
 from sekisho.demo.x import XApi
+from sekisho.demo.x_limits import RateLimits
 from sekisho.resource import TokenVerifier
 from sekisho.resource.asgi import route
 
@@ -32,11 +33,12 @@ class Host(Protocol):
     def prepare(self) -> Callable[[Any], Any]: ...
 
 
-def mount(host: Host) -> list[BaseRoute]:
-    """The demo's routes, over the host's database."""
+def mount(host: Host, *, x_rate_limits: bool = False) -> list[BaseRoute]:
+    """The demo's routes, over the host's database; `x_rate_limits`: refuse past X's per-user limits (x_limits)."""
     notes = NotesStore(host.store, host.prepare)
+    limits = RateLimits(host.clock, enforce=x_rate_limits)
     return [
         *MisskeyApi(notes, host.verifier, clock=host.clock).routes(),
-        *XApi(notes, host.verifier, clock=host.clock).routes(),
+        *XApi(notes, host.verifier, host.clock, limits=limits).routes(),
         route("/@{username}", user_page(notes, host.page), ["GET"]),
     ]

@@ -95,6 +95,18 @@ class NotesStore:
         )
         self._prepare = prepare
         self._pages: dict[tuple[str, bool, bool], Any] = {}  # statements of list_page, prepared on first use
+        # A page of a user's notes, newest first, in the visibilities given (four slots: repeat to give fewer).
+        user_page = (
+            select(*_COLUMNS)
+            .where(
+                _NOTES.c.user_id == bindparam("user_id"),
+                _NOTES.c.visibility.in_([bindparam(f"v{slot}") for slot in range(4)]),
+            )
+            .order_by(_NOTES.c.id.desc())
+            .limit(bindparam("limit"))
+        )
+        self._user_page = prepare(user_page)
+        self._user_page_before = prepare(user_page.where(_NOTES.c.id < bindparam("before")))
 
     async def find_user(self, user_id: str) -> User | None:
         return await self.store.users.find(user_id)
@@ -117,6 +129,19 @@ class NotesStore:
 
     async def list_user_notes(self, user_id: str) -> list[Note]:
         return [_note(row) for row in await self.store.database.reader().fetch_all(self._list, user_id=user_id)]
+
+    async def list_user_notes_page(
+        self, user_id: str, *, visibilities: Sequence[str], limit: int, before: str | None = None
+    ) -> list[Note]:
+        """Up to `limit` of the user's notes in `visibilities` (one to four), newest first, older than `before` if
+        given (note ids sort by time)."""
+        slots = {f"v{slot}": visibilities[slot % len(visibilities)] for slot in range(4)}
+        params: dict[str, Any] = {"user_id": user_id, "limit": limit, **slots}
+        query = self._user_page if before is None else self._user_page_before
+        if before is not None:
+            params["before"] = before
+        return [_note(row) for row in await self.store.database.reader().fetch_all(query, **params)]
+
 
     async def home_timeline(self, user_id: str, page: Page) -> list[Note]:
         """The user's own notes, all visibilities (the home timeline of a user who follows nobody)."""

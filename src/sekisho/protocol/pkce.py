@@ -21,12 +21,16 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def check_challenge(challenge: str | None, method: str | None) -> str:
-    """Return the challenge of an authorization request, or raise."""
+def check_challenge(challenge: str | None, method: str | None, *, any_case: bool = False) -> str:
+    """Return the challenge of an authorization request, or raise. `any_case`: the method's name is compared
+    case-insensitively (X's dialect: X takes `s256`, which twitter-api-v2 sends)."""
     if challenge is None:
         raise InvalidRequest("code_challenge is required (PKCE with S256)")
+    if method is not None and method.lower() == "plain":
+        # RFC 9700 §2.1.1: a challenge the verifier equals protects nothing once the request is seen; X takes it.
+        raise InvalidRequest("code_challenge_method plain is not allowed (RFC 9700 section 2.1.1): use S256")
     # RFC 7636 §4.3: a missing method means "plain", which this server refuses.
-    if method != "S256":
+    if method != "S256" and not (any_case and method is not None and method.upper() == "S256"):
         raise InvalidRequest("code_challenge_method must be S256")
     if not _CHALLENGE.fullmatch(challenge):
         raise InvalidRequest("code_challenge must be 43 base64url characters (S256)")

@@ -57,11 +57,16 @@ def redirects_errors_before_decision(client: Client) -> bool:
 
 
 def check_request(
-    request: AuthorizationRequest, target: ClientRedirect, known_scopes: Mapping[str, str]
+    request: AuthorizationRequest,
+    target: ClientRedirect,
+    known_scopes: Mapping[str, str],
+    *,
+    method_any_case: bool = False,
 ) -> CheckedAuthorization:
-    """The rest of the request; errors from here are sent back to the redirect URI."""
+    """The rest of the request; errors from here are sent back to the redirect URI. `method_any_case`: X's dialect,
+    which takes `code_challenge_method=s256`."""
     check_response_type(request, target.client)
-    challenge = pkce.check_challenge(request.code_challenge, request.code_challenge_method)
+    challenge = pkce.check_challenge(request.code_challenge, request.code_challenge_method, any_case=method_any_case)
     scope = check_scope(
         request.scope,
         known=known_scopes,

@@ -114,6 +114,7 @@ class Settings:
     )
     demo: bool = setting("seed a demo user and app (and serve the demo APIs: --demo-api)", False)
     demo_api: bool = setting("serve the demo notes APIs (/api/…, /2/…) and /@NAME pages", False)
+    x_rate_limits: bool = setting("demo: answer 429 past X's per-user rate limits on /2/… (docs/x-stand-in.md)", False)
     access_log: bool = setting("one log line per request", True)
     log_format: Literal["text", "json"] = setting(
         "text, or json: one JSON object per line, requests too",

@@ -24,10 +24,10 @@ class Minted:
     records: NewTokens
     expires_in: int
 
-    def response(self) -> dict[str, Any]:
+    def response(self, token_type: str = "Bearer") -> dict[str, Any]:
         body: dict[str, Any] = {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": token_type,
             "expires_in": self.expires_in,
             "scope": self.records.access.scope,
         }
@@ -186,11 +186,12 @@ def draw(
     new_family: bool,
     access_token: str | None = None,
     access_scope: str | None = None,
+    ttl: int | None = None,
 ) -> Drawn:
     """An access token (opaque unless given), and a refresh token if `refresh`, with the expiry times `mint` gives
     them: a new family's refresh token (from a code) expires at the latest `refresh_token_absolute_ttl` from now; a
-    rotated one keeps the absolute expiry of the token it replaces."""
-    expiries = Expiries.at(settings, now)
+    rotated one keeps the absolute expiry of the token it replaces. `ttl`: the access token's, if not the setting's."""
+    expiries = Expiries.at(settings, now, ttl)
     access_token = access_token or tokens.new_secret(tokens.ACCESS_TOKEN)
     refresh_token = tokens.new_secret(tokens.REFRESH_TOKEN) if refresh else None
     successors = Successors(
@@ -207,9 +208,22 @@ def draw(
 class Issue:
     """The tokens one redemption hands out (store.Successor). Opaque ones with the grant's whole scope are drawn
     before the code or refresh token is read; a JWT, whose claims name the user and scope, or a narrower scope
-    (`narrow`: the scope asked for, from the grant's, or raise) is made from what the store found."""
+    (`narrow`: the scope asked for, from the grant's, or raise) is made from what the store found, and so is a
+    refresh token that depends on the grant's scope (`refresh_if`, X's `offline.access` rule). `ttl`: the access
+    token's lifetime, if not the setting's."""
 
-    __slots__ = ("_client_id", "_drawn", "_narrow", "_new_family", "_now", "_refresh", "_settings", "_signer")
+    __slots__ = (
+        "_client_id",
+        "_drawn",
+        "_narrow",
+        "_new_family",
+        "_now",
+        "_refresh",
+        "_refresh_if",
+        "_settings",
+        "_signer",
+        "_ttl",
+    )
 
     def __init__(
         self,
@@ -221,10 +235,14 @@ class Issue:
         new_family: bool,
         signer: Signer | None = None,
         narrow: Callable[[str], str] | None = None,
+        refresh_if: Callable[[str], bool] | None = None,
+        ttl: int | None = None,
     ) -> None:
         self._settings, self._now, self._client_id = settings, now, client_id
         self._refresh, self._new_family, self._signer, self._narrow = refresh, new_family, signer, narrow
-        self._drawn = None if signer or narrow else draw(settings, now, refresh=refresh, new_family=new_family)
+        self._refresh_if, self._ttl = refresh_if, ttl
+        eager = not (signer or narrow or refresh_if)
+        self._drawn = draw(settings, now, refresh=refresh, new_family=new_family, ttl=ttl) if eager else None
 
     @property
     def drawn(self) -> Successors | None:
@@ -234,18 +252,18 @@ class Issue:
         scope = found.scope if self._narrow is None else self._narrow(found.scope)
         access_token = None
         if self._signer is not None:
-            claims = _claims(
-                self._settings, Expiries.at(self._settings, self._now), self._client_id, found.user_id, scope, self._now
-            )
+            expiries = Expiries.at(self._settings, self._now, self._ttl)
+            claims = _claims(self._settings, expiries, self._client_id, found.user_id, scope, self._now)
             access_token = await self._signer.sign(claims)
         access_scope = None if scope == found.scope else scope
         self._drawn = draw(
             self._settings,
             self._now,
-            refresh=self._refresh,
+            refresh=self._refresh and (self._refresh_if is None or self._refresh_if(found.scope)),
             new_family=self._new_family,
             access_token=access_token,
             access_scope=access_scope,
+            ttl=self._ttl,
         )
         return self._drawn.successors
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sekisho.protocol.params import TokenRequest
+from sekisho.server.dialects import SEKISHO, OAuthDialect
 from sekisho.server.entities import Client
 from sekisho.server.settings import Settings
 from sekisho.server.signing_keys import Signer
@@ -19,6 +20,7 @@ class GrantContext:
     settings: Settings
     now: int
     signer: Signer | None = None  # set when access tokens are JWTs
+    dialect: OAuthDialect = SEKISHO  # X's paths: two-hour tokens, refresh only with offline.access
 
 
 Handler = Callable[[TokenRequest, Client, GrantContext], Awaitable[Minted]]

@@ -30,7 +30,17 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
     redirect_uri = require(request.redirect_uri, "redirect_uri")
     ask = CodeAsk(digest, client, redirect_uri, pkce.challenge_of(request.code_verifier), ctx.now)
     refresh = "refresh_token" in client.grant_types
-    issue = Issue(ctx.settings, ctx.now, client.client_id, refresh=refresh, new_family=True, signer=ctx.signer)
+    dialect = ctx.dialect
+    issue = Issue(
+        ctx.settings,
+        ctx.now,
+        client.client_id,
+        refresh=refresh,
+        new_family=True,
+        signer=ctx.signer,
+        refresh_if=None if dialect.refresh_needs_scope is None else dialect.may_refresh,
+        ttl=dialect.access_token_ttl,
+    )
     outcome = await ctx.store.grants.redeem_code(ask, issue)
     if isinstance(outcome, Refused):
         await refuse_code(outcome, request, client, ctx)

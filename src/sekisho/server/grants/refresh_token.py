@@ -41,6 +41,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         new_family=False,
         signer=ctx.signer,
         narrow=None if asked is None else narrow,
+        ttl=ctx.dialect.access_token_ttl,
     )
     outcome = await ctx.store.grants.rotate_refresh_token(RefreshAsk(digest, client, ctx.now), issue)
     if isinstance(outcome, Refused):

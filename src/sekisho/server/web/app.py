@@ -167,6 +167,16 @@ def create_app(
     return app
 
 
+def x_oauth(host: Host) -> list[BaseRoute]:
+    """A plug-in: X's OAuth 2.0 paths, for the demo's X stand-in (docs/x-stand-in.md; sekisho.app mounts it with the
+    demo). The same endpoints in X's dialect (sekisho.server.dialects), advertised in no metadata, as X has none."""
+    return [
+        route("/i/oauth2/authorize", oauth.x_authorize, ["GET", "POST"]),
+        route("/2/oauth2/token", oauth.x_token, ["POST"]),
+        route("/2/oauth2/revoke", oauth.x_revoke, ["POST"]),
+    ]
+
+
 def settle_for_serving() -> None:
     """Once per serving process, after its app is built: the objects of start-up (modules, the app, its templates)
     go to the collector's permanent generation, where full collections no longer walk them, and the young generation

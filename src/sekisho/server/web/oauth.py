@@ -1,7 +1,9 @@
-"""Thin handlers for metadata, the authorization endpoint and the token endpoint."""
+"""Thin handlers for metadata, the authorization endpoint and the token endpoint; the authorization, token and
+revocation handlers come in two dialects (sekisho.server.dialects): sekisho's paths, and X's for the stand-in."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
@@ -21,6 +23,7 @@ from sekisho.protocol.redirects import build_redirect, host_of
 from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
 from sekisho.server import client_auth, introspection, revocation
+from sekisho.server.dialects import SEKISHO, OAuthDialect, X
 from sekisho.server.grants import HANDLERS, GrantContext
 from sekisho.server.setup import DEMO_CLIENT_ID
 from sekisho.server.token import Minted
@@ -57,8 +60,19 @@ async def cors_preflight(request: Request) -> Response:
     )
 
 
-async def authorize(request: Request) -> Response:
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def authorize_in(dialect: OAuthDialect) -> Handler:
+    async def authorize(request: Request) -> Response:
+        return await authorization(request, dialect)
+
+    return authorize
+
+
+async def authorization(request: Request, dialect: OAuthDialect) -> Response:
     app = state(request)
+    issuer = app.settings.issuer if dialect.issuer_in_redirect else None
     if request.method == "POST":
         params = parse_form(await read_body(request), known=AUTHORIZE_PARAMETERS)
     else:
@@ -70,24 +84,25 @@ async def authorize(request: Request) -> Response:
         req, app.store, app.url_clients
     )  # errors above here are never redirected
     try:
-        checked = authz.check_request(req, target, app.settings.scopes)
+        checked = authz.check_request(req, target, app.settings.scopes, method_any_case=dialect.method_any_case)
     except OAuthError as error:
         if authz.redirects_errors_before_decision(target.client):
-            return error_redirect(app.settings.issuer, target.redirect_uri, req.state, error)
+            return error_redirect(issuer, target.redirect_uri, req.state, error)
         return await error_with_link(request, target.redirect_uri, req.state, error)
     now = app.now()
     user = await current_user(request, app.store, now)
     if user is None:
-        return redirect("/login?" + urlencode({"next": "/oauth/authorize?" + urlencode(req.as_params())}))
+        back = dialect.authorize_path + "?" + urlencode(req.as_params())
+        return redirect("/login?" + urlencode({"next": back}))
     if decision is None:
-        return await consent_page(request, checked, user.username)
+        return await consent_page(request, checked, user.username, action=dialect.authorize_path)
     app.csrf.check(request, csrf_token)
     if decision != "allow":
         denied = AccessDenied("the user denied the request")
-        return error_redirect(app.settings.issuer, target.redirect_uri, req.state, denied)
+        return error_redirect(issuer, target.redirect_uri, req.state, denied)
     code = await authz.issue_code(app.store, checked, user, now=now, ttl=app.settings.code_ttl)
-    # RFC 9207: the issuer goes with every authorization response.
-    params_out = {"code": code, "state": checked.state, "iss": app.settings.issuer}
+    # RFC 9207: the issuer goes with every authorization response (not in X's dialect: X sends none).
+    params_out = {"code": code, "state": checked.state, "iss": issuer}
     return redirect(build_redirect(checked.redirect_uri, params_out), status=303)
 
 
@@ -101,7 +116,9 @@ def parse_query(request: Request) -> dict[str, str]:
     return parse_items(items, known=AUTHORIZE_PARAMETERS)
 
 
-async def consent_page(request: Request, checked: authz.CheckedAuthorization, username: str) -> Response:
+async def consent_page(
+    request: Request, checked: authz.CheckedAuthorization, username: str, *, action: str
+) -> Response:
     app = state(request)
     return await render(
         request,
@@ -114,11 +131,12 @@ async def consent_page(request: Request, checked: authz.CheckedAuthorization, us
         username=username,
         viewer=username,
         fields=checked.request.as_params(),
+        action=action,
     )
 
 
-def error_redirect(issuer: str, redirect_uri: str, state_value: str | None, error: OAuthError) -> Response:
-    """RFC 6749 §4.1.2.1 error response, with `iss` (RFC 9207)."""
+def error_redirect(issuer: str | None, redirect_uri: str, state_value: str | None, error: OAuthError) -> Response:
+    """RFC 6749 §4.1.2.1 error response, with `iss` (RFC 9207) unless `issuer` is None (X's dialect)."""
     params = {**error.body(), "state": state_value, "iss": issuer}
     return redirect(build_redirect(redirect_uri, params), status=303)
 
@@ -132,36 +150,54 @@ async def error_with_link(request: Request, redirect_uri: str, state_value: str 
     return await error_page(request, error, 400, back_link=link, back_host=host)
 
 
-async def token(request: Request) -> Response:
-    params = parse_body(await read_body(request), request.headers.get("content-type", ""))
-    req = TokenRequest.from_params(params)
-    minted = await grant(request, req, params)
-    count_issued(req.grant_type)
-    return token_json(minted.response())
+def token_in(dialect: OAuthDialect) -> Handler:
+    async def token(request: Request) -> Response:
+        params = parse_body(await read_body(request), request.headers.get("content-type", ""))
+        req = TokenRequest.from_params(params)
+        minted = await grant(request, req, params, dialect)
+        count_issued(req.grant_type)
+        return token_json(minted.response(dialect.token_type))
+
+    return token
 
 
-async def grant(request: Request, req: TokenRequest, params: dict[str, str]) -> Minted:
+async def grant(request: Request, req: TokenRequest, params: dict[str, str], dialect: OAuthDialect = SEKISHO) -> Minted:
     """Authenticate the client and run its grant, once. The client may be recalled from memory: the grant's one
     write re-checks it, and a client removed meanwhile is refused there (`invalid_client`)."""
     app = state(request)
     authorization = request.headers.get("authorization")
-    client = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
+    same_secret_twice = dialect.same_secret_twice
+    client = await client_auth.authenticate(
+        authorization, params, app.store, app.url_clients, same_secret_twice=same_secret_twice
+    )
     handler = HANDLERS.get(req.grant_type)
-    if handler is None:
+    if handler is None or (dialect.grant_types is not None and req.grant_type not in dialect.grant_types):
         raise UnsupportedGrantType(f"grant_type {req.grant_type!r} is not supported")
     if req.grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {req.grant_type} grant")
     now = app.now()
     signer = await app.signer(now)
-    return await handler(req, client, GrantContext(app.store, app.settings, now, signer))
+    return await handler(req, client, GrantContext(app.store, app.settings, now, signer, dialect))
 
 
-async def revoke(request: Request) -> Response:
-    app = state(request)
-    params = parse_body(await read_body(request), request.headers.get("content-type", ""))
-    client = await client_auth.authenticate(request.headers.get("authorization"), params, app.store, app.url_clients)
-    await revocation.revoke(params, client, app.store, app.now())
-    return Response(status_code=200, headers={**NO_STORE, **CORS})
+def revoke_in(dialect: OAuthDialect) -> Handler:
+    async def revoke(request: Request) -> Response:
+        app = state(request)
+        params = parse_body(await read_body(request), request.headers.get("content-type", ""))
+        authorization = request.headers.get("authorization")
+        client = await client_auth.authenticate(
+            authorization, params, app.store, app.url_clients, same_secret_twice=dialect.same_secret_twice
+        )
+        await revocation.revoke(params, client, app.store, app.now())
+        if dialect.revoked_body is not None:
+            return token_json(dialect.revoked_body)
+        return Response(status_code=200, headers={**NO_STORE, **CORS})
+
+    return revoke
+
+
+authorize, token, revoke = authorize_in(SEKISHO), token_in(SEKISHO), revoke_in(SEKISHO)
+x_authorize, x_token, x_revoke = authorize_in(X), token_in(X), revoke_in(X)
 
 
 async def introspect(request: Request) -> Response:

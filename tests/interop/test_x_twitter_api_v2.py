@@ -1,0 +1,111 @@
+"""twitter-api-v2 (npm, tests/twitter_api_v2) against a real `sekisho serve --demo-api` (issue 23): its OAuth 2.0
+link (`code_challenge_method=s256`), login with a confidential client (HTTP Basic and the secret in the body),
+refresh, then me → tweet → reply → singleTweet → userTimeline → deleteTweet, a bad token and a revocation.
+
+The library hard-codes X's hosts; bot.mjs points it at the stand-in only through its documented options (a plugin's
+`onBeforeRequestConfig`, and `httpAgent` for plain HTTP on loopback). Assertions are on what the library parsed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from tests import node
+from tests.live import LiveServer, cli, consent_over_http, free_port, live_server
+from tests.needs import unavailable
+
+pytestmark = pytest.mark.e2e
+
+FOLDER = Path(__file__).parents[1] / "twitter_api_v2"
+USER = ("alice", "alice's password 1")
+
+
+@pytest.fixture(scope="module")
+def node_binary() -> str:
+    found = shutil.which("node")
+    if found is None:
+        unavailable("node is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
+    try:
+        node.install_folder(FOLDER)
+    except node.NodeUnavailable as missing:
+        unavailable(str(missing))
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("twitter-api-v2"), user=USER) as running:
+        yield running
+
+
+def run_bot(node_binary: str, server: LiveServer, env: dict[str, str]) -> tuple[dict[str, str], dict[str, object]]:
+    """bot.mjs: the authorization URL it prints, the consent a browser gives, and the RESULT line it prints."""
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "STAND_IN": server.url, **env}
+    process = subprocess.Popen(
+        [node_binary, "bot.mjs"],
+        cwd=FOLDER,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("AUTHORIZE "), first + (process.stderr.read() if process.stderr else "")
+        parts = urlsplit(first.split(" ", 1)[1].strip())
+        query = dict(parse_qsl(parts.query))
+        with httpx.Client(base_url=server.url, timeout=10) as browser:
+            user, password = USER
+            _, location = consent_over_http(browser, query, username=user, password=password, path=parts.path)
+        out, err = process.communicate(location + "\n", timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    [line] = [line for line in out.splitlines() if line.startswith("RESULT ")]
+    result: dict[str, object] = json.loads(line.removeprefix("RESULT "))
+    return query, result
+
+
+def test_twitter_api_v2_logs_in_and_runs_a_post_cycle(node_binary: str, server: LiveServer) -> None:
+    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    added = cli(
+        "client", "add", "--name", "node bot", "--redirect-uri", redirect_uri, "--json", database=server.database
+    )
+    app = json.loads(added.stdout)
+    env = {"CLIENT_ID": app["client_id"], "CLIENT_SECRET": app["client_secret"], "REDIRECT_URI": redirect_uri}
+    query, result = run_bot(node_binary, server, env)
+
+    assert query["code_challenge_method"] == "s256"  # lower case, as X takes it
+    assert result["login"] == {
+        "expiresIn": 7200,
+        "scope": ["tweet.read", "tweet.write", "users.read", "offline.access"],
+        "hasRefresh": True,
+    }
+    assert result["refreshed"] == {"expiresIn": 7200, "newRefresh": True}
+    me = result["me"]
+    assert isinstance(me, dict) and me["username"] == "alice" and me["name"] == "alice" and me["created_at"]
+    posted, reply, shown = result["posted"], result["reply"], result["shown"]
+    assert isinstance(posted, dict) and isinstance(reply, dict) and isinstance(shown, dict)
+    assert posted["text"] == "hello from twitter-api-v2" and posted["edit_history_tweet_ids"] == [posted["id"]]
+    assert reply["text"] == "a reply"
+    assert shown["id"] == posted["id"] and shown["author_id"] == me["id"]
+    assert result["timeline"] == {"texts": ["a reply", "hello from twitter-api-v2"], "count": 2}
+    assert result["deleted"] == {"deleted": True}
+    [gone] = result["gone"]  # type: ignore[misc]
+    assert gone["title"] == "Not Found Error" and gone["resource_id"] == reply["id"]
+    assert result["badToken"] == {"code": 401, "title": "Unauthorized"}
+    assert result["revoked"] == {"revoked": True}
+    rate = result["rateLimit"]
+    assert isinstance(rate, dict) and rate["limit"] == 75 and rate["remaining"] == 73
