@@ -6,7 +6,8 @@ head has been parsed, in one pass over its header fields."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from itertools import chain
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -91,13 +92,13 @@ class Edge:
             self._sweep_later(loop)
 
 
-def read_head(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, bool, dict[str, str]]:
+def read_head(headers: Sequence[tuple[bytes, bytes]]) -> tuple[int, bool, dict[str, str]]:
     """The header section's size (names and values), whether it announces a body (RFC 9112 §6.3), and its
     forwarding headers (repeated lines joined into one comma-separated list, RFC 9110 §5.3)."""
-    size, has_body = 0, False
+    size = sum(map(len, chain.from_iterable(headers)))
+    has_body = False
     forwarded: dict[str, str] = {}
     for name, value in headers:
-        size += len(name) + len(value)
         if name == b"content-length":
             has_body = has_body or value != b"0"
         elif name == b"transfer-encoding":
