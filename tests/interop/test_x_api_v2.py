@@ -121,6 +121,13 @@ def test_a_reply_needs_a_post_to_reply_to(world: World, alice: dict[str, str]) -
     parent = post(world, alice, "parent")
     reply = post(world, alice, "a reply", reply={"in_reply_to_tweet_id": parent})
     assert reply != parent
+    # The link is kept: X's referenced_tweets, and Misskey's replyId for the same note.
+    shown = world.http.get(f"/2/tweets/{reply}", headers=alice, params={"tweet.fields": "referenced_tweets"}).json()
+    assert shown["data"]["referenced_tweets"] == [{"type": "replied_to", "id": parent}]
+    root = world.http.get(f"/2/tweets/{parent}", headers=alice, params={"tweet.fields": "referenced_tweets"}).json()
+    assert "referenced_tweets" not in root["data"]
+    as_note = world.http.post("/api/notes/show", headers=alice, json={"noteId": reply}).json()
+    assert as_note["replyId"] == parent
     gone = world.http.post("/2/tweets", headers=alice, json={"text": "x", "reply": {"in_reply_to_tweet_id": "gone1"}})
     assert gone.status_code == 403 and gone.json() == {
         "title": "Forbidden",

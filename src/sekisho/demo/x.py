@@ -137,24 +137,31 @@ class XApi(NotesApi):
         text = body.get("text")
         if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
             raise invalid(f"text must be a string of 1-{MAX_TEXT} characters")
-        await self._check_reply(body.get("reply"), user)
+        parent_id = await self._reply_to(body.get("reply"), user)
         now = self.clock()
         note = Note(
-            id=new_id(int(now * 1000)), user_id=user.id, text=text, visibility="public", cw=None, created_at=int(now)
+            id=new_id(int(now * 1000)),
+            user_id=user.id,
+            text=text,
+            visibility="public",
+            cw=None,
+            created_at=int(now),
+            reply_id=parent_id,
         )
         await self.store.add_note(note)
         return JSONResponse({"data": pack_post(note)}, status_code=201)
 
-    async def _check_reply(self, reply: Any, user: User) -> None:
-        """The post replied to must exist and be visible, as at X (403). sekisho keeps no reply link (no column)."""
+    async def _reply_to(self, reply: Any, user: User) -> str | None:
+        """The id of the post replied to, which must exist and be visible, as at X (403); None for no reply."""
         if reply is None:
-            return
+            return None
         parent_id = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
         if not isinstance(parent_id, str):
             raise invalid("reply.in_reply_to_tweet_id must be a post id")
         if not plausible_note_id(parent_id) or await self.find_visible_note(parent_id, user) is None:
             detail = "You attempted to reply to a Tweet that is deleted or not visible to you."
             raise XProblem(403, "Forbidden", detail)
+        return parent_id
 
     async def show(self, request: Request, user: User) -> Response:
         """GET /2/tweets/{id}: the post, or a partial error (https://docs.x.com/x-api/posts/get-post-by-id)."""

@@ -18,7 +18,15 @@ from sekisho.server.entities import Note, User
 # What sekisho has of X's fields; other field names X knows are accepted and left out, as X leaves out what a post
 # or user does not have.
 USER_FIELDS = ("id", "name", "username", "created_at", "protected")
-POST_FIELDS = ("id", "text", "edit_history_tweet_ids", "author_id", "created_at", "conversation_id")
+POST_FIELDS = (
+    "id",
+    "text",
+    "edit_history_tweet_ids",
+    "author_id",
+    "created_at",
+    "conversation_id",
+    "referenced_tweets",
+)
 DEFAULT_USER = ("id", "name", "username")
 DEFAULT_POST = ("id", "text", "edit_history_tweet_ids")
 INVALID_REQUEST = "https://api.x.com/2/problems/invalid-request"
@@ -79,7 +87,7 @@ def pack_user(user: User, fields: Iterable[str] = DEFAULT_USER) -> dict[str, Any
 
 
 def pack_post(note: Note, fields: Iterable[str] = DEFAULT_POST) -> dict[str, Any]:
-    values = {
+    values: dict[str, Any] = {
         "id": note.id,
         "text": note.text,
         "edit_history_tweet_ids": [note.id],  # a note is never edited here
@@ -87,6 +95,8 @@ def pack_post(note: Note, fields: Iterable[str] = DEFAULT_POST) -> dict[str, Any
         "created_at": iso(note.created_at),
         "conversation_id": note.id,
     }
+    if note.reply_id is not None:  # https://docs.x.com/x-api/fundamentals/data-dictionary (referenced_tweets)
+        values["referenced_tweets"] = [{"type": "replied_to", "id": note.reply_id}]
     return {field: values[field] for field in fields if field in values}
 
 
