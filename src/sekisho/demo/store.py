@@ -142,7 +142,6 @@ class NotesStore:
             params["before"] = before
         return [_note(row) for row in await self.store.database.reader().fetch_all(query, **params)]
 
-
     async def home_timeline(self, user_id: str, page: Page) -> list[Note]:
         """The user's own notes, all visibilities (the home timeline of a user who follows nobody)."""
         return await self._page("home", page, user_id=user_id)
