@@ -379,10 +379,16 @@ _THROTTLE_ROW = {
     "last_failure_at": bindparam("now"),
     "blocked_until": 0,
 }
+_ENSURE_PG = postgresql.insert(login_throttles).values(_THROTTLE_ROW)
+# PostgreSQL: a no-op update of an existing row locks it at once, so a parallel forgive() cannot delete it between
+# this statement and LOCK_THROTTLES (which would then find no row); one deleted just before is inserted anew.
+# SQLite: the transaction (BEGIN IMMEDIATE) already holds the only write lock.
 ENSURE_THROTTLE = Query(
     {
         "sqlite": sqlite.insert(login_throttles).values(_THROTTLE_ROW).on_conflict_do_nothing(),
-        "postgresql": postgresql.insert(login_throttles).values(_THROTTLE_ROW).on_conflict_do_nothing(),
+        "postgresql": _ENSURE_PG.on_conflict_do_update(
+            index_elements=[login_throttles.c.key], set_={"key": _ENSURE_PG.excluded.key}
+        ),
     }
 )
 LOCK_THROTTLES = Query(
