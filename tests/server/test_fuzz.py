@@ -94,6 +94,7 @@ ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/2/tweets/{id}"),
         ("DELETE", "/2/tweets/{id}"),
         ("GET", "/static/{file}"),
+        ("GET", "/favicon.ico"),
     }
 )
 POST_ROUTES = sorted(path for method, path in ROUTES if method == "POST")
@@ -131,7 +132,7 @@ def kind_of(path: str) -> str:
         return "misskey"
     if path.startswith("/2/"):
         return "x"
-    if path in ("/healthz", "/readyz", "/metrics", "/openapi.json") or path.startswith("/static/"):
+    if path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/favicon.ico") or path.startswith("/static/"):
         return "plain"
     return "page"
 
@@ -195,6 +196,11 @@ def check_location(location: str, allowed: tuple[str, ...]) -> None:
     raise AssertionError(f"redirect to {location!r}, which nobody registered ({allowed})")
 
 
+def browser_asked(request: Any) -> bool:
+    """`text/html` in Accept, and not after `application/json`: what a browser sends."""
+    return "text/html" in request.headers.get("accept", "").split("application/json")[0]
+
+
 def check_response(response: Response, path: str, allowed: tuple[str, ...] = ()) -> None:
     """Never a 5xx; the route's shape for errors; redirects only here or to `allowed`."""
     status = response.status_code
@@ -210,7 +216,8 @@ def check_response(response: Response, path: str, allowed: tuple[str, ...] = ())
         check_location(response.headers["location"], allowed)
         return
     if content_type.startswith("text/html"):
-        assert kind == "page", (path, status, content_type)
+        # a page, or the 404/405 page of any route for a browser (issue 24: never raw JSON to a browser)
+        assert kind == "page" or (status in (404, 405) and browser_asked(request)), (path, status, content_type)
         check_page_headers(response)
         return
     if status < 400:
@@ -922,7 +929,7 @@ def case_settings_apps(fz: Fuzz, data: st.DataObject) -> None:
     headers = data.draw(header_sets(fz))
     response = fz.send("GET", "/settings/apps?" + query(data.draw(items(fz, 3))), headers=headers)
     if "cookie" not in headers:
-        assert response.status_code == 200 and "Connected apps" in response.text
+        assert response.status_code == 200 and "Your apps" in response.text
 
 
 def case_revoke_app(fz: Fuzz, data: st.DataObject) -> None:
@@ -1112,7 +1119,8 @@ def case_x(fz: Fuzz, data: st.DataObject, method: str, path: str) -> None:
         assert isinstance(answer.get("data"), dict | list) or isinstance(answer.get("errors"), list), answer
     if not token or token not in str(response.request.headers.get("authorization", "")):
         # never by a query-string token; a 404 only from the router (an id with a slash is another path)
-        routed = response.status_code == 404 and "error" in response.json()
+        html = response.headers.get("content-type", "").startswith("text/html")  # the router's 404 page
+        routed = response.status_code == 404 and (html or "error" in response.json())
         assert response.status_code in (307, 401) or routed, response.status_code
 
 
