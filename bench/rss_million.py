@@ -45,17 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             seed = targets.seed(cluster.create_database("seed"))
             user_id = mint.user_id(seed.database, targets.USERNAME)
             with targets.sekisho_serve(seed.database, "opaque", folder / "sekisho.log") as server:
-                target = Target(
-                    url=server.url,
-                    folder=folder,
-                    client_id=seed.service_id,
-                    client_secret=seed.service_secret,
-                    token_path="/oauth/token",
-                    introspection_path="/oauth/introspect",
-                    seed=seed,
-                    user_id=user_id,
-                    database=seed.database,
-                )
+                target = Target.of_sekisho(server.url, folder, seed, user_id, seed.database)
                 request = scenarios.client_credentials(target).make(0)
                 issued, unexpected = 0, 0
                 while issued < args.tokens:

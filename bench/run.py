@@ -237,17 +237,7 @@ def run_sekisho(group: Sequence[Scenario], env: Environment, options: Options) -
     with env.database(backend) as database:
         log = env.folder / f"sekisho-{group[0].name}.log"
         with targets.sekisho_serve(database, token_format, log) as server:
-            target = Target(
-                url=server.url,
-                folder=env.folder,
-                client_id=seed.service_id,
-                client_secret=seed.service_secret,
-                token_path="/oauth/token",
-                introspection_path="/oauth/introspect",
-                seed=seed,
-                user_id=env.user_ids[backend],
-                database=database,
-            )
+            target = Target.of_sekisho(server.url, env.folder, seed, env.user_ids[backend], database)
             for scenario in group:
                 say(f"{scenario.name}: {scenario.title}")
                 with ExitStack() as stack:

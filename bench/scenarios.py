@@ -33,6 +33,21 @@ class Target:
     database: str | None = None  # sekisho only: the scenario's database
     api_url: str | None = None  # where the protected API is, when not at `url` (bench/resource_api.py)
 
+    @classmethod
+    def of_sekisho(cls, url: str, folder: Path, seed: Seed, user_id: str, database: str) -> Target:
+        """`sekisho serve` at `url` on `database`, seeded with `seed` (its service client calls the token path)."""
+        return cls(
+            url=url,
+            folder=folder,
+            client_id=seed.service_id,
+            client_secret=seed.service_secret,
+            token_path="/oauth/token",
+            introspection_path="/oauth/introspect",
+            seed=seed,
+            user_id=user_id,
+            database=database,
+        )
+
     def sekisho(self) -> tuple[Seed, str, str]:
         """The seed, the user's id and the database URL; only sekisho has them."""
         if self.seed is None or self.user_id is None or self.database is None:

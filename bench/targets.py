@@ -8,7 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import quote
 
 from tests import node
-from tests.live import cli, free_port
+from tests.live import cli as live_cli
+from tests.live import free_port
 
 from bench import procs
 
@@ -48,8 +49,10 @@ class Seed:
     app_id: str
 
 
-def seed(database: str) -> Seed:
-    """`sekisho user add` (which creates the schema), then two `sekisho client add` side by side."""
+def seed(database: str, tree: Path | None = None) -> Seed:
+    """`sekisho user add` (which creates the schema), then two `sekisho client add` side by side; with `tree`, that
+    tree's CLI (bench/ab.py)."""
+    cli = tree_cli(tree) if tree is not None else live_cli
     password = secrets.token_urlsafe(16)
     cli("user", "add", USERNAME, "--password-stdin", database=database, stdin=password + "\n")
     service_args = ["--name", "bench service", "--grant-type", "client_credentials", "--scope", SCOPE]
@@ -77,15 +80,41 @@ class Server:
         return procs.peak_rss_mib(self.serving_pid)
 
 
+def tree_cli(tree: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`tests.live.cli` for the sekisho in `tree` (a folder holding src/sekisho)."""
+
+    def cli(*args: str, database: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "sekisho", *args, "--database", database]
+        environment = tree_environment(tree)
+        done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60, env=environment)
+        if done.returncode != 0:
+            raise RuntimeError(f"sekisho {' '.join(args)} from {tree} failed ({done.returncode}): {done.stderr}")
+        return done
+
+    return cli
+
+
+def tree_environment(tree: Path) -> dict[str, str]:
+    """This environment, with `tree`'s sekisho first on the import path."""
+    return dict(os.environ, PYTHONPATH=f"{tree / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+
+
 @contextmanager
-def sekisho_serve(database: str, token_format: str, log: Path) -> Iterator[Server]:
-    """`sekisho serve` with one worker on the server core, until the block ends."""
+def sekisho_serve(database: str, token_format: str, log: Path, tree: Path | None = None) -> Iterator[Server]:
+    """`sekisho serve` with one worker on the server core, until the block ends; with `tree`, that tree's (whose
+    demo API is mounted without a flag when it has no `--demo-api`)."""
     port = free_port()
+    start: dict[str, Any] = {}
+    demo = ["--demo-api"]
+    if tree is not None:
+        start["env"] = tree_environment(tree)
+        demo = demo if "demo_api" in (tree / "src/sekisho/server/settings.py").read_text() else []
     command = [
-        str(SEKISHO), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database,
-        "--workers", "1", "--access-token-format", token_format, "--no-access-log", "--demo-api",
+        *([str(SEKISHO)] if tree is None else [sys.executable, "-m", "sekisho"]), "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--database", database,
+        "--workers", "1", "--access-token-format", token_format, "--no-access-log", *demo,
     ]  # fmt: skip
-    with _pinned_server(command, port, "/.well-known/oauth-authorization-server", log) as server:
+    with _pinned_server(command, port, "/.well-known/oauth-authorization-server", log, **start) as server:
         procs.say(f"  sekisho serve ({token_format}) is up; VmHWM is read from pid {server.serving_pid} of:")
         procs.say(procs.describe_tree(server.process.pid))
         yield server

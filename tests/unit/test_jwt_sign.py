@@ -1,6 +1,6 @@
-"""jwt_access.sign is joserfc's `jwt.encode` of RFC 9068's header (`typ`, `alg`, `kid`) and the claims: part for part
-what joserfc makes of them, and it verifies with joserfc. (That a token signed with another key fails is
-tests/resource/test_jwt.py's test_a_key_reusing_a_known_kid_fails_the_signature.)"""
+"""jwt_access.sign is joserfc's `jws` serialization of RFC 9068's header (`typ`, `alg`, `kid`) and the claims:
+part for part what joserfc's `jwt.encode` makes of them, and it verifies with joserfc. (That a token signed with
+another key fails is tests/resource/test_jwt.py's test_a_key_reusing_a_known_kid_fails_the_signature.)"""
 
 from __future__ import annotations
 

@@ -59,9 +59,11 @@ def new_signing_key(kid: str | None = None) -> ECKey:
 
 
 def sign(claims: AccessClaims, key: ECKey) -> str:
-    """The compact JWS of RFC 9068 §2.1: `typ: at+jwt`, `alg`, and the key's `kid`, signed by joserfc."""
+    """The compact JWS of RFC 9068 §2.1: `typ: at+jwt`, `alg`, and the key's `kid`, signed by joserfc's `jws`
+    (the claims are plain JSON types, so `jwt.encode`'s claim conversion has nothing to do)."""
     header = {"typ": TYPE, "alg": ALGORITHM, "kid": key.kid}
-    return jwt.encode(header, claims.as_dict(), key, algorithms=[ALGORITHM])
+    payload = json.dumps(claims.as_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    return jws.serialize_compact(header, payload, key, algorithms=[ALGORITHM])
 
 
 def unverified_header(token: str) -> dict[str, Any]:
