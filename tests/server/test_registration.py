@@ -83,6 +83,9 @@ def test_a_registered_client_completes_the_code_flow_refresh_and_revocation(open
     params = open_world.authorize_params(client_id, redirect_uri="http://127.0.0.1:53111/callback")
     page = open_world.http.get("/oauth/authorize", params=params)
     assert page.status_code == 200 and "Notes Agent" in page.text  # the consent page names the app
+    assert 'id="self-registered"' in page.text  # and says that nobody vetted that name
+    operators = open_world.http.get("/oauth/authorize", params=open_world.authorize_params(open_world.public.client_id))
+    assert operators.status_code == 200 and 'id="self-registered"' not in operators.text
     query = open_world.consent(params)
     tokens = open_world.http.post(
         "/oauth/token",
@@ -145,7 +148,7 @@ def test_invalid_redirect_uris_are_refused(open_world: World, case: str, change:
 BAD_METADATA = [
     ("auth method private_key_jwt", {"token_endpoint_auth_method": "private_key_jwt"}),
     ("auth method not a string", {"token_endpoint_auth_method": ["none"]}),
-    ("auth method null", {"token_endpoint_auth_method": None}),
+    ("auth method empty", {"token_endpoint_auth_method": ""}),
     ("password grant", {"grant_types": ["password"]}),
     ("implicit grant", {"grant_types": ["implicit"]}),
     (
@@ -226,6 +229,9 @@ def test_unknown_metadata_is_ignored_and_defaults_follow_rfc_7591(open_world: Wo
         "logo_uri": "https://app.example/logo.png",
         "client_name#ja-Jpan-JP": "クライアント名",
         "application/json": True,
+        "token_endpoint_auth_method": None,  # null is absent: some clients send every field
+        "scope": None,
+        "client_name": None,
     }
     response = register(open_world, metadata)
     assert response.status_code == 201, response.text
@@ -347,13 +353,18 @@ def test_a_parallel_burst_from_one_address_is_held_to_the_limit(database: str) -
     assert dynamic_clients(database) == 5
 
 
-def test_the_limit_answers_retry_after_and_lifts_after_the_hour(database: str) -> None:
+def test_the_limit_answers_retry_after_and_lifts_after_the_hour(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with make_world(database, settings(database, "open", registration_limit=2)) as world:
         assert [register(world, PUBLIC).status_code for _ in range(2)] == [201, 201]
         world.clock.advance(600)
         refused = register(world, PUBLIC)
         assert refused.status_code == 429 and refused.json()["error"] == "too_many_requests"
         assert refused.headers["retry-after"] == str(3600 - 600)
+        assert refused.headers["cache-control"] == "no-store"
+        events = [r.fields for r in caplog.records if r.name == "sekisho.security"]  # type: ignore[attr-defined]
+        assert events == [{"event": "registration_throttled", "address": "testclient", "retry_after": 3000}]
         world.clock.advance(3000)
         assert register(world, PUBLIC).status_code == 201
 
