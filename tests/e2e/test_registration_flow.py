@@ -114,7 +114,18 @@ def test_registration_token_add_makes_a_token_the_token_policy_takes(
         token = plain.stdout.strip()
         assert token.startswith("sek_it_") and "no expiry" in plain.stderr and "any number" in plain.stderr
         assert register(endpoint, body, authorization=f"Bearer {token}").status_code == 201
+        listed = json.loads(cli("registration-token", "list", "--json", database=running.database).stdout)
+        assert [(row["uses_left"], row["expires_at"]) for row in listed] == [(0, made["expires_at"]), (None, None)]
+        assert listed[0]["id"] == made["id"]
+        forever = listed[1]["id"]
+        assert f"its id is {forever}" in plain.stderr
+        cli("registration-token", "remove", forever, database=running.database)
+        withdrawn = register(endpoint, body, authorization=f"Bearer {token}")
+        assert withdrawn.status_code == 401 and withdrawn.json()["error"] == "invalid_token"
+        again = cli("registration-token", "remove", forever, database=running.database, check=False)
+        assert again.returncode == 1 and again.stderr == f"sekisho: no initial access token {forever!r}\n"
         stored = cli("client", "list", "--json", database=running.database).stdout
+        stored += cli("registration-token", "list", database=running.database).stdout
         assert made["token"] not in stored and token not in stored
 
 

@@ -41,6 +41,11 @@ async def add_initial_token(store: Store, now: int, *, expires_in: int | None, u
     return secret
 
 
+def token_id(token: str) -> str:
+    """How `registration-token list` names a token: the start of its digest, which says nothing of the token."""
+    return tokens.digest(token)[:12]
+
+
 async def check_initial_token(store: Store, authorization: str | None, now: int) -> str:
     """The digest of a usable initial access token sent as `Authorization: Bearer`, or `invalid_token` (401)."""
     token = parse_authorization(authorization)
