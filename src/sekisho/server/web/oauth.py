@@ -40,6 +40,7 @@ async def metadata(request: Request) -> Response:
         scopes=app.settings.scopes,
         grant_types=sorted(HANDLERS),
         jwt_access_tokens=app.settings.access_token_format == "jwt",
+        registration=app.settings.registration != "off",
     )
     if app.settings.demo:
         # Only with --demo: the seeded public demo app (loopback redirect URIs, RFC 8252 §7.3), which the CLI may use
@@ -127,6 +128,7 @@ async def consent_page(
         client_host=host_of(checked.client.client_uri or checked.redirect_uri) or checked.redirect_uri,
         client_id=checked.client.client_id,
         logo=checked.client.logo,
+        self_registered=checked.client.dynamic,  # RFC 7591: its name is its own word
         scopes=describe(checked.scope, app.settings.scopes),
         username=username,
         viewer=username,
