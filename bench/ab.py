@@ -6,9 +6,10 @@ BEFORE and AFTER (default: this checkout) are folders holding src/sekisho, e.g. 
 For each scenario whose server is `sekisho serve` (bench/scenarios.py), each tree gets a database of its own, seeded
 by its own CLI, and a `sekisho serve` of its own (one worker, both on the server core; only one is driven at a time).
 After a warm-up run of each, every round runs both, alternating which goes first (A B, B A, …), so that the drift
-of a shared machine's speed falls on both alike. Printed per scenario: each tree's median req/s and p50, and the
-median over the rounds of AFTER's req/s over BEFORE's, with the lowest and highest round. Exit status 1 when a run
-had unexpected responses.
+of a shared machine's speed falls on both alike. Printed per scenario: each tree's median req/s, and the median over
+the rounds of AFTER's req/s over BEFORE's with the lowest and highest round; the same for the serving process's CPU
+time a request (BEFORE's over AFTER's, so that above 1 is faster for both), which other processes on the machine
+move less than req/s; and each tree's median p50. Exit status 1 when a run had unexpected responses.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def side(stack: ExitStack, scenario: Scenario, tree: Path, folder: Path, cluster
     return Side(tree, server.serving_pid, scenario.workload(target), [])
 
 
+def cpu_us(result: load.RunResult) -> float:
+    """The serving process's CPU time a request in the run, µs."""
+    return 1e6 * result.server_cpu_s / max(result.requests, 1)
+
+
 def compare(
     scenario: Scenario, trees: tuple[Path, Path], options: run.Options, folder: Path, cluster: Cluster | None
 ) -> bool:
@@ -75,21 +81,26 @@ def compare(
         before, after = (side(stack, scenario, tree, folder, cluster, n) for n, tree in enumerate(trees))
         for one in (before, after):
             one.once(options, keep=False)
-        ratios = []
+        ratios, cpu_ratios = [], []
         for round_ in range(rounds):
             order = (before, after) if round_ % 2 == 0 else (after, before)
             for one in order:
                 one.once(options, keep=True)
             ratios.append(after.results[-1].requests_per_s / before.results[-1].requests_per_s)
+            cpu_ratios.append(cpu_us(before.results[-1]) / cpu_us(after.results[-1]))
             procs.say(
-                f"  round {round_ + 1}/{rounds}: before {before.results[-1].requests_per_s:8,.0f} req/s  "
-                f"after {after.results[-1].requests_per_s:8,.0f} req/s  {ratios[-1]:.3f}×"
+                f"  round {round_ + 1}/{rounds}: before {before.results[-1].requests_per_s:8,.0f} req/s "
+                f"{cpu_us(before.results[-1]):6.0f} µs CPU  after {after.results[-1].requests_per_s:8,.0f} req/s "
+                f"{cpu_us(after.results[-1]):6.0f} µs CPU  {ratios[-1]:.3f}× / {cpu_ratios[-1]:.3f}×"
             )
     a, b = load.Summary.of(before.results), load.Summary.of(after.results)
     print(
-        f"{scenario.name:18} before {a.requests_per_s:8,.0f} req/s p50 {a.p50_ms:6.2f} ms   "
-        f"after {b.requests_per_s:8,.0f} req/s p50 {b.p50_ms:6.2f} ms   "
-        f"after/before {statistics.median(ratios):.3f}× (rounds {min(ratios):.3f}–{max(ratios):.3f})",
+        f"{scenario.name:18} req/s {a.requests_per_s:7,.0f} → {b.requests_per_s:7,.0f}: "
+        f"{statistics.median(ratios):.3f}× ({min(ratios):.3f}–{max(ratios):.3f})   "
+        f"server CPU a request {statistics.median(map(cpu_us, before.results)):5.0f} → "
+        f"{statistics.median(map(cpu_us, after.results)):5.0f} µs: "
+        f"{statistics.median(cpu_ratios):.3f}× ({min(cpu_ratios):.3f}–{max(cpu_ratios):.3f})   "
+        f"p50 {a.p50_ms:.2f} → {b.p50_ms:.2f} ms",
         flush=True,
     )
     return a.unexpected == 0 and b.unexpected == 0

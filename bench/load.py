@@ -53,6 +53,7 @@ class RunResult:
     exhausted: bool  # a pool of single-use secrets ran out before the end
     sample: str = ""  # the first unexpected response, for diagnosis
     server_cpu_pct: float = 0.0  # CPU the serving process used during the run, in % of one core
+    server_cpu_s: float = 0.0  # the same in seconds
     output: str = field(default="", repr=False)
 
 
@@ -80,7 +81,7 @@ def run_wrk(request: Request, duration: int, connections: int, server_pid: int) 
     cpu, wall = procs.cpu_seconds(server_pid) - cpu, time.monotonic() - wall
     if done.returncode != 0 or "Requests/sec" not in done.stdout:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
-    return dataclasses.replace(parse(done.stdout), server_cpu_pct=100 * cpu / wall)
+    return dataclasses.replace(parse(done.stdout), server_cpu_pct=100 * cpu / wall, server_cpu_s=cpu)
 
 
 def parse(output: str) -> RunResult:

@@ -36,11 +36,12 @@ def test_ab_serves_both_trees_and_prints_their_ratio(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     line = re.search(
-        r"cc-opaque-sqlite +before +[\d,]+ req/s .* after +[\d,]+ req/s .* after/before (\d\.\d+)×", done.stdout
+        r"cc-opaque-sqlite +req/s +[\d,]+ → +[\d,]+: (\d\.\d+)× .* server CPU a request +\d+ → +\d+ µs: \d\.\d+×",
+        done.stdout,
     )
     assert line is not None, done.stdout
     assert float(line.group(1)) > 0
-    assert "-m sekisho serve" in done.stderr
+    assert f"before: {copy / 'src' / 'sekisho' / '__init__.py'}" in done.stderr  # the copy's server ran the copy
 
 
 def test_ab_refuses_a_folder_without_sekisho(tmp_path: Path) -> None:
