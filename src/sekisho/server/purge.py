@@ -1,5 +1,6 @@
-"""Purging what is past its use — expired codes, tokens, sessions, cached client pages, MiAuth sessions, stale
-login throttles and revoked grants with no token left — in bounded batches, so no table grows without bound.
+"""Purging what is past its use — expired codes, tokens, sessions, cached client pages, MiAuth sessions, device
+codes, stale login throttles and revoked grants with no token left — in bounded batches, so no table grows without
+bound.
 
 Run by the server on a timer (`run_periodically`, started in the app's lifespan) and by `sekisho purge`. Deleting is
 idempotent, so several servers purging one database at once do no harm.
@@ -33,6 +34,7 @@ def cutoffs(now: int) -> dict[str, int]:
         "sessions": now,
         "url_clients": now,
         "miauth_sessions": now,
+        "device_codes": now,
         "login_throttles": now - WINDOW,
         "grants": now - GRANT_RETENTION,
     }

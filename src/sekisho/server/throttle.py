@@ -48,8 +48,8 @@ def judge(account: LoginAttempts, address: LoginAttempts, now: int) -> Reservati
     for its back-off, and pause the attempt for the address's."""
     if account.blocked_until > now:
         return Reservation(retry_after=account.blocked_until - now, delay=0)
-    account_failures = _recent(account, now) + 1
-    address_failures = _recent(address, now) + 1
+    account_failures = recent(account, now) + 1
+    address_failures = recent(address, now) + 1
     return Reservation(
         retry_after=0,
         delay=_ADDRESS_DELAY(address_failures),
@@ -58,7 +58,7 @@ def judge(account: LoginAttempts, address: LoginAttempts, now: int) -> Reservati
     )
 
 
-def _recent(attempts: LoginAttempts, now: int) -> int:
+def recent(attempts: LoginAttempts, now: int) -> int:
     return attempts.failures if attempts.last_at >= now - WINDOW else 0
 
 
