@@ -265,10 +265,15 @@ def test_a_wrong_code_is_named(world: World, device: Device) -> None:
 
 
 def test_entries_are_throttled(world: World, device: Device) -> None:
+    started = start(world, device)
     statuses = [enter(world, "BBBB-BBBB").status_code for _ in range(12)]
-    assert statuses[:10] == [400] * 10 and statuses[-1] == 429
-    page = enter(world, "BBBB-BBBB")
-    assert int(page.headers["retry-after"]) > 0
+    assert statuses == [400] * 11 + [429]  # ten free, the eleventh starts a block of a minute
+    page = enter(world, started["user_code"])  # the right code waits too: a known code cannot reset the count
+    assert page.status_code == 429 and page.headers["retry-after"] == "60" and "Too many codes" in page.text
+    world.clock.advance(60)
+    assert enter(world, started["user_code"]).status_code == 200  # counted too, and the block doubles
+    world.clock.advance(1)
+    assert enter(world, "BBBB-BBBB").headers["retry-after"] == "119"
 
 
 def test_purge_takes_expired_device_codes(world: World, device: Device) -> None:

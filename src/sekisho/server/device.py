@@ -4,7 +4,7 @@ user code a person enters (entries throttled), and record the person's decision.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sekisho.errors import ServerError, UnauthorizedClient
@@ -15,17 +15,31 @@ from sekisho.protocol.scopes import check_scope, join_scope
 from sekisho.server.entities import Client, DeviceCode, Grant, LoginAttempts, Reservation, User
 from sekisho.server.ids import new_id
 from sekisho.server.store import Store
-from sekisho.server.throttle import backoff, recent
+from sekisho.server.throttle import MAX_DELAY, backoff, recent
 
 EXPIRES_IN = 600  # seconds a device code lives (RFC 8628 §3.2 expires_in)
 INTERVAL = 5  # seconds between polls (RFC 8628 §3.2 interval; its default too)
 DRAWS = 5  # user codes drawn before giving up (one clash among live codes is already rare)
-# Entries of a user code: free ones per account and per address in the throttle's window, then refused for
-# 1 s, 2 s, 4 s … (a wrong code and a right one count alike, so a known code cannot reset the count).
+# Entries of a user code: free ones per account and per address in the throttle's window, then refused for a
+# minute, two, four … up to the throttle's longest block (a wrong code and a right one count alike, so a known code
+# cannot reset the count).
 ACCOUNT_FREE_ENTRIES = 10
 ADDRESS_FREE_ENTRIES = 30
-_ACCOUNT_BLOCK = backoff(ACCOUNT_FREE_ENTRIES)
-_ADDRESS_BLOCK = backoff(ADDRESS_FREE_ENTRIES)
+FIRST_BLOCK = 60
+
+
+def _block(free: int) -> Callable[[int], int]:
+    delay = backoff(free)
+
+    def block(entries: int) -> int:
+        """No block for the first `free` entries, then FIRST_BLOCK seconds, doubling up to MAX_DELAY."""
+        return min(FIRST_BLOCK * delay(entries), MAX_DELAY)
+
+    return block
+
+
+_ACCOUNT_BLOCK = _block(ACCOUNT_FREE_ENTRIES)
+_ADDRESS_BLOCK = _block(ADDRESS_FREE_ENTRIES)
 
 
 @dataclass(frozen=True, slots=True)
