@@ -132,6 +132,7 @@ def test_the_whole_flow(world: World, device: Device) -> None:
     assert consent.status_code == 200, consent.text
     assert 'name="decision" value="allow"' in consent.text and "Living Room TV" in consent.text
     assert started["user_code"] in consent.text  # the person checks it against the device's
+    assert re.findall(r'data-scope="([^"]+)"', consent.text) == ["read:account", "write:notes"]
     done = world.http.post("/device", data=hidden_fields(consent.text) | {"decision": "allow"})
     assert done.status_code == 200 and "return to your device" in done.text
     world.clock.advance(5)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from sekisho.protocol.device import build_device_response, normalize_user_code, show_user_code
 from sekisho.protocol.params import parse_body, parse_form, parse_items
 from sekisho.protocol.redirects import host_of
-from sekisho.protocol.scopes import describe
+from sekisho.protocol.scopes import describe, split_scope
 from sekisho.server import client_auth, device
 from sekisho.server.entities import DeviceCode, User
 from sekisho.server.events import security_event
@@ -103,7 +103,7 @@ async def _consent(request: Request, found: DeviceCode, user: User) -> Response:
         client_host=host_of(client.client_uri) if client and client.client_uri else None,
         client_id=found.client_id,
         logo=client.logo if client else None,
-        scopes=describe(found.scope, app.settings.scopes),
+        scopes=describe(split_scope(found.scope), app.settings.scopes),
         username=user.username,
         viewer=user.username,
         fields={"user_code": shown},
