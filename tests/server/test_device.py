@@ -14,10 +14,11 @@ from httpx2 import Response
 from sekisho.protocol.device import USER_CODE_ALPHABET, normalize_user_code
 from sekisho.protocol.metadata import DEVICE_CODE_GRANT
 from sekisho.protocol.scopes import DEFAULT_SCOPES
+from sekisho.server.accounts import create_user
 from sekisho.server.registry import register_client
 from sekisho.server.store.sql import SqlStore
 from tests import sql
-from tests.conftest import World, csrf_of, hidden_fields
+from tests.conftest import PASSWORD, World, csrf_of, hidden_fields
 from tests.server.test_token import refused
 
 
@@ -275,6 +276,30 @@ def test_entries_are_throttled(world: World, device: Device) -> None:
     assert enter(world, started["user_code"]).status_code == 200  # counted too, and the block doubles
     world.clock.advance(1)
     assert enter(world, "BBBB-BBBB").headers["retry-after"] == "119"
+
+
+def test_an_address_over_its_ceiling_is_slowed_not_refused(world: World) -> None:
+    """30 entries from one address (three accounts' worth), then each waits, as a login does, and none is refused:
+    people behind one proxy share an address."""
+    accounts = [register_user(world, f"user{number}") for number in range(4)]
+    for username in accounts:
+        world.login(username)
+        statuses = [enter(world, "BBBB-BBBB").status_code for _ in range(9)]
+        assert statuses == [400] * 9
+        world.http.post("/logout", data={"csrf_token": csrf_of(world.http.get("/").text)})
+    assert world.clock.slept == [1, 2, 4, 8, 10, 10]  # entries 31 to 36 from the address
+
+
+def register_user(world: World, username: str) -> str:
+    async def add() -> None:
+        store = await SqlStore.open(world.database)
+        try:
+            await create_user(store, username, PASSWORD, 1_700_000_000)
+        finally:
+            await store.close()
+
+    asyncio.run(add())
+    return username
 
 
 def test_purge_takes_expired_device_codes(world: World, device: Device) -> None:

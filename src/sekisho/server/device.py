@@ -15,14 +15,15 @@ from sekisho.protocol.scopes import check_scope, join_scope
 from sekisho.server.entities import Client, DeviceCode, Grant, LoginAttempts, Reservation, User
 from sekisho.server.ids import new_id
 from sekisho.server.store import Store
-from sekisho.server.throttle import MAX_DELAY, backoff, recent
+from sekisho.server.throttle import ADDRESS_MAX_DELAY, MAX_DELAY, backoff, recent
 
 EXPIRES_IN = 600  # seconds a device code lives (RFC 8628 §3.2 expires_in)
 INTERVAL = 5  # seconds between polls (RFC 8628 §3.2 interval; its default too)
 DRAWS = 5  # user codes drawn before giving up (one clash among live codes is already rare)
-# Entries of a user code: free ones per account and per address in the throttle's window, then refused for a
-# minute, two, four … up to the throttle's longest block (a wrong code and a right one count alike, so a known code
-# cannot reset the count).
+# Entries of a user code, counted per account and per address in the throttle's window (a wrong code and a right
+# one alike, so a known code cannot reset the count). The account: free ones, then refused for a minute, two, four …
+# up to the throttle's longest block. The address: free ones, then each paused as a login is, never refused (people
+# behind one proxy share it: docs/security.md, "The per-address trade-off").
 ACCOUNT_FREE_ENTRIES = 10
 ADDRESS_FREE_ENTRIES = 30
 FIRST_BLOCK = 60
@@ -39,7 +40,7 @@ def _block(free: int) -> Callable[[int], int]:
 
 
 _ACCOUNT_BLOCK = _block(ACCOUNT_FREE_ENTRIES)
-_ADDRESS_BLOCK = _block(ADDRESS_FREE_ENTRIES)
+_ADDRESS_DELAY = backoff(ADDRESS_FREE_ENTRIES, ADDRESS_MAX_DELAY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +80,17 @@ async def start(store: Store, client: Client, scope: str | None, known_scopes: M
 
 
 def judge_entry(account: LoginAttempts, address: LoginAttempts, now: int) -> Reservation:
-    """Refuse an entry while the account or the address is blocked (nothing counted); else count it on both and
-    block whichever is past its free entries."""
-    blocked_until = max(account.blocked_until, address.blocked_until)
-    if blocked_until > now:
-        return Reservation(retry_after=blocked_until - now, delay=0)
+    """Refuse an entry while the account is blocked (nothing counted); else count it on both, block the account
+    past its free entries, and pause the entry past the address's."""
+    if account.blocked_until > now:
+        return Reservation(retry_after=account.blocked_until - now, delay=0)
     account_entries = recent(account, now) + 1
     address_entries = recent(address, now) + 1
     return Reservation(
         retry_after=0,
-        delay=0,
+        delay=_ADDRESS_DELAY(address_entries),
         account=LoginAttempts(account_entries, now, now + _ACCOUNT_BLOCK(account_entries)),
-        address=LoginAttempts(address_entries, now, now + _ADDRESS_BLOCK(address_entries)),
+        address=LoginAttempts(address_entries, now, 0),
     )
 
 

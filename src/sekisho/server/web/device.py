@@ -67,6 +67,9 @@ async def verification(request: Request) -> Response:
         response = await render(request, "device.html", 429, user_code=entered, message=message)
         response.headers["Retry-After"] = str(wait)
         return response
+    if admitted.delay > 0:  # the address is over its ceiling: slowed, never refused
+        security_event("device_entry_delayed", user_id=user.id, address=address, delay=admitted.delay)
+        await app.sleep(admitted.delay)
     code = normalize_user_code(entered)
     found = await app.store.devices.find(code) if code else None
     if found is None:
