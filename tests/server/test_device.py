@@ -192,6 +192,20 @@ def test_denied_is_access_denied(world: World, device: Device) -> None:
     assert refused(poll(world, device, started["device_code"]), "access_denied")
 
 
+def test_an_app_revoked_before_the_poll_gets_nothing(world: World, device: Device) -> None:
+    started = start(world, device)
+    decide(world, started["user_code"], "allow")
+    apps = world.http.get("/settings/apps")
+    revoked = world.http.post(
+        "/settings/apps/revoke",
+        data={"client_id": device.client_id, "csrf_token": csrf_of(apps.text)},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    assert refused(poll(world, device, started["device_code"]), "access_denied")
+    assert sql.count(world.database, "access_tokens") == 0
+
+
 def test_expired_is_expired_token(world: World, device: Device) -> None:
     started = start(world, device)
     world.clock.advance(600)

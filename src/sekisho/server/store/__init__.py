@@ -262,7 +262,8 @@ class Devices(Protocol):
     decision on a pending, unexpired code once (with the grant it creates, when approved), else False. `poll` is
     one transaction per poll, the row locked: it judges the code (`device_refusal`); a pending one records the poll
     (and raises the interval by `SLOW_DOWN_STEP` on slow_down); an approved one is consumed and its tokens
-    (`successor`) written with it. Of parallel polls of one approved code exactly one is `Redeemed`."""
+    (`successor`) written with it, unless its grant was revoked meanwhile (then `Refused("denied")`). Of parallel
+    polls of one approved code exactly one is `Redeemed`."""
 
     async def add(self, device: DeviceCode, now: int) -> bool: ...
     async def find(self, user_code: str) -> DeviceCode | None: ...

@@ -497,9 +497,13 @@ RECORD_DEVICE_POLL = Query(
     .where(device_codes.c.digest == bindparam("digest"))
     .values(last_poll_at=bindparam("now"), interval=bindparam("interval"))
 )
+_GRANT_STANDS = (
+    select(grants.c.id).where(grants.c.id == device_codes.c.grant_id, grants.c.revoked_at.is_(None)).exists()
+)
+# Consumed only while its grant stands: the person may have revoked the app before the device came to poll.
 CONSUME_DEVICE_CODE = Query(
     update(device_codes)
-    .where(device_codes.c.digest == bindparam("digest"), device_codes.c.status == "approved")
+    .where(device_codes.c.digest == bindparam("digest"), device_codes.c.status == "approved", _GRANT_STANDS)
     .values(status="consumed", last_poll_at=bindparam("now"))
     .returning(device_codes.c.digest)
 )

@@ -72,7 +72,7 @@ class SqlDevices:
             found = Found(device.grant_id, device.user_id, device.scope)
             drawn = successor.drawn or await successor.make(found)
             if await tx.fetch_one(q.CONSUME_DEVICE_CODE, digest=ask.digest, now=ask.now) is None:
-                raise RuntimeError("the locked, approved device code could not be consumed")
+                return Refused("denied")  # its grant was revoked (the app, at /settings/apps) before this poll
             tokens = successor_tokens(ask.client, drawn, ask.now, found)
             await insert_tokens(tx, tokens, ask.now)
             return Redeemed(tokens)
