@@ -59,6 +59,7 @@ def judge(account: LoginAttempts, address: LoginAttempts, now: int) -> Reservati
 
 
 def recent(attempts: LoginAttempts, now: int) -> int:
+    """The attempts still counted at `now`: none once the last one is older than WINDOW."""
     return attempts.failures if attempts.last_at >= now - WINDOW else 0
 
 

@@ -234,7 +234,8 @@ class Grants(Protocol):
 
 
 class Throttle(Protocol):
-    """Login attempts per account and per address (throttle.py holds the rules)."""
+    """Attempts per account and per address: logins (throttle.py holds the rules) and device code entries
+    (device.py), under keys of their own."""
 
     async def reserve(
         self, user_key: str, addr_key: str, now: int, decide: Callable[[LoginAttempts, LoginAttempts], Reservation]
