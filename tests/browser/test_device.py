@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.live import SEKISHO, LiveServer, live_server
+from tests.live import SEKISHO, LiveServer, live_server, read_stderr_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -40,7 +39,7 @@ def test_login_device_with_chromium_entering_the_code(
         [*SEKISHO, "login", server.url, "--device"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
-        printed = _read_until(process, "?user_code=")
+        printed = "".join(read_stderr_until(process, "?user_code="))
         assert "sekisho-demo" in printed  # no --client-id: the demo server's own app, said so
         user_code = re.findall(r"^\s+([B-Z]{4}-[B-Z]{4})$", printed, re.M)[0]
         assert f"  {server.url}/device\n" in printed  # verification_uri, then the code, then the complete URL
@@ -80,19 +79,3 @@ def test_login_device_with_chromium_entering_the_code(
     note_id = posted.stdout.split()[1]
     shown = httpx.post(server.url + "/api/notes/show", json={"noteId": note_id})
     assert shown.status_code == 200 and shown.json()["text"] == "hello from a device"
-
-
-def _read_until(process: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
-    """stderr of `process` up to and including the first line holding `marker`."""
-    assert process.stderr is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
-    process.kill()
-    raise AssertionError("the CLI printed no verification URL:\n" + "".join(seen) + process.communicate()[1])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from sqlalchemy import text
 from tests import sql
 from tests.conftest import Databases
 from tests.e2e.test_client_cli import Home, one_line_error
-from tests.live import SEKISHO, LiveServer, cli, form_field, serve_for
+from tests.live import SEKISHO, LiveServer, cli, form_field, read_stderr_until, serve_for
 
 pytestmark = pytest.mark.e2e
 
@@ -56,19 +55,8 @@ def start_device_login(home: Home, *args: str) -> tuple[subprocess.Popen[str], s
     process = subprocess.Popen(
         [*SEKISHO, "login", *args, "--device"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=home.env
     )
-    assert process.stderr is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if "?user_code=" in line:
-            url = line.strip()
-            return process, url.rsplit("=", 1)[1], url
-    process.kill()
-    raise AssertionError("no verification URL printed:\n" + "".join(seen) + process.communicate()[1])
+    url = read_stderr_until(process, "?user_code=")[-1].strip()
+    return process, url.rsplit("=", 1)[1], url
 
 
 def decide_over_http(server: LiveServer, url: str, decision: str) -> str:

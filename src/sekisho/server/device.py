@@ -12,10 +12,10 @@ from sekisho.protocol import tokens
 from sekisho.protocol.device import USER_CODE_ALPHABET, USER_CODE_LENGTH
 from sekisho.protocol.metadata import DEVICE_CODE_GRANT
 from sekisho.protocol.scopes import check_scope, join_scope
-from sekisho.server.entities import Client, DeviceCode, Grant, LoginAttempts, Reservation, User
+from sekisho.server.entities import Client, DeviceCode, Grant, Reservation, User
 from sekisho.server.ids import new_id
 from sekisho.server.store import Store
-from sekisho.server.throttle import ADDRESS_MAX_DELAY, MAX_DELAY, backoff, recent
+from sekisho.server.throttle import ADDRESS_MAX_DELAY, MAX_DELAY, backoff, judge
 
 EXPIRES_IN = 600  # seconds a device code lives (RFC 8628 §3.2 expires_in)
 INTERVAL = 5  # seconds between polls (RFC 8628 §3.2 interval; its default too)
@@ -79,25 +79,15 @@ async def start(store: Store, client: Client, scope: str | None, known_scopes: M
     raise ServerError("no free user code could be drawn", detail=f"{DRAWS} clashes in a row")
 
 
-def judge_entry(account: LoginAttempts, address: LoginAttempts, now: int) -> Reservation:
-    """Refuse an entry while the account is blocked (nothing counted); else count it on both, block the account
-    past its free entries, and pause the entry past the address's."""
-    if account.blocked_until > now:
-        return Reservation(retry_after=account.blocked_until - now, delay=0)
-    account_entries = recent(account, now) + 1
-    address_entries = recent(address, now) + 1
-    return Reservation(
-        retry_after=0,
-        delay=_ADDRESS_DELAY(address_entries),
-        account=LoginAttempts(account_entries, now, now + _ACCOUNT_BLOCK(account_entries)),
-        address=LoginAttempts(address_entries, now, 0),
-    )
-
-
 async def reserve_entry(store: Store, user: User, address: str, now: int) -> Reservation:
-    """Count this entry of a user code before it is looked up, or refuse it (see `judge_entry`)."""
+    """Count this entry of a user code before it is looked up, or refuse it (`throttle.judge`, with the rules
+    above)."""
     keys = f"device:user:{user.id}", f"device:addr:{address[:64]}"
-    return await store.throttle.reserve(*keys, now, lambda account, addr: judge_entry(account, addr, now))
+    return await store.throttle.reserve(
+        *keys,
+        now,
+        lambda account, addr: judge(account, addr, now, account_block=_ACCOUNT_BLOCK, address_delay=_ADDRESS_DELAY),
+    )
 
 
 async def decide(store: Store, device: DeviceCode, user: User, *, allowed: bool, now: int) -> bool:
