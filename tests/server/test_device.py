@@ -16,9 +16,10 @@ from sekisho.protocol.metadata import DEVICE_CODE_GRANT
 from sekisho.protocol.scopes import DEFAULT_SCOPES
 from sekisho.server.accounts import create_user
 from sekisho.server.registry import register_client
+from sekisho.server.settings import Settings
 from sekisho.server.store.sql import SqlStore
 from tests import sql
-from tests.conftest import PASSWORD, World, csrf_of, hidden_fields
+from tests.conftest import ISSUER, PASSWORD, World, csrf_of, hidden_fields, make_world
 from tests.server.test_token import refused
 
 
@@ -152,6 +153,19 @@ def test_the_whole_flow(world: World, device: Device) -> None:
         "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]} | device.auth()
     )
     assert refreshed.status_code == 200, refreshed.text
+
+
+def test_jwt_access_tokens_too(database: str) -> None:
+    settings = Settings(issuer=ISSUER, database=database, access_token_format="jwt")
+    with make_world(database, settings) as world:
+        world.login()
+        device = register(world)
+        started = start(world, device)
+        decide(world, started["user_code"], "allow")
+        tokens = poll(world, device, started["device_code"]).json()
+        assert tokens["access_token"].count(".") == 2 and tokens["refresh_token"]
+        me = world.http.post("/api/i", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert me.status_code == 200 and me.json()["username"] == "alice"
 
 
 def test_no_refresh_token_without_the_grant(world: World) -> None:
