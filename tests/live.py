@@ -127,6 +127,23 @@ def wait_until_up(server: LiveServer, timeout: float = 30.0) -> None:
     raise AssertionError(f"sekisho serve did not answer within {timeout} s:\n{server.output()}")
 
 
+def read_stderr_until(process: subprocess.Popen[str], marker: str, timeout: float = 30) -> list[str]:
+    """The lines `process` wrote to stderr up to and including the first holding `marker`; the process is killed
+    and the test fails when none comes within `timeout` seconds."""
+    assert process.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            return seen
+    process.kill()
+    raise AssertionError(f"no line with {marker!r} on stderr:\n" + "".join(seen) + process.communicate()[1])
+
+
 def pkce_pair() -> tuple[str, str]:
     """(verifier, S256 challenge)."""
     verifier = secrets.token_urlsafe(64)[:86]

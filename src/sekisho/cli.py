@@ -467,9 +467,13 @@ def login(
     miauth: Annotated[
         bool, typer.Option("--miauth", help="Misskey: use MiAuth (taken anyway where the server has no OAuth)")
     ] = False,
+    device: Annotated[
+        bool, typer.Option("--device", help="RFC 8628: show a code to enter in a browser anywhere (no browser here)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Log in with OAuth 2.0 + PKCE in the browser; the tokens are kept for post, token and whoami."""
+    """Log in with OAuth 2.0 + PKCE in the browser (or, with --device, a code entered in a browser elsewhere); the
+    tokens are kept for post, token and whoami."""
     from sekisho.client.login import Hooks, LoginOptions
     from sekisho.client.login import login as do_login
 
@@ -488,12 +492,14 @@ def login(
         token_url=token_url,
         api_url=api_url,
         miauth=miauth,
+        device=device,
     )
     hooks = Hooks(
         say=lambda line: typer.echo(line, err=True),
         show_url=lambda url: typer.echo(f"Open this URL to sign in:\n{url}", err=True),
         open_browser=None if no_browser else _open_browser,
         waiting=_spinner(),
+        show_code=_show_device_code,
     )
     saved = run_client(lambda: do_login(options, _store(), hooks))
     if as_json:
@@ -510,6 +516,30 @@ def _spinner() -> Callable[[str], AbstractContextManager[object]] | None:
     if not console.is_terminal:
         return None
     return lambda message: console.status(message, spinner="dots")
+
+
+def _show_device_code(started: Any) -> None:
+    """--device: the user code and where to enter it, on stderr; a QR code of the URL (the code filled in) when
+    stderr is a terminal wide and tall enough for it."""
+    import shutil
+    import sys
+
+    from sekisho.client.qr import terminal_qr
+
+    lines = [
+        "To sign in, open this URL in a browser on any device:",
+        f"  {started.verification_uri}",
+        "and enter the code:",
+        f"  {started.user_code}",
+    ]
+    if started.verification_uri_complete:
+        lines += ["or open this URL, which has the code in it:", f"  {started.verification_uri_complete}"]
+    typer.echo("\n".join(lines), err=True)
+    if started.verification_uri_complete and sys.stderr.isatty():
+        size = shutil.get_terminal_size()
+        qr = terminal_qr(started.verification_uri_complete, columns=size.columns, rows=size.lines - len(lines) - 2)
+        if qr is not None:
+            typer.echo(qr, err=True)
 
 
 def _open_browser(url: str) -> bool:

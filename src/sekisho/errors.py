@@ -67,6 +67,24 @@ class AccessDenied(OAuthError):
     status = 403
 
 
+class AuthorizationPending(OAuthError):
+    """RFC 8628 §3.5: the user has not decided yet; poll again after the interval."""
+
+    error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    """RFC 8628 §3.5: polling too fast; the interval is now 5 seconds longer."""
+
+    error = "slow_down"
+
+
+class ExpiredToken(OAuthError):
+    """RFC 8628 §3.5: the device code expired before the user decided."""
+
+    error = "expired_token"
+
+
 class UnsupportedTokenType(OAuthError):
     error = "unsupported_token_type"
 

@@ -18,8 +18,10 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from sekisho.client.loopback import _page as cli_page
+from tests import sql
 from tests.browser import axe
 from tests.browser.conftest import CHROMIUM, pkce_pair
 from tests.live import LiveServer, live_server, user_tokens
@@ -171,6 +173,7 @@ def walk(page: Page, demo: Demo, look: Callable[[str], None]) -> None:
     look("miauth-done")
     page.goto(demo.authorization_url(demo.registered, LOOPBACK))
     look("consent-self-registered")
+    walk_device(page, demo, look)
     # The CLI's pages, as its loopback listener serves them (no CSP of the server's; an inline style sheet).
     pages = {
         "signed-in": cli_page("Signed in", "You can close this tab and go back to the terminal."),
@@ -181,6 +184,30 @@ def walk(page: Page, demo: Demo, look: Callable[[str], None]) -> None:
         page.route(loopback, serving(html))
         page.goto(loopback)
         look(f"cli-{name}")
+
+
+def walk_device(page: Page, demo: Demo, look: Callable[[str], None]) -> None:
+    """The device flow's pages (RFC 8628), for a code the demo app asks for; each walk with a fresh entry count."""
+    with sql.connect(demo.server.database) as connection:
+        connection.execute(text("DELETE FROM login_throttles WHERE key LIKE 'device:%'"))
+        connection.commit()
+    started = httpx.post(
+        demo.url + "/oauth/device_authorization", data={"client_id": "sekisho-demo", "scope": "read:account"}
+    ).json()
+    page.goto(started["verification_uri_complete"])
+    look("device-entry")
+    for code, name in (("BBBB-BBBB", "device-wrong-code"), (started["user_code"], "device-consent")):
+        page.fill("#user_code", code)
+        with page.expect_navigation():
+            page.click("main form[action='/device'] button[type=submit]")
+        look(name)
+    with page.expect_navigation():
+        page.click("button[name=decision][value=allow]")
+    look("device-done")
+    page.goto(started["verification_uri_complete"])
+    with page.expect_navigation():
+        page.click("main form[action='/device'] button[type=submit]")
+    look("device-spent")
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -217,7 +244,7 @@ def test_every_page_is_accessible_and_fits(
         walk(page, demo, look)
     finally:
         context.close()
-    assert len(seen) == 16, seen
+    assert len(seen) == 21, seen
     assert problems == [], "\n".join(problems)
 
 

@@ -351,9 +351,9 @@ def test_refusals_are_one_line(server: LiveServer, home: Home) -> None:
         taken.listen()
         port = str(taken.getsockname()[1])
         assert "in use" in home.refused("login", server.url, "--no-browser", "--port", port, "--client-id", "x")
-    # --device is not offered until RFC 8628 is built (issue 25): not in the help, refused as unknown (usage: 2)
-    assert "--device" not in home.run("login", "--help").stdout
-    assert home.run("login", server.url, "--device").returncode == 2
+    # --device with no --client-id, at a server without --demo: which app to use is the person's to say
+    assert "--device" in home.run("login", "--help").stdout
+    assert "--client-id" in home.refused("login", server.url, "--device")
     assert "MiAuth" in home.refused("login", server.url, "--miauth", "--no-browser")  # not with --provider sekisho
 
 

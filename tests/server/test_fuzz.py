@@ -32,6 +32,7 @@ import httpx2 as httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import text
 from starlette.routing import Mount, Route
 
 from sekisho.protocol.pkce import s256
@@ -40,6 +41,7 @@ from sekisho.server.fetch import AddressPolicy
 from sekisho.server.registry import register_client
 from sekisho.server.settings import Settings
 from sekisho.server.store.sql import SqlStore
+from tests import sql
 from tests.client_pages import PNG, ClientPages
 from tests.conftest import ISSUER, PASSWORD, REDIRECT_URI, TEMPLATE, Registered, World, csrf_of, make_world
 from tests.fuzz import fuzz
@@ -69,6 +71,10 @@ ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("OPTIONS", "/oauth/jwks"),
         ("POST", "/oauth/register"),  # the fuzzed worlds serve `--registration open`
         ("OPTIONS", "/oauth/register"),
+        ("POST", "/oauth/device_authorization"),
+        ("OPTIONS", "/oauth/device_authorization"),
+        ("GET", "/device"),
+        ("POST", "/device"),
         ("GET", "/login"),
         ("POST", "/login"),
         ("POST", "/logout"),
@@ -210,7 +216,14 @@ def check_response(response: Response, path: str, allowed: tuple[str, ...] = ())
     status = response.status_code
     request = response.request
     assert 200 <= status < 500, (request.method, str(request.url), status, response.text[:2000])
-    if path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/register") and request.method == "POST":
+    client_auth_paths = (
+        "/oauth/token",
+        "/oauth/revoke",
+        "/oauth/introspect",
+        "/oauth/register",
+        "/oauth/device_authorization",
+    )
+    if path in client_auth_paths and request.method == "POST":
         assert "no-store" in response.headers.get("cache-control", ""), response.headers
     if request.method == "HEAD":
         return
@@ -289,6 +302,8 @@ class Fuzz:
     notes: list[str] = field(default_factory=list)
     minted: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # forgotten by whatever revokes
     strategies: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    device_app: str | None = None  # a public app with the device grant, registered when a case first needs it
+    user_codes: list[str] = field(default_factory=list)
 
     @property
     def http(self) -> Any:
@@ -365,6 +380,32 @@ class Fuzz:
         note_id: str = response.json()["createdNote"]["id"]
         self.notes.append(note_id)
         return note_id
+
+    def device_code(self, fresh: bool) -> str:
+        """A user code the device app asked for: a new one, or the last one (decided by now, perhaps)."""
+        if self.device_app is None:
+            self.device_app = asyncio.run(_register_device_app(self.world.database))
+        if fresh or not self.user_codes:
+            with self.browser():
+                answer = self.http.post(
+                    "/oauth/device_authorization", data={"client_id": self.device_app, "scope": "read:account"}
+                )
+            assert answer.status_code == 200, answer.text
+            self.user_codes.append(answer.json()["user_code"])
+        return self.user_codes[-1]
+
+
+async def _register_device_app(database: str) -> str:
+    store = await SqlStore.open(database)
+    try:
+        grants = ["urn:ietf:params:oauth:grant-type:device_code"]
+        app, _ = await register_client(
+            store, name="TV", redirect_uris=[], public=True, scope=None, grant_types=grants,
+            known_scopes=DEFAULT_SCOPES, now=1_700_000_000,
+        )  # fmt: skip
+        return app.client_id
+    finally:
+        await store.close()
 
 
 def _header_value(value: str | bytes) -> bytes:
@@ -1169,6 +1210,29 @@ def case_login(fz: Fuzz, data: st.DataObject) -> None:
         assert int(response.headers["retry-after"]) > 0
 
 
+def case_device(fz: Fuzz, data: st.DataObject) -> None:
+    """The device pages (RFC 8628) signed in as alice: codes right in every spelling, wrong, or anything; decisions
+    by GET and POST, with or without the CSRF token."""
+    user_code = fz.device_code(data.draw(st.booleans()))
+    if data.draw(st.booleans()):  # a fresh entry count (else the throttle's 429 is fuzzed too)
+        with sql.connect(fz.world.database) as connection:
+            connection.execute(text("DELETE FROM login_throttles WHERE key LIKE 'device:%'"))
+            connection.commit()
+    options: dict[str, st.SearchStrategy[Any]] = {
+        "user_code": st.sampled_from([user_code, user_code.lower().replace("-", " "), "AAAA-AAAA", "x" * 100]) | TEXT,
+        "decision": st.sampled_from(["allow", "deny", "ALLOW"]) | TEXT,
+        "csrf_token": st.sampled_from([fz.csrf, fz.csrf]) | TEXT,
+    }
+    pairs: Items = [(name, data.draw(strategy)) for name, strategy in options.items() if data.draw(st.integers(0, 3))]
+    pairs += data.draw(st.one_of(st.just([]), items(fz, 2)))
+    if data.draw(st.booleans()):
+        response = fz.send("GET", "/device?" + query(pairs), headers=data.draw(header_sets(fz)))
+    else:
+        headers = {"content-type": "application/x-www-form-urlencoded"}
+        response = fz.send("POST", "/device", headers=headers, content=query(pairs).encode())
+    assert response.status_code in (200, 303, 400, 429), response.status_code
+
+
 def case_logout(fz: Fuzz, data: st.DataObject) -> None:
     pairs: Items = []
     if data.draw(st.booleans()):
@@ -1259,6 +1323,12 @@ def test_authorization_requests(fz: Fuzz, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_consent_decisions(fz: Fuzz, data: st.DataObject) -> None:
     case_consent_post(fz, data)
+
+
+@fuzz(2)
+@given(data=st.data())
+def test_device_pages(fz: Fuzz, data: st.DataObject) -> None:
+    case_device(fz, data)
 
 
 @fuzz(1)

@@ -37,7 +37,13 @@ def test_metadata_fields(world: World) -> None:
 
 def test_metadata_offers_only_the_grants_it_serves(world: World) -> None:
     body = world.http.get("/.well-known/oauth-authorization-server").json()
-    assert sorted(body["grant_types_supported"]) == ["authorization_code", "client_credentials", "refresh_token"]
+    assert sorted(body["grant_types_supported"]) == [
+        "authorization_code",
+        "client_credentials",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ]
+    assert body["device_authorization_endpoint"] == f"{ISSUER}/oauth/device_authorization"  # RFC 8628 §4
     assert "password" not in body["grant_types_supported"]
     assert "implicit" not in body["grant_types_supported"]
     assert "token" not in body["response_types_supported"]
@@ -45,7 +51,8 @@ def test_metadata_offers_only_the_grants_it_serves(world: World) -> None:
 
 def test_every_advertised_endpoint_exists(world: World) -> None:
     body = world.http.get("/.well-known/oauth-authorization-server").json()
-    for name in ("authorization_endpoint", "token_endpoint", "revocation_endpoint", "introspection_endpoint"):
+    endpoints = ("authorization_endpoint", "token_endpoint", "revocation_endpoint", "introspection_endpoint")
+    for name in (*endpoints, "device_authorization_endpoint"):
         path = body[name].removeprefix(ISSUER)
         response = world.http.post(path, data={}, follow_redirects=False)
         assert response.status_code not in (404, 405), (name, response.status_code)

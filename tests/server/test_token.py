@@ -335,7 +335,6 @@ def test_unsupported_grant_types(world: World, subtests: pytest.Subtests) -> Non
         "implicit",
         "token",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
-        "urn:ietf:params:oauth:grant-type:device_code",
         "AUTHORIZATION_CODE",
         "authorization_code ",
     ):

@@ -47,6 +47,7 @@ class ServerMetadata:
     token_endpoint: str
     revocation_endpoint: str | None = None
     introspection_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None  # RFC 8628 §4
     scopes_supported: tuple[str, ...] = ()
     grant_types_supported: tuple[str, ...] = ("authorization_code",)
     code_challenge_methods_supported: tuple[str, ...] = ()
@@ -75,6 +76,7 @@ class ServerMetadata:
             token_endpoint=_endpoint(document, "token_endpoint"),
             revocation_endpoint=_optional_endpoint(document, "revocation_endpoint"),
             introspection_endpoint=_optional_endpoint(document, "introspection_endpoint"),
+            device_authorization_endpoint=_optional_endpoint(document, "device_authorization_endpoint"),
             scopes_supported=_strings(document, "scopes_supported", ()),
             grant_types_supported=_strings(document, "grant_types_supported", ("authorization_code",)),
             code_challenge_methods_supported=methods,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from sekisho.client import authorization, miauth, oauth
+from sekisho.client import authorization, device, miauth, oauth
 from sekisho.client.errors import AuthorizationError, ClientError
 from sekisho.client.loopback import LoopbackReceiver
 from sekisho.client.posting import StaticBearer, whoami
@@ -33,9 +34,11 @@ class LoginOptions:
     token_url: str | None = None
     api_url: str | None = None
     miauth: bool = False  # Misskey's MiAuth even where the server offers OAuth
+    device: bool = False  # RFC 8628: the code is entered on another device's browser
 
 
 APP_NAME = "sekisho CLI"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class Hooks:
     show_url: Callable[[str], None]
     open_browser: Callable[[str], bool] | None  # None: --no-browser
     waiting: Callable[[str], AbstractContextManager[object]] | None = None  # a spinner; None: `say` it once
+    show_code: Callable[[device.DeviceAuthorization], None] | None = None  # --device: the code and where to enter it
 
 
 async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Account:
@@ -60,7 +64,9 @@ async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Accou
             miauth=options.miauth,
         )
         scope = options.scope or DEFAULT_SCOPES[options.provider]
-        if endpoints.miauth:
+        if options.device:
+            credentials, tokens = await _device(http, endpoints, options, scope, hooks)
+        elif endpoints.miauth:
             credentials, tokens = await _miauth(http, endpoints, options, scope, hooks)
         else:
             credentials, tokens = await _oauth(http, endpoints, options, scope, hooks)
@@ -126,17 +132,62 @@ async def _miauth(
     return oauth.ClientCredentials(APP_NAME), oauth.TokenSet(access_token=token, scope=scope)
 
 
+async def _device(
+    http: httpx.AsyncClient, endpoints: Endpoints, options: LoginOptions, scope: str, hooks: Hooks
+) -> tuple[oauth.ClientCredentials, oauth.TokenSet]:
+    """RFC 8628: show the user code and where to enter it, then poll until the person allows it somewhere."""
+    if endpoints.device_authorization_endpoint is None:
+        raise ClientError(f"{endpoints.api.issuer} does not offer the device flow (no device_authorization_endpoint)")
+    credentials = _device_credentials(options, endpoints)
+    if not options.client_id:
+        hooks.say(f"no --client-id: using this demo server's own app, {credentials.client_id}")
+    started = await device.request_device_code(
+        http, endpoints.device_authorization_endpoint, credentials, scope, now=time.time()
+    )
+    if hooks.show_code is not None:
+        hooks.show_code(started)
+    else:
+        hooks.show_url(started.verification_uri_complete or started.verification_uri)
+        hooks.say(f"and enter the code {started.user_code}")
+    message = (
+        f"waiting for the code to be entered (at most {started.expires_at - time.time():.0f} s; Ctrl-C to give up)…"
+    )
+    if hooks.waiting is None:
+        hooks.say(message)
+        return credentials, await device.poll_for_tokens(http, endpoints.token_endpoint, credentials, started)
+    with hooks.waiting(message):
+        return credentials, await device.poll_for_tokens(http, endpoints.token_endpoint, credentials, started)
+
+
+def _device_credentials(options: LoginOptions, endpoints: Endpoints) -> oauth.ClientCredentials:
+    """A registered app allowed the device grant; else a sekisho demo server's demo app. Never the CLI's own URL
+    client id: that page lives on this machine's loopback, which the server (and later refreshes) cannot reach."""
+    if options.client_id:
+        return oauth.ClientCredentials(options.client_id, options.client_secret)
+    if endpoints.demo_client_id:
+        return oauth.ClientCredentials(endpoints.demo_client_id)  # the caller says so
+    raise ClientError(
+        f"{endpoints.api.issuer} needs a registered app for the device flow: pass --client-id of one registered "
+        "with --grant-type urn:ietf:params:oauth:grant-type:device_code"
+    )
+
+
 async def _browser(url: str, receiver: LoopbackReceiver, timeout: float, hooks: Hooks) -> str:
     """Show (and open) `url`, then wait for the redirect to the loopback listener; its query string."""
     hooks.show_url(url)
     if hooks.open_browser is not None and not hooks.open_browser(url):
         hooks.say("could not open a browser: open the URL above yourself")
     message = f"waiting for the browser (at most {timeout:.0f} s; Ctrl-C to give up)…"
+    return await _wait(hooks, message, receiver.wait(timeout))
+
+
+async def _wait(hooks: Hooks, message: str, pending: Awaitable[T]) -> T:
+    """`pending`, under a spinner saying `message` (or with `message` said once)."""
     if hooks.waiting is None:
         hooks.say(message)
-        return await receiver.wait(timeout)
+        return await pending
     with hooks.waiting(message):
-        return await receiver.wait(timeout)
+        return await pending
 
 
 def _credentials(options: LoginOptions, endpoints: Endpoints, receiver: LoopbackReceiver) -> oauth.ClientCredentials:

@@ -110,7 +110,7 @@ async def exchange_code(
 ) -> TokenSet:
     """RFC 6749 §4.1.3 with RFC 7636 §4.5's `code_verifier`."""
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    body = await _token_request(http, token_endpoint, credentials, {**form, "code_verifier": code_verifier})
+    body = await token_request(http, token_endpoint, credentials, {**form, "code_verifier": code_verifier})
     return parse_token_response(body, now)
 
 
@@ -126,7 +126,7 @@ async def refresh(
     """RFC 6749 §6; a refused refresh token (`invalid_grant`) means the login is over."""
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     try:
-        body = await _token_request(http, token_endpoint, credentials, form | ({"scope": scope} if scope else {}))
+        body = await token_request(http, token_endpoint, credentials, form | ({"scope": scope} if scope else {}))
     except TokenError as error:
         if error.error == "invalid_grant":
             raise TokenError("invalid_grant", LOGIN_ENDED, description=error.description) from None
@@ -149,9 +149,10 @@ async def revoke(
         _json_object(answer, revocation_endpoint)
 
 
-async def _token_request(
+async def token_request(
     http: httpx.AsyncClient, url: str, credentials: ClientCredentials, form: dict[str, str]
 ) -> dict[str, Any]:
+    """POST `form` (with the client's credentials) to `url`; its 200 JSON object, or raise `TokenError`."""
     return _json_object(await _post(http, url, credentials, form), url)
 
 

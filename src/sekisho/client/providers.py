@@ -64,6 +64,7 @@ class Endpoints:
     accepts_url_client_ids: bool
     miauth: bool = False  # Misskey's MiAuth instead of OAuth: authorization_endpoint is then `…/miauth`
     demo_client_id: str | None = None  # a sekisho started with --demo: its public demo app, usable with no client id
+    device_authorization_endpoint: str | None = None  # RFC 8628: where `login --device` starts
 
 
 async def resolve(
@@ -104,6 +105,7 @@ async def resolve(
         iss_required=metadata.authorization_response_iss_parameter_supported,
         accepts_url_client_ids=provider == "misskey" or metadata.client_id_metadata_document_supported,
         demo_client_id=metadata.demo_client_id if provider == "sekisho" else None,
+        device_authorization_endpoint=metadata.device_authorization_endpoint,
     )
 
 

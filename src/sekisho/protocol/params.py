@@ -21,7 +21,7 @@ AUTHORIZE_PARAMETERS = frozenset(
 # What the token, revocation and introspection endpoints read (RFC 6749 §4, §6, RFC 7009 §2.1, RFC 7662 §2.1).
 TOKEN_PARAMETERS = frozenset(
     {"grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"}
-    | {"token", "token_type_hint"}
+    | {"token", "token_type_hint", "device_code"}
 )
 
 
@@ -175,6 +175,7 @@ class TokenRequest:
     code_verifier: str | None = None
     refresh_token: str | None = None
     scope: str | None = None
+    device_code: str | None = None  # RFC 8628 §3.4
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> TokenRequest:
@@ -188,6 +189,7 @@ class TokenRequest:
             code_verifier=params.get("code_verifier"),
             refresh_token=params.get("refresh_token"),
             scope=params.get("scope"),
+            device_code=params.get("device_code"),
         )
 
 

@@ -12,6 +12,7 @@ REFRESH_TOKEN: Final = "sek_rt_"
 AUTHORIZATION_CODE: Final = "sek_ac_"
 CLIENT_SECRET: Final = "sek_cs_"
 SESSION: Final = "sek_ss_"
+DEVICE_CODE: Final = "sek_dc_"
 
 
 def new_secret(prefix: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,27 @@ class Successors:
     refresh_expires_at: int  # the idle expiry
     refresh_absolute_expires_at: int | None  # None: the refresh token consumed keeps its own
     access_scope: str | None = None  # None: the whole scope of what is consumed
+
+
+DeviceStatus = Literal["pending", "approved", "denied", "consumed"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCode:
+    """An RFC 8628 device authorization: the device code (as a digest) the device polls with and the user code a
+    person enters; approved, it names the user and the grant the tokens will carry."""
+
+    digest: str = field(repr=False)
+    user_code: str  # normalized: 8 letters, no dash
+    client_id: str
+    scope: str
+    created_at: int
+    expires_at: int
+    interval: int  # seconds the device must wait between polls (raised by slow_down)
+    last_poll_at: int | None = None
+    status: DeviceStatus = "pending"
+    user_id: str | None = None
+    grant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from sekisho.protocol.metadata import DEVICE_CODE_GRANT
 from sekisho.server import passwords
 from sekisho.server.accounts import create_user
 from sekisho.server.entities import Client
@@ -13,6 +14,8 @@ from sekisho.server.store.sql import SqlStore
 
 DEMO_CLIENT_ID = "sekisho-demo"
 DEMO_USERNAME = "demo"
+# The demo app takes the device grant too, so `sekisho login --device` works against `serve --demo` as it is.
+DEMO_GRANT_TYPES = ("authorization_code", "refresh_token", DEVICE_CODE_GRANT)
 
 
 async def prepare(settings: Settings) -> list[str]:
@@ -41,7 +44,7 @@ async def seed_demo(store: SqlStore, settings: Settings) -> list[str]:
         await store.users.set_password(user.id, await passwords.hash_password(password))
     redirect_uris = (f"{settings.issuer}/demo/callback", "http://127.0.0.1/callback")
     client = await store.clients.find(DEMO_CLIENT_ID)
-    if client is None or client.redirect_uris != redirect_uris:
+    if client is None or client.redirect_uris != redirect_uris or client.grant_types != DEMO_GRANT_TYPES:
         if client is not None:
             await store.clients.remove(DEMO_CLIENT_ID)
         await store.clients.add(
@@ -49,7 +52,7 @@ async def seed_demo(store: SqlStore, settings: Settings) -> list[str]:
                 client_id=DEMO_CLIENT_ID,
                 name="sekisho demo app",
                 redirect_uris=redirect_uris,
-                grant_types=("authorization_code", "refresh_token"),
+                grant_types=DEMO_GRANT_TYPES,
                 scopes=None,
                 secret_digest=None,
                 created_at=now,

@@ -43,22 +43,31 @@ def keys(username: str, address: str) -> tuple[str, str]:
     return f"user:{username.lower()[:256]}", f"addr:{address[:64]}"
 
 
-def judge(account: LoginAttempts, address: LoginAttempts, now: int) -> Reservation:
+def judge(
+    account: LoginAttempts,
+    address: LoginAttempts,
+    now: int,
+    *,
+    account_block: Callable[[int], int] = _ACCOUNT_DELAY,
+    address_delay: Callable[[int], int] = _ADDRESS_DELAY,
+) -> Reservation:
     """Refuse an attempt on a blocked account without counting it; else count it on both keys, block the account
-    for its back-off, and pause the attempt for the address's."""
+    for its back-off, and pause the attempt for the address's (the rules: logins' by default; device.py passes
+    those of device code entries)."""
     if account.blocked_until > now:
         return Reservation(retry_after=account.blocked_until - now, delay=0)
     account_failures = _recent(account, now) + 1
     address_failures = _recent(address, now) + 1
     return Reservation(
         retry_after=0,
-        delay=_ADDRESS_DELAY(address_failures),
-        account=LoginAttempts(account_failures, now, now + _ACCOUNT_DELAY(account_failures)),
+        delay=address_delay(address_failures),
+        account=LoginAttempts(account_failures, now, now + account_block(account_failures)),
         address=LoginAttempts(address_failures, now, 0),
     )
 
 
 def _recent(attempts: LoginAttempts, now: int) -> int:
+    """The attempts still counted at `now`: none once the last one is older than WINDOW."""
     return attempts.failures if attempts.last_at >= now - WINDOW else 0
 
 

@@ -27,12 +27,13 @@ Handler = Callable[[TokenRequest, Client, GrantContext], Awaitable[Minted]]
 
 
 def _handlers() -> dict[str, Handler]:
-    from sekisho.server.grants import authorization_code, client_credentials, refresh_token
+    from sekisho.server.grants import authorization_code, client_credentials, device_code, refresh_token
 
     return {
         "authorization_code": authorization_code.exchange,
         "refresh_token": refresh_token.refresh,
         "client_credentials": client_credentials.issue,
+        device_code.GRANT_TYPE: device_code.exchange,
     }
 
 

@@ -13,6 +13,7 @@ from sekisho.server.entities import (
     AccessToken,
     AuthorizationCode,
     Client,
+    DeviceCode,
     Grant,
     LoginAttempts,
     MiAuthSession,
@@ -25,7 +26,19 @@ from sekisho.server.entities import (
     User,
 )
 
-Reason = Literal["client_gone", "unknown", "other_client", "replayed", "revoked", "expired", "redirect_uri", "verifier"]
+Reason = Literal[
+    "client_gone",
+    "unknown",
+    "other_client",
+    "replayed",
+    "revoked",
+    "expired",
+    "redirect_uri",
+    "verifier",
+    "pending",  # device codes (RFC 8628 §3.5): not decided yet, polled after the interval
+    "slow_down",  # not decided yet, polled sooner than the interval
+    "denied",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +73,15 @@ class CodeAsk:
 @dataclass(frozen=True, slots=True)
 class RefreshAsk:
     """A refresh token presented at the token endpoint (RFC 6749 §6)."""
+
+    digest: str = field(repr=False)
+    client: Client
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAsk:
+    """A device code presented at the token endpoint (RFC 8628 §3.4)."""
 
     digest: str = field(repr=False)
     client: Client
@@ -123,6 +145,31 @@ def refresh_refusal(ask: RefreshAsk, token: RefreshToken | None, client_current:
         return Refused("revoked")
     if token.expires_at <= ask.now:
         return Refused("expired")
+    return None
+
+
+SLOW_DOWN_STEP = 5  # RFC 8628 §3.5: seconds added to the interval at each slow_down
+
+
+def device_refusal(ask: DeviceAsk, device: DeviceCode | None, client_current: bool) -> Refused | None:
+    """Why the device code gives no tokens now, from the row found (locked), or None when it is approved."""
+    if not client_current:
+        return Refused("client_gone")
+    if device is None:
+        return Refused("unknown")
+    if device.client_id != ask.client.client_id:
+        return Refused("other_client")
+    if device.status == "consumed":
+        return Refused("replayed", device.grant_id)
+    if device.expires_at <= ask.now:
+        return Refused("expired")
+    if device.status == "denied":
+        return Refused("denied")
+    if device.status == "pending":
+        # RFC 8628 §3.5: a poll sooner than the interval after the last one is told to slow down.
+        if device.last_poll_at is not None and ask.now - device.last_poll_at < device.interval:
+            return Refused("slow_down")
+        return Refused("pending")
     return None
 
 
@@ -201,7 +248,8 @@ class Grants(Protocol):
 
 
 class Throttle(Protocol):
-    """Login attempts per account and per address (throttle.py holds the rules)."""
+    """Attempts per account and per address: logins (throttle.py holds the rules) and device code entries
+    (device.py), under keys of their own."""
 
     async def reserve(
         self, user_key: str, addr_key: str, now: int, decide: Callable[[LoginAttempts, LoginAttempts], Reservation]
@@ -220,6 +268,22 @@ class MiAuth(Protocol):
     async def redeem(
         self, session: str, now: int, mint: Callable[[str, str, str], tuple[Grant, NewTokens]]
     ) -> tuple[str, NewTokens] | None: ...
+
+
+class Devices(Protocol):
+    """RFC 8628 device codes (the device code as a digest; the user code normalized, unique among live ones).
+
+    `add` refuses (False) a user code a live row holds; an expired row gives it up. `decide` records the user's
+    decision on a pending, unexpired code once (with the grant it creates, when approved), else False. `poll` is
+    one transaction per poll, the row locked: it judges the code (`device_refusal`); a pending one records the poll
+    (and raises the interval by `SLOW_DOWN_STEP` on slow_down); an approved one is consumed and its tokens
+    (`successor`) written with it, unless its grant was revoked meanwhile (then `Refused("denied")`). Of parallel
+    polls of one approved code exactly one is `Redeemed`."""
+
+    async def add(self, device: DeviceCode, now: int) -> bool: ...
+    async def find(self, user_code: str) -> DeviceCode | None: ...
+    async def decide(self, user_code: str, now: int, grant: Grant | None) -> bool: ...
+    async def poll(self, ask: DeviceAsk, successor: Successor) -> Outcome: ...
 
 
 class Keys(Protocol):
@@ -248,6 +312,8 @@ class Store(Protocol):
     def keys(self) -> Keys: ...
     @property
     def registrations(self) -> Registrations: ...
+    @property
+    def devices(self) -> Devices: ...
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

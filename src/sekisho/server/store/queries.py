@@ -14,6 +14,7 @@ from sekisho.server.entities import (
     AccessToken,
     AuthorizationCode,
     Client,
+    DeviceCode,
     Grant,
     RefreshToken,
     RegistrationToken,
@@ -25,6 +26,7 @@ from sekisho.server.store.schema import (
     access_tokens,
     authorization_codes,
     clients,
+    device_codes,
     grants,
     login_throttles,
     miauth_sessions,
@@ -490,6 +492,50 @@ CONSUME_MIAUTH = Query(
     .returning(miauth_sessions.c.user_id, miauth_sessions.c.name, miauth_sessions.c.scope)
 )
 
+# device codes (RFC 8628): one transaction per poll or decision, the row locked (PostgreSQL) or the database
+# (SQLite's BEGIN IMMEDIATE), so parallel polls are judged one after another
+DEVICE_COLUMNS = columns(device_codes, DeviceCode)
+INSERT_DEVICE_CODE = _insert(device_codes)
+# A user code is unique among the rows kept; an expired one not yet purged gives its user code up.
+FREE_USER_CODE = Query(
+    delete(device_codes).where(
+        device_codes.c.user_code == bindparam("user_code"), device_codes.c.expires_at <= bindparam("now")
+    )
+)
+FIND_DEVICE_CODE = Query(select(*DEVICE_COLUMNS).where(device_codes.c.user_code == bindparam("user_code")))
+LOCK_DEVICE_CODE = Query(
+    select(_client_current().label("client_current"), *DEVICE_COLUMNS)
+    .where(device_codes.c.digest == bindparam("digest"))
+    .with_for_update(of=device_codes)
+)
+CLIENT_CURRENT = Query(select(_client_current()))
+DECIDE_DEVICE_CODE = Query(
+    update(device_codes)
+    .where(
+        device_codes.c.user_code == bindparam("user_code"),
+        device_codes.c.status == "pending",
+        device_codes.c.expires_at > bindparam("now"),
+    )
+    .values(status=bindparam("status"), user_id=bindparam("user_id"), grant_id=bindparam("grant_id"))
+    .returning(device_codes.c.digest)
+)
+RECORD_DEVICE_POLL = Query(
+    update(device_codes)
+    .where(device_codes.c.digest == bindparam("digest"))
+    .values(last_poll_at=bindparam("now"), interval=bindparam("interval"))
+)
+_GRANT_STANDS = (
+    select(grants.c.id).where(grants.c.id == device_codes.c.grant_id, grants.c.revoked_at.is_(None)).exists()
+)
+# Consumed only while its grant stands: the person may have revoked the app before the device came to poll.
+CONSUME_DEVICE_CODE = Query(
+    update(device_codes)
+    .where(device_codes.c.digest == bindparam("digest"), device_codes.c.status == "approved", _GRANT_STANDS)
+    .values(status="consumed", last_poll_at=bindparam("now"))
+    .returning(device_codes.c.digest)
+)
+DELETE_USER_DEVICE_CODES = Query(delete(device_codes).where(device_codes.c.user_id == bindparam("id")))
+
 # connected apps (the user's grants, by client)
 LIST_USER_GRANTS = Query(
     select(*columns(grants, Grant), grants.c.last_used_at)
@@ -526,6 +572,8 @@ PURGES: dict[str, Query] = {
     ),
     "sessions": _purge(sessions, sessions.c.digest, sessions.c.expires_at < bindparam("cutoff")),
     "url_clients": _purge(url_clients, url_clients.c.client_id, url_clients.c.expires_at < bindparam("cutoff")),
+    # A device code is of no use once expired: a poll then learns only that it expired.
+    "device_codes": _purge(device_codes, device_codes.c.digest, device_codes.c.expires_at < bindparam("cutoff")),
     "miauth_sessions": _purge(
         miauth_sessions, miauth_sessions.c.session, miauth_sessions.c.expires_at < bindparam("cutoff")
     ),

@@ -187,3 +187,20 @@ miauth_sessions = Table(
     _time("consumed_at", nullable=True),
     Index("ix_miauth_sessions_expires_at", "expires_at"),
 )
+
+device_codes = Table(
+    "device_codes",  # RFC 8628: the device polls with its code (a digest here), a person enters the user code
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_code", String(16), nullable=False, unique=True),  # normalized; an expired row goes before reuse
+    Column("client_id", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    _time("created_at"),
+    _time("expires_at"),
+    Column("interval", BigInteger, nullable=False),
+    _time("last_poll_at", nullable=True),
+    Column("status", String(16), nullable=False),  # pending, approved, denied, consumed
+    Column("user_id", String(32), nullable=True),
+    Column("grant_id", String(32), nullable=True),
+    Index("ix_device_codes_expires_at", "expires_at"),
+)

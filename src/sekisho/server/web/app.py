@@ -32,7 +32,7 @@ from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.driver import Query
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
-from sekisho.server.web import health, miauth, oauth, observe, openapi, pages, registration
+from sekisho.server.web import device, health, miauth, oauth, observe, openapi, pages, registration
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import (
     handle_client_disconnect,
@@ -133,6 +133,9 @@ def create_app(
         route("/oauth/revoke", oauth.revoke, ["POST"]),
         route("/oauth/revoke", oauth.cors_preflight, ["OPTIONS"]),
         route("/oauth/introspect", oauth.introspect, ["POST"]),
+        route("/oauth/device_authorization", device.device_authorization, ["POST"]),
+        route("/oauth/device_authorization", oauth.cors_preflight, ["OPTIONS"]),
+        route("/device", device.verification, ["GET", "POST"]),
         route("/oauth/jwks", oauth.jwks, ["GET"]),
         route("/oauth/jwks", oauth.cors_preflight, ["OPTIONS"]),
         *registration_routes(settings),

@@ -53,7 +53,8 @@ def count_issued(grant_type: str) -> None:
 access = logging.getLogger("sekisho.access")
 
 # Query parameters whose values are credentials or one-time secrets (RFC 6749 §4.1.2 code and state, §4.2.2
-# access_token, RFC 6750 §2.3 access_token, Misskey's `i`), or passwords and verifiers sent where they should not be.
+# access_token, RFC 6750 §2.3 access_token, Misskey's `i`, RFC 8628's user_code in verification_uri_complete and
+# device_code), or passwords and verifiers sent where they should not be.
 SECRET_PARAMETERS = frozenset(
     {
         "code",
@@ -67,6 +68,8 @@ SECRET_PARAMETERS = frozenset(
         "code_verifier",
         "password",
         "session",
+        "user_code",
+        "device_code",
     }
 )
 REDACTED = "REDACTED"

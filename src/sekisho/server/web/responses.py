@@ -151,7 +151,16 @@ async def error_page(request: Request, error: OAuthError, status: int | None = N
     return response
 
 
-PAGE_PATHS = ("/oauth/authorize", "/i/oauth2/authorize", "/login", "/logout", "/demo", "/miauth/", "/settings/")
+PAGE_PATHS = (
+    "/oauth/authorize",
+    "/i/oauth2/authorize",
+    "/login",
+    "/logout",
+    "/demo",
+    "/miauth/",
+    "/settings/",
+    "/device",
+)
 
 
 async def handle_oauth_error(request: Request, exc: Exception) -> Response:

@@ -6,6 +6,7 @@ from sekisho.server.store import queries as q
 from sekisho.server.store.driver import Database, open_database
 from sekisho.server.store.migrate import is_current, migrate
 from sekisho.server.store.sql.clients import SqlClients
+from sekisho.server.store.sql.devices import SqlDevices
 from sekisho.server.store.sql.registrations import SqlRegistrations
 from sekisho.server.store.sql.small import SqlKeys, SqlMiAuth, SqlThrottle
 from sekisho.server.store.sql.tokens import SqlGrants
@@ -22,6 +23,7 @@ class SqlStore:
     miauth: SqlMiAuth
     keys: SqlKeys
     registrations: SqlRegistrations
+    devices: SqlDevices
 
     def __init__(self, url: str) -> None:
         """A store for `url`; nothing is opened until `connect`."""
@@ -43,6 +45,7 @@ class SqlStore:
         self.miauth = SqlMiAuth(database)
         self.keys = SqlKeys(database)
         self.registrations = SqlRegistrations(database)
+        self.devices = SqlDevices(database, self.clients)
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:

@@ -190,7 +190,7 @@ class SqlGrants:
                 raise RuntimeError("a redemption's statement answers every position")
             won, (current, found) = bool(answer[0]), kind.found(answer[1:])
             if won and found is not None:
-                return Redeemed(_successors(client, drawn, now, found))
+                return Redeemed(successor_tokens(client, drawn, now, found))
             # Not consumed though nothing was wrong before: a parallel redemption won it (RFC 6749 §4.1.2).
             refused = refusal(found, current) or Refused("replayed", None if found is None else found.grant_id)
             return self._refuse(refused, client)
@@ -200,7 +200,7 @@ class SqlGrants:
                 return self._refuse(refused or Refused("unknown"), client)
             drawn = successor.drawn or await successor.make(Found(found.grant_id, found.user_id, found.scope))
             await tx.execute(kind.consume, digest=digest, now=now)
-            tokens = _successors(client, drawn, now, found)
+            tokens = successor_tokens(client, drawn, now, found)
             await insert_tokens(tx, tokens, now)
             return Redeemed(tokens)
 
@@ -240,9 +240,10 @@ def _batch_rows(query: Query, connection: Connection) -> Batcher[dict[str, objec
     return Batcher(look_up)
 
 
-def _successors(client: Client, successors: Successors, now: int, found: Redeemable) -> NewTokens:
-    """The tokens a redemption wrote: `successors`, with the grant, user and scope of the code or refresh token
-    consumed (an access token may have a narrower scope; a rotated refresh token keeps its absolute expiry)."""
+def successor_tokens(client: Client, successors: Successors, now: int, found: Redeemable | Found) -> NewTokens:
+    """The tokens a redemption wrote: `successors`, with the grant, user and scope of the code, refresh token or
+    device code consumed (an access token may have a narrower scope; a rotated refresh token keeps its absolute
+    expiry)."""
     scope = successors.access_scope or found.scope
     access = AccessToken(
         successors.access_digest,

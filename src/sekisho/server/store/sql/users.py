@@ -44,6 +44,7 @@ class SqlUsers:
             q.DELETE_USER_ACCESS_TOKENS,
             q.DELETE_USER_REFRESH_TOKENS,
             q.DELETE_USER_SESSIONS,
+            q.DELETE_USER_DEVICE_CODES,
             q.DELETE_USER_GRANTS,
             q.DELETE_USER_NOTES,
         )
