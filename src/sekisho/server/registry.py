@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from sekisho.errors import OAuthError
 from sekisho.protocol import redirects, tokens
+from sekisho.protocol.resources import check_uri
 from sekisho.protocol.scopes import split_scope
 from sekisho.server.entities import Client
 from sekisho.server.store import Store
@@ -42,10 +43,12 @@ async def register_client(
     known_scopes: Mapping[str, str],
     now: int,
     resource_server: bool = False,
+    resources: Iterable[str] = (),
 ) -> tuple[Client, str | None]:
     """Store a new client; returns it and its secret (None for a public client).
 
     A resource server may introspect and revoke every client's tokens; it gets no grant unless asked for one.
+    `resources`: resource servers' URIs this client may ask tokens for (RFC 8707), besides the server's own.
     """
     name = name.strip()
     if not name or len(name) > 255:
@@ -70,6 +73,10 @@ async def register_client(
     unknown = [token for token in scopes or () if token not in known_scopes]
     if unknown:
         raise RegistrationError(f"unknown scope {unknown[0]!r}")
+    try:
+        allowed = tuple(dict.fromkeys(check_uri(uri) for uri in resources))
+    except OAuthError as exc:
+        raise RegistrationError(f"--resource: {exc.description}") from exc
     secret = None if public else tokens.new_secret(tokens.CLIENT_SECRET)
     client = Client(
         client_id=new_client_id(),
@@ -80,6 +87,7 @@ async def register_client(
         secret_digest=tokens.digest(secret) if secret else None,
         created_at=now,
         resource_server=resource_server,
+        resources=allowed,
     )
     await store.clients.add(client)
     return client, secret
