@@ -62,6 +62,10 @@ def authorize(world: World, resources: Sequence[str], client_id: str | None = No
         for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', consent_form(page.text))
     ]
     assert [value for name, value in fields if name == "resource"] == list(resources)  # carried through the form
+    if resources:  # the person sees where the token will be usable
+        shown = re.search(r'<p class="muted" id="resources">(.*?)</p>', page.text)
+        hosts = [str(urlsplit(resource).hostname) for resource in resources]
+        assert shown is not None and all(host in shown.group(1) for host in hosts)
     decided = post_form(world, "/oauth/authorize", [*fields, ("decision", "allow")])
     assert decided.status_code == 303, decided.text
     query = parse_qs(urlsplit(decided.headers["location"]).query)
@@ -132,6 +136,15 @@ def test_without_resource_nothing_changes(world: World) -> None:
     tokens = world.tokens()
     info = introspect(world, tokens["access_token"])
     assert info["active"] is True and "aud" not in info
+    assert api_me(world, tokens["access_token"]) == 200
+
+
+def test_a_resource_spelled_another_way_gets_the_servers_spelling(world: World) -> None:
+    """RFC 3986 §6.2.3: `http://testserver/` is the issuer (pydantic, which the MCP SDK reads metadata with, adds the
+    slash); the token's audience is spelled as the server has it."""
+    status, tokens = exchange(world, authorize(world, [ISSUER + "/", "HTTPS://MCP.EXAMPLE:443/mcp"]))
+    assert status == 200, tokens
+    assert introspect(world, tokens["access_token"])["aud"] == [ISSUER, MCP]
     assert api_me(world, tokens["access_token"]) == 200
 
 
