@@ -211,16 +211,21 @@ def test_a_refresh_narrows_and_never_widens(world: World) -> None:
     assert status == 200 and introspect(world, whole["access_token"])["aud"] == [MCP, FILES]
 
 
-def test_a_grant_made_without_resource_may_be_narrowed_to_an_allowed_one(world: World) -> None:
+def test_a_grant_made_without_resource_is_for_the_issuer_alone(world: World) -> None:
+    """The person consented to no resource server: its tokens cannot be bound to one later, though MCP is allowed
+    for every client; naming the issuer (the default audience) is no widening."""
     query = authorize(world, [])
-    status, refused = exchange(world, query, OTHER)
-    assert status == 400 and refused["error"] == "invalid_target"
-    status, tokens = exchange(world, query, MCP)
-    assert status == 200 and introspect(world, tokens["access_token"])["aud"] == MCP
+    for other in (MCP, OTHER):
+        status, refused = exchange(world, query, other)
+        assert status == 400 and refused["error"] == "invalid_target"
+    status, tokens = exchange(world, query, ISSUER + "/")
+    assert status == 200 and introspect(world, tokens["access_token"])["aud"] == ISSUER
     assert "aud" not in introspect(world, tokens["refresh_token"])
-    form = [("grant_type", "refresh_token"), ("refresh_token", str(tokens["refresh_token"])), ("resource", FILES)]
+    form = [("grant_type", "refresh_token"), ("refresh_token", str(tokens["refresh_token"]))]
+    status, refused = token(world, [*form, ("resource", FILES)])
+    assert status == 400 and refused["error"] == "invalid_target"
     status, renewed = token(world, form)
-    assert status == 200 and introspect(world, renewed["access_token"])["aud"] == FILES
+    assert status == 200 and "aud" not in introspect(world, renewed["access_token"])
 
 
 def test_a_relative_resource_at_the_token_endpoint_is_invalid_target(world: World) -> None:

@@ -49,16 +49,14 @@ def test_check_resources_keeps_order_drops_duplicates_and_refuses_what_is_not_al
 
 def test_narrow_never_widens() -> None:
     granted = f"{MCP} {FILES}"
-    assert resources.narrow((), granted, {MCP}) == granted
-    assert resources.narrow((FILES,), granted, set()) == FILES
-    assert resources.narrow((), None, {MCP}) is None
-    assert resources.narrow((MCP,), None, {MCP}) == MCP  # a grant without resources: any the client may name
-    for asked, allowed in (
-        ((MCP, "https://other.example"), {MCP, "https://other.example"}),
-        (("https://x.example",), set()),
-    ):
+    issuer = "https://issuer.example"
+    assert resources.narrow((), granted, issuer) == granted
+    assert resources.narrow((FILES,), granted, issuer) == FILES
+    assert resources.narrow((), None, issuer) is None
+    assert resources.narrow((issuer + "/",), None, issuer) == issuer  # a grant without resources: the issuer's
+    for asked, grant in (((MCP, "https://other.example"), granted), ((issuer,), granted), ((MCP,), None)):
         with pytest.raises(InvalidTarget):
-            resources.narrow(asked, granted, allowed)
+            resources.narrow(asked, grant, issuer)
 
 
 def test_audience() -> None:

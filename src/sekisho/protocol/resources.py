@@ -57,13 +57,13 @@ def check_resources(values: Sequence[str], allowed: Collection[str]) -> tuple[st
     return tuple(dict.fromkeys(found))
 
 
-def narrow(values: Sequence[str], granted: str | None, allowed: Collection[str]) -> str | None:
+def narrow(values: Sequence[str], granted: str | None, default: str) -> str | None:
     """The resources of an access token asked for with `values` (RFC 8707 §2.2): with none asked, the grant's
-    (`granted`); else they must lie within the grant's, or, for a grant made without `resource`, within `allowed`.
-    Never wider than the grant: `invalid_target` otherwise."""
+    (`granted`); else they must lie within the grant's, and a grant made without `resource` is for the `default`
+    audience (the issuer) alone: the person consented to no other. Never wider: `invalid_target` otherwise."""
     if not values:
         return granted
-    within = allowed if granted is None else split(granted)
+    within = (default,) if granted is None else split(granted)
     asked = check_resources(values, within)
     return join(asked)
 
