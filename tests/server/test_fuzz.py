@@ -60,6 +60,7 @@ ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/openapi.json"),
         ("GET", "/.well-known/oauth-authorization-server"),
         ("OPTIONS", "/.well-known/oauth-authorization-server"),
+        ("GET", "/.well-known/oauth-protected-resource"),  # the demo API's (RFC 9728, issue 25)
         ("GET", "/oauth/authorize"),
         ("POST", "/oauth/authorize"),
         ("POST", "/oauth/token"),
@@ -746,6 +747,9 @@ def case_get_pages(fz: Fuzz, data: st.DataObject) -> None:
         assert response.headers["access-control-allow-origin"] == "*"
         body = response.json()
         assert body["issuer"] == ISSUER if "issuer" in body else isinstance(body["keys"], list)
+    if path == "/.well-known/oauth-protected-resource":
+        assert response.status_code == 200 and response.headers["access-control-allow-origin"] == "*"
+        assert response.json()["resource"] == ISSUER
 
 
 def case_cors_preflight(fz: Fuzz, data: st.DataObject) -> None:
@@ -1128,7 +1132,8 @@ def case_misskey(fz: Fuzz, data: st.DataObject, path: str) -> None:
     status = response.status_code
     if status == 401 and response.json()["error"]["code"] == "CREDENTIAL_REQUIRED":  # no token: RFC 6750 §3.1
         assert token is None or where == "none", (body, response.request.headers)
-        assert response.headers["www-authenticate"] == 'Bearer realm="sekisho"', response.headers
+        metadata = ISSUER + "/.well-known/oauth-protected-resource"  # RFC 9728 §5.1 (issue 25)
+        assert response.headers["www-authenticate"] == f'Bearer realm="sekisho", resource_metadata="{metadata}"'
     elif status in (401, 403):
         expected = 'error="invalid_token"' if status == 401 else 'error="insufficient_scope"'
         assert expected in response.headers["www-authenticate"], response.headers
