@@ -4,6 +4,8 @@ the device authorization endpoint, the /device pages, and every answer of the to
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -166,6 +168,34 @@ def test_jwt_access_tokens_too(database: str) -> None:
         assert tokens["access_token"].count(".") == 2 and tokens["refresh_token"]
         me = world.http.post("/api/i", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert me.status_code == 200 and me.json()["username"] == "alice"
+
+
+def test_resource_indicators_bind_the_device_tokens(database: str) -> None:
+    """RFC 8707 on the device grant (issue 25): the resources named at the device authorization endpoint are
+    checked there (`invalid_target`), shown on the consent page and become the access token's audience; the token
+    request may narrow them, never widen them, and a refused one spends nothing."""
+    mcp, other = "https://mcp.example/mcp", "https://other.example/api"
+    settings = Settings(issuer=ISSUER, database=database, access_token_format="jwt", resources=(mcp, other))
+    with make_world(database, settings) as world:
+        world.login()
+        device = register(world)
+        stranger = {"scope": "read:account", "resource": "https://stranger.example/"}
+        assert refused(world.http.post("/oauth/device_authorization", data=device.auth() | stranger), "invalid_target")
+        started = start(world, device, resource=mcp)
+        consent = enter(world, started["user_code"])
+        assert consent.status_code == 200 and mcp in consent.text
+        world.http.post("/device", data=hidden_fields(consent.text) | {"decision": "allow"})
+        ask = {"grant_type": DEVICE_CODE_GRANT, "device_code": started["device_code"]} | device.auth()
+        assert refused(world.http.post("/oauth/token", data=ask | {"resource": other}), "invalid_target")
+        world.clock.advance(5)
+        answer = world.http.post("/oauth/token", data=ask | {"resource": mcp})
+        assert answer.status_code == 200, answer.text
+        payload = answer.json()["access_token"].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert claims["aud"] == mcp
+        # The issuer's own API refuses a token meant for another resource.
+        me = world.http.post("/api/i", headers={"Authorization": f"Bearer {answer.json()['access_token']}"})
+        assert me.status_code == 401
 
 
 def test_no_refresh_token_without_the_grant(world: World) -> None:

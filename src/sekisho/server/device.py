@@ -4,11 +4,11 @@ user code a person enters (entries throttled), and record the person's decision.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sekisho.errors import ServerError, UnauthorizedClient
-from sekisho.protocol import tokens
+from sekisho.protocol import resources, tokens
 from sekisho.protocol.device import USER_CODE_ALPHABET, USER_CODE_LENGTH
 from sekisho.protocol.metadata import DEVICE_CODE_GRANT
 from sekisho.protocol.scopes import check_scope, join_scope
@@ -57,11 +57,22 @@ def new_user_code() -> str:
     return "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
 
 
-async def start(store: Store, client: Client, scope: str | None, known_scopes: Mapping[str, str], now: int) -> Started:
-    """RFC 8628 §3.1-3.2 for an authenticated client allowed the grant; scope checked as at /authorize."""
+async def start(
+    store: Store,
+    client: Client,
+    scope: str | None,
+    known_scopes: Mapping[str, str],
+    now: int,
+    *,
+    resource: Sequence[str] = (),
+    allowed_resources: Collection[str] = (),
+) -> Started:
+    """RFC 8628 §3.1-3.2 for an authenticated client allowed the grant; scope checked as at /authorize, and the
+    resources asked for (RFC 8707) among `allowed_resources`, or `invalid_target`."""
     if DEVICE_CODE_GRANT not in client.grant_types:
         raise UnauthorizedClient("this client may not use the device authorization grant")
     granted = join_scope(check_scope(scope, known=known_scopes, allowed=client.scopes, default=client.scopes or ()))
+    targets = resources.join(resources.check_resources(resource, allowed_resources))
     device_code = tokens.new_secret(tokens.DEVICE_CODE)
     for _ in range(DRAWS):
         user_code = new_user_code()
@@ -73,6 +84,7 @@ async def start(store: Store, client: Client, scope: str | None, known_scopes: M
             created_at=now,
             expires_at=now + EXPIRES_IN,
             interval=INTERVAL,
+            resource=targets,
         )
         if await store.devices.add(device, now):
             return Started(device_code, user_code, EXPIRES_IN, INTERVAL)

@@ -145,6 +145,7 @@ class DeviceCode:
     status: DeviceStatus = "pending"
     user_id: str | None = None
     grant_id: str | None = None
+    resource: str | None = None  # RFC 8707: the resources asked for, space-separated; None: the issuer
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,5 +206,6 @@ device_codes = Table(
     Column("status", String(16), nullable=False),  # pending, approved, denied, consumed
     Column("user_id", String(32), nullable=True),
     Column("grant_id", String(32), nullable=True),
+    Column("resource", Text, nullable=True),  # RFC 8707: the resources asked for, space-separated
     Index("ix_device_codes_expires_at", "expires_at"),
 )

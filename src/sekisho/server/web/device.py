@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sekisho.protocol import resources
 from sekisho.protocol.device import build_device_response, normalize_user_code, show_user_code
-from sekisho.protocol.params import parse_body, parse_form, parse_items
+from sekisho.protocol.params import parse_body, parse_form, parse_items, repeated
 from sekisho.protocol.redirects import host_of
 from sekisho.protocol.scopes import describe, split_scope
 from sekisho.server import client_auth, device
@@ -28,7 +29,15 @@ async def device_authorization(request: Request) -> Response:
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     authorization = request.headers.get("authorization")
     client = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
-    started = await device.start(app.store, client, params.get("scope"), app.settings.scopes, app.now())
+    started = await device.start(
+        app.store,
+        client,
+        params.get("scope"),
+        app.settings.scopes,
+        app.now(),
+        resource=repeated(params, "resource"),
+        allowed_resources=app.settings.allowed_resources(client.resources),
+    )
     body = build_device_response(
         app.settings.issuer,
         started.device_code,
@@ -109,7 +118,8 @@ async def _consent(request: Request, found: DeviceCode, user: User) -> Response:
         scopes=describe(split_scope(found.scope), app.settings.scopes),
         username=user.username,
         viewer=user.username,
-        fields={"user_code": shown},
+        fields=[("user_code", shown)],
+        resources=resources.split(found.resource),  # RFC 8707: where the tokens will be usable
         action="/device",
         user_code=shown,
     )

@@ -69,7 +69,7 @@ class SqlDevices:
                 return await self._refused(tx, refused or Refused("unknown"), ask, device)
             if device.grant_id is None or device.user_id is None:
                 raise RuntimeError("an approved device code names its grant and user")
-            found = Found(device.grant_id, device.user_id, device.scope)
+            found = Found(device.grant_id, device.user_id, device.scope, device.resource)
             drawn = successor.drawn or await successor.make(found)
             if await tx.fetch_one(q.CONSUME_DEVICE_CODE, digest=ask.digest, now=ask.now) is None:
                 return Refused("denied")  # its grant was revoked (the app, at /settings/apps) before this poll

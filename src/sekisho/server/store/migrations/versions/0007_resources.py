@@ -1,7 +1,8 @@
-"""Resource indicators (RFC 8707): the resources a client may name, and those of codes and tokens.
+"""Resource indicators (RFC 8707): the resources a client may name, and those of codes (device codes too) and
+tokens.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-07
 """
 
@@ -13,7 +14,7 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-_TOKENS = ("authorization_codes", "access_tokens", "refresh_tokens")
+_TOKENS = ("authorization_codes", "access_tokens", "refresh_tokens", "device_codes")
 
 
 def upgrade() -> None:
