@@ -1,0 +1,189 @@
+"""What the MCP SDK tests share: a real `sekisho serve` and the example MCP server (examples/mcp_notes) on
+127.0.0.1, an https page for client ID metadata documents, a loopback callback listener, and Chromium for the
+user's part (sign in as alice, Allow).
+
+sekisho runs with JWT access tokens (the example checks them with `sekisho.resource.JwtVerifier`, audience = the
+MCP server's URL), open dynamic registration, the MCP server's URL as an allowed `resource`, and
+`--allow-private-client-ids` so it may fetch a client ID metadata document from 127.0.0.1 (over https, trusting
+this test's CA through `SSL_CERT_FILE`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.certs import loopback_ca
+from tests.client_pages import ClientPages
+from tests.live import LiveServer, free_port, live_server, stop
+from tests.needs import unavailable
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "mcp_notes" / "notes_server.py"
+USERNAME = "alice"
+PASSWORD = "mcp interop password"
+SCOPES = ["read:account", "write:notes"]  # what examples/mcp_notes asks for (its protected resource metadata)
+
+
+@dataclass
+class McpWorld:
+    sekisho: LiveServer
+    mcp_url: str  # the example's MCP endpoint, and the resource its tokens are bound to
+    mcp: subprocess.Popen[str]
+    mcp_log: Path
+    pages: ClientPages  # https://127.0.0.1:PORT/…: client ID metadata documents
+
+    def output(self) -> str:
+        return f"--- sekisho serve\n{self.sekisho.output()}\n--- examples/mcp_notes\n{self.mcp_log.read_text()}"
+
+    def client_document(self, path: str, redirect_uri: str, name: str) -> str:
+        """Serve a client ID metadata document at `path` (https) naming `redirect_uri`; its URL, the client_id."""
+        client_id = self.pages.url(path)
+        document = {
+            "client_id": client_id,
+            "client_name": name,
+            "redirect_uris": [redirect_uri],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        }
+        self.pages.json(path, json.dumps(document))
+        return client_id
+
+    def user_page(self) -> str:
+        """sekisho's page of alice's notes, /@alice."""
+        page = httpx.get(f"{self.sekisho.url}/@{USERNAME}", timeout=10)
+        assert page.status_code == 200, page.text
+        return page.text
+
+
+@contextmanager
+def mcp_world(tmp: Path) -> Iterator[McpWorld]:
+    ca = loopback_ca(tmp)
+    port = free_port()
+    mcp_url = f"http://127.0.0.1:{port}/mcp"
+    flags = [
+        "--access-token-format",
+        "jwt",
+        "--registration",
+        "open",
+        "--resource",
+        mcp_url,
+        "--allow-private-client-ids",
+    ]
+    with (
+        ClientPages(tls=ca.server) as pages,
+        live_server(tmp, flags, user=(USERNAME, PASSWORD), env={"SSL_CERT_FILE": str(ca.ca_file)}) as sekisho,
+    ):
+        log = tmp / "mcp-notes.log"
+        command = [sys.executable, str(EXAMPLE), "--issuer", sekisho.url, "--port", str(port)]
+        with log.open("w") as sink:
+            process = subprocess.Popen(
+                [*command, "--database", sekisho.database],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                cwd=tmp,
+            )
+        world = McpWorld(sekisho, mcp_url, process, log, pages)
+        try:
+            _wait_for_mcp(world)
+            yield world
+        finally:
+            stop(process)
+
+
+def _wait_for_mcp(world: McpWorld, timeout: float = 30.0) -> None:
+    metadata = world.mcp_url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if world.mcp.poll() is not None:
+            raise AssertionError(f"examples/mcp_notes exited early:\n{world.output()}")
+        try:
+            httpx.get(metadata, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"examples/mcp_notes did not answer within {timeout} s:\n{world.output()}")
+
+
+@dataclass
+class Callback:
+    """A loopback listener for the redirect URI (RFC 8252 §7.3), as a native MCP client runs one: the query of the
+    first request to /callback, and a page that says so."""
+
+    port: int = field(default_factory=free_port)
+    received: asyncio.Future[dict[str, str]] | None = None
+    _server: asyncio.Server | None = None
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/callback"
+
+    async def __aenter__(self) -> Callback:
+        self.received = asyncio.get_running_loop().create_future()
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        target = head.split(b" ", 2)[1].decode()
+        parts = urlsplit(target)
+        if parts.path == "/callback" and self.received is not None and not self.received.done():
+            self.received.set_result({name: values[0] for name, values in parse_qs(parts.query).items()})
+        body = b"<!doctype html><title>Done</title><p id=done>You can close this window.</p>"
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nconnection: close\r\n")
+        writer.write(b"content-length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    async def query(self, timeout: float = 60.0) -> dict[str, str]:
+        assert self.received is not None
+        return await asyncio.wait_for(asyncio.shield(self.received), timeout)
+
+
+async def consent_in_chromium(authorization_url: str, *, redirect_uri: str) -> list[str]:
+    """Open the authorization URL in Chromium, sign in as alice, Allow, and wait for the redirect to
+    `redirect_uri`; the URLs the browser went through (for the test to check the request it was given)."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install playwright; never `playwright install`)")
+    if not os.access(CHROMIUM, os.X_OK):
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(20_000)
+            visited: list[str] = []
+            page.on("framenavigated", lambda frame: visited.append(frame.url) if frame == page.main_frame else None)
+            await page.goto(authorization_url)
+            assert urlsplit(page.url).path == "/login", page.url
+            await page.fill("input[name=username]", USERNAME)
+            await page.fill("input[name=password]", PASSWORD)
+            async with page.expect_navigation():
+                await page.click("button[type=submit]")
+            assert urlsplit(page.url).path == "/oauth/authorize", f"not on the consent page: {page.url}"
+            await page.click("button[name=decision][value=allow]")
+            await page.wait_for_url(lambda url: url.startswith(redirect_uri + "?"))
+            return visited
+        finally:
+            await browser.close()

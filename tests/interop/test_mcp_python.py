@@ -1,0 +1,248 @@
+"""The official MCP Python SDK's client (PyPI `mcp`, its `OAuthClientProvider`), unmodified, against the example MCP
+server examples/mcp_notes protected by a real `sekisho serve`, with the user's part done in Chromium.
+
+The SDK meets the 401, reads the protected resource metadata (RFC 9728) and sekisho's metadata (RFC 8414),
+registers itself (RFC 7591) or names its client ID metadata document, sends the user to sign in and consent, and
+redeems the code with PKCE and `resource` (RFC 8707); the tool it calls then posts a note that shows on /@alice.
+Then its access token is taken as expired (the SDK's own expiry record), so the SDK refreshes with its refresh
+token, again with `resource`, and the next call carries the new token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from pydantic import AnyUrl
+
+from tests.interop.mcp_world import PASSWORD, SCOPES, USERNAME, Callback, McpWorld, consent_in_chromium, mcp_world
+from tests.live import cli, user_tokens
+
+pytestmark = pytest.mark.e2e
+
+mcp_client = pytest.importorskip("mcp.client")  # a dev dependency; CI installs requirements/dev.txt
+
+import httpx2  # noqa: E402  (the SDK's HTTP client; it comes with mcp)
+from mcp.client import ClientSession  # noqa: E402
+from mcp.client.auth import OAuthClientProvider  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp.shared.auth import (  # noqa: E402
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpWorld]:
+    with mcp_world(tmp_path_factory.mktemp("mcp-python")) as running:
+        yield running
+
+
+@dataclass
+class MemoryStorage:
+    """The SDK's TokenStorage, kept in memory."""
+
+    tokens: list[OAuthToken] = field(default_factory=list)
+    client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens[-1] if self.tokens else None
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens.append(tokens)
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+@dataclass
+class Run:
+    requests: list[tuple[str, str, int, dict[str, str]]]  # method, URL, status, form body (token requests)
+    authorization_url: str
+    posted: dict[str, Any]
+    listed: list[dict[str, Any]]
+    after_refresh: dict[str, Any]
+    storage: MemoryStorage
+
+
+async def call(
+    provider: OAuthClientProvider, url: str, log: list[Any], *calls: tuple[str, dict[str, Any]]
+) -> list[Any]:
+    """Connect with the SDK through `provider` and call the tools; their structured results."""
+
+    async def record(response: httpx2.Response) -> None:
+        request = response.request
+        body = request.content.decode() if request.method == "POST" and "token" in request.url.path else ""
+        form = {name: values[0] for name, values in parse_qs(body).items()}
+        log.append((request.method, str(request.url), response.status_code, form))
+
+    results = []
+    try:
+        async with (
+            httpx2.AsyncClient(auth=provider, event_hooks={"response": [record]}, timeout=30) as http,
+            streamable_http_client(url, http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            for name, arguments in calls:
+                result = await session.call_tool(name, arguments)
+                assert not result.is_error, result
+                results.append(result.structured_content)
+    except Exception as error:  # an ExceptionGroup from the SDK's task groups: say which request went wrong
+        requests = "\n".join(f"{method} {url} → {status}" for method, url, status, _ in log)
+        raise AssertionError(f"the MCP client failed after these requests:\n{requests}") from error
+    return results
+
+
+async def scenario(world: McpWorld, *, client_metadata_url: bool) -> Run:
+    storage = MemoryStorage()
+    seen: list[str] = []
+    async with Callback() as callback:
+
+        async def redirect_handler(authorization_url: str) -> None:
+            seen.append(authorization_url)
+            await consent_in_chromium(authorization_url, redirect_uri=callback.redirect_uri)
+
+        async def callback_handler() -> AuthorizationCodeResult:
+            query = await callback.query()
+            return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
+
+        metadata_url = None
+        if client_metadata_url:
+            metadata_url = world.client_document(
+                f"/mcp-python-{secrets.token_hex(4)}.json", callback.redirect_uri, "MCP Python SDK (document)"
+            )
+        provider = OAuthClientProvider(
+            server_url=world.mcp_url,
+            client_metadata=OAuthClientMetadata(
+                client_name="MCP Python SDK",
+                redirect_uris=[AnyUrl(callback.redirect_uri)],
+                grant_types=["authorization_code", "refresh_token"],
+                response_types=["code"],
+                token_endpoint_auth_method="none",
+            ),
+            storage=storage,
+            redirect_handler=redirect_handler,
+            callback_handler=callback_handler,
+            client_metadata_url=metadata_url,
+        )
+        text = f"posted through MCP (python) {secrets.token_hex(4)}"
+        log: list[Any] = []
+        posted, listed = await call(provider, world.mcp_url, log, ("post_note", {"text": text}), ("list_notes", {}))
+        assert listed is not None and isinstance(listed["result"], list)  # a list result comes wrapped
+        # The access token's lifetime is over as far as the SDK knows: its next request refreshes first.
+        provider.context.token_expiry_time = time.time() - 1
+        (after_refresh,) = await call(provider, world.mcp_url, log, ("post_note", {"text": text + " again"}))
+    assert len(seen) == 1, seen  # one authorization, however many connections
+    return Run(log, seen[0], posted, listed["result"], after_refresh, storage)
+
+
+def steps(run: Run, world: McpWorld) -> list[tuple[str, str, int]]:
+    """The requests, their URLs shortened to sekisho's and the MCP server's paths."""
+    short = []
+    for method, url, status, _ in run.requests:
+        for base, name in ((world.sekisho.url, "AS"), (world.mcp_url.removesuffix("/mcp"), "MCP")):
+            if url.startswith(base):
+                url = name + " " + urlsplit(url).path
+        short.append((method, url, status))
+    return short
+
+
+def token_forms(run: Run) -> list[dict[str, str]]:
+    return [form for method, url, _, form in run.requests if url.endswith("/oauth/token")]
+
+
+def check_flow(world: McpWorld, run: Run, *, registered: bool) -> None:
+    flow = steps(run, world)
+    discovery = [
+        ("POST", "MCP /mcp", 401),
+        ("GET", "MCP /.well-known/oauth-protected-resource/mcp", 200),
+        ("GET", "AS /.well-known/oauth-authorization-server", 200),
+    ]
+    assert flow[: len(discovery)] == discovery, flow
+    after = flow[len(discovery) :]
+    if registered:
+        assert after[0] == ("POST", "AS /oauth/register", 201), flow
+        after = after[1:]
+    assert after[0] == ("POST", "AS /oauth/token", 200), flow
+    assert after[1] == ("POST", "MCP /mcp", 200), flow  # the first request again, now with the token
+    refreshes = [step for step in flow if step == ("POST", "AS /oauth/token", 200)]
+    assert len(refreshes) == 2, flow  # the code, then the refresh
+
+    query = parse_qs(urlsplit(run.authorization_url).query)
+    assert query["resource"] == [world.mcp_url]
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
+    assert query["scope"][0].split() == SCOPES
+
+    code, refresh = token_forms(run)
+    assert code["grant_type"] == "authorization_code" and code["resource"] == world.mcp_url
+    assert len(code["code_verifier"]) >= 43
+    assert refresh["grant_type"] == "refresh_token" and refresh["resource"] == world.mcp_url
+    first, second = run.storage.tokens
+    assert second.access_token != first.access_token and second.refresh_token != first.refresh_token  # rotated
+    assert first.token_type.lower() == "bearer" and first.scope and set(first.scope.split()) == set(SCOPES)
+
+
+def check_notes(world: McpWorld, run: Run) -> None:
+    assert run.posted["url"] == f"{world.sekisho.url}/@alice"
+    assert run.listed[0]["text"] == run.posted["text"]  # newest first
+    page = world.user_page()
+    assert run.posted["text"] in page and run.after_refresh["text"] in page
+    assert "Traceback" not in world.output()
+
+
+def test_python_sdk_registers_dynamically_and_posts_a_note(world: McpWorld) -> None:
+    run = asyncio.run(scenario(world, client_metadata_url=False))
+    assert run.storage.client is not None and run.storage.client.client_id  # registered by RFC 7591
+    assert not run.storage.client.client_id.startswith("https://")
+    check_flow(world, run, registered=True)
+    check_notes(world, run)
+
+
+def test_python_sdk_with_a_client_id_metadata_document(world: McpWorld) -> None:
+    run = asyncio.run(scenario(world, client_metadata_url=True))
+    assert run.storage.client is not None
+    assert run.storage.client.client_id.startswith(world.pages.url("/mcp-python-"))  # the document's URL
+    check_flow(world, run, registered=False)
+    assert any(entry.path.startswith("/mcp-python-") for entry in world.pages.log)  # sekisho fetched it
+    check_notes(world, run)
+
+
+def test_a_token_for_another_resource_is_refused(world: McpWorld) -> None:
+    """alice's JWT for sekisho's demo API (no `resource`: its audience is the issuer) is no good at the MCP server:
+    401 with the challenge that sends a client to the protected resource metadata."""
+    client = json.loads(
+        cli(
+            "client", "add", "--name", "demo app", "--redirect-uri", "http://127.0.0.1:9/cb", "--public", "--json",
+            database=world.sekisho.database,
+        ).stdout
+    )  # fmt: skip
+    tokens = user_tokens(
+        world.sekisho.url,
+        client,
+        redirect_uri="http://127.0.0.1:9/cb",
+        scope=" ".join(SCOPES),
+        username=USERNAME,
+        password=PASSWORD,
+    )
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert httpx.post(f"{world.sekisho.url}/api/i", headers=bearer, json={}, timeout=10).status_code == 200
+    refused = httpx.post(world.mcp_url, json={}, headers=bearer, timeout=10)
+    assert refused.status_code == 401
+    challenge = refused.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
+    metadata = world.mcp_url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp")
+    assert f'resource_metadata="{metadata}"' in challenge
