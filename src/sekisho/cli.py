@@ -30,9 +30,13 @@ app = typer.Typer(
 user_app = typer.Typer(help="Manage users of this server.", no_args_is_help=True)
 client_app = typer.Typer(help="Manage registered clients of this server.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage the keys that sign JWT access tokens.", no_args_is_help=True)
+registration_app = typer.Typer(
+    help="Initial access tokens for dynamic client registration (serve --registration token).", no_args_is_help=True
+)
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
 app.add_typer(keys_app, name="keys")
+app.add_typer(registration_app, name="registration-token")
 
 DatabaseOption = Annotated[
     str, typer.Option("--database", envvar="SEKISHO_DATABASE", help="sqlite:///PATH or postgresql://…")
@@ -265,6 +269,8 @@ def client_list(
             "grant_types": list(c.grant_types),
             "scope": " ".join(c.scopes) if c.scopes is not None else None,
             "resource_server": c.resource_server,
+            "dynamic": c.dynamic,
+            "created_at": c.created_at,
         }
         for c in found
     ]
@@ -273,6 +279,7 @@ def client_list(
         return
     for row in rows:
         kind = "public" if row["public"] else "resource server" if row["resource_server"] else "confidential"
+        kind += ", dynamic" if row["dynamic"] else ""
         typer.echo(f"{row['client_id']}  {row['name']}  ({kind})  {' '.join(row['redirect_uris'])}")
 
 
@@ -321,16 +328,53 @@ def keys_list(
         typer.echo(f"{row['kid']}  {row['algorithm']}  {status}")
 
 
+@registration_app.command("add")
+def registration_token_add(
+    expires_in: Annotated[
+        int, typer.Option("--expires-in", min=0, help="seconds the token is good for; 0: no expiry")
+    ] = 24 * 3600,
+    uses: Annotated[int, typer.Option("--uses", min=0, help="registrations it allows; 0: any number")] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = "sqlite:///sekisho.db",
+) -> None:
+    """Make an initial access token (shown once; stored as a digest) for `serve --registration token`."""
+    from sekisho.server.registration import add_initial_token
+
+    now = int(time.time())
+
+    async def add(store: Any) -> str:
+        return await add_initial_token(store, now, expires_in=expires_in or None, uses=uses or None)
+
+    token = with_store(database, add)
+    expires_at = now + expires_in if expires_in else None
+    if as_json:
+        typer.echo(json.dumps({"token": token, "expires_at": expires_at, "uses": uses or None}))
+        return
+    typer.echo(token)
+    until = f"for {expires_in} seconds" if expires_in else "with no expiry"
+    count = f"{uses} registration{'s' if uses != 1 else ''}" if uses else "any number of registrations"
+    typer.echo(f"Send it as `Authorization: Bearer` to /oauth/register: good {until}, for {count}.", err=True)
+
+
 @app.command("purge")
 def purge_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    registration_purge_after: Annotated[
+        int,
+        typer.Option(
+            "--registration-purge-after",
+            min=1,
+            envvar="SEKISHO_REGISTRATION_PURGE_AFTER",
+            help="seconds after which a dynamically registered client with no grant left is deleted",
+        ),
+    ] = 24 * 3600,
     database: DatabaseOption = "sqlite:///sekisho.db",
 ) -> None:
     """Delete expired codes, tokens, sessions and cached client pages now (the server also does it every 10 min)."""
     from sekisho.server.purge import purge
 
     async def run_purge(store: Any) -> dict[str, int]:
-        return await purge(store, int(time.time()))
+        return await purge(store, int(time.time()), dynamic_clients=registration_purge_after)
 
     removed = with_store(database, run_purge)
     if as_json:

@@ -17,6 +17,7 @@ class OAuthError(Exception):
 
     error = "server_error"
     status = 400
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
 
     def __init__(self, description: str = "", *, detail: str = "", status: int | None = None) -> None:
         super().__init__(description or self.error)
@@ -86,6 +87,29 @@ class InsufficientScope(OAuthError):
     def __init__(self, scope: str, description: str = "") -> None:
         super().__init__(description or f"this request needs the scope {scope}")
         self.scope = scope
+
+
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 §3.2.2."""
+
+    error = "invalid_redirect_uri"
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 §3.2.2."""
+
+    error = "invalid_client_metadata"
+
+
+class TooManyRequests(OAuthError):
+    """Too many requests from one address: 429 with Retry-After (RFC 6585 §4)."""
+
+    error = "too_many_requests"
+    status = 429
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
 
 
 class ServerError(OAuthError):

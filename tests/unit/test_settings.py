@@ -202,6 +202,9 @@ SERVE_OPTIONS = [  # (field, flag, variable, default as an option): what `sekish
     ("log_format", "--log-format", "SEKISHO_LOG_FORMAT", "text"),
     ("trusted_proxies", "--trusted-proxy", "SEKISHO_TRUSTED_PROXIES", None),
     ("metrics_token", "--metrics-token", "SEKISHO_METRICS_TOKEN", None),
+    ("registration", "--registration", "SEKISHO_REGISTRATION", "off"),  # issue 25: RFC 7591
+    ("registration_limit", "--registration-limit", "SEKISHO_REGISTRATION_LIMIT", 20),
+    ("registration_purge_after", "--registration-purge-after", "SEKISHO_REGISTRATION_PURGE_AFTER", 86400),
 ]
 
 
@@ -243,6 +246,9 @@ def test_the_environment_carries_settings_to_workers_and_back() -> None:
         log_format="json",
         trusted_proxies=["10.0.0.0/8", "::1"],
         metrics_token="s3cret",
+        registration="token",
+        registration_limit=5,
+        registration_purge_after=600,
     )
     environment = to_environment(settings)
     assert environment["SEKISHO_TRUSTED_PROXIES"] == "10.0.0.0/8,::1/128"
@@ -265,6 +271,9 @@ def test_variables_read_as_the_cli_reads_them() -> None:
         ({"SEKISHO_PORT": "eighty"}, "SEKISHO_PORT must be a whole number, not 'eighty'"),
         ({"SEKISHO_DEMO": "maybe"}, "SEKISHO_DEMO must be true or false, not 'maybe'"),
         ({"SEKISHO_PORT": "0"}, "--port must be between 1 and 65535, not 0"),
+        ({"SEKISHO_REGISTRATION": "anyone"}, "--registration must be off or open or token"),
+        ({"SEKISHO_REGISTRATION_LIMIT": "0"}, "--registration-limit must be at least 1"),
+        ({"SEKISHO_REGISTRATION_PURGE_AFTER": "-5"}, "--registration-purge-after must be at least 1"),
     ],
 )
 def test_a_bad_variable_is_refused_in_one_line(environ: dict[str, str], message: str) -> None:

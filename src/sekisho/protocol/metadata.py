@@ -11,25 +11,36 @@ DEMO_CLIENT_METADATA = "sekisho_demo_client_id"
 
 
 def build_metadata(
-    issuer: str, *, scopes: Iterable[str], grant_types: Iterable[str], jwt_access_tokens: bool = False
+    issuer: str,
+    *,
+    scopes: Iterable[str],
+    grant_types: Iterable[str],
+    jwt_access_tokens: bool = False,
+    registration: bool = False,
 ) -> dict[str, Any]:
+    """The metadata document; `registration`: /oauth/register is served (RFC 7591), and so advertised."""
     base = issuer.rstrip("/")
     jwks = {"jwks_uri": f"{base}/oauth/jwks"} if jwt_access_tokens else {}
-    return jwks | {
-        "issuer": issuer,
-        "authorization_endpoint": f"{base}/oauth/authorize",
-        "token_endpoint": f"{base}/oauth/token",
-        "revocation_endpoint": f"{base}/oauth/revoke",
-        "introspection_endpoint": f"{base}/oauth/introspect",
-        "scopes_supported": list(scopes),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": list(grant_types),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "code_challenge_methods_supported": ["S256"],
-        "authorization_response_iss_parameter_supported": True,
-        "client_id_metadata_document_supported": True,
-        "service_documentation": f"{base}/",
-    }
+    registration_endpoint = {"registration_endpoint": f"{base}/oauth/register"} if registration else {}
+    return (
+        jwks
+        | registration_endpoint
+        | {
+            "issuer": issuer,
+            "authorization_endpoint": f"{base}/oauth/authorize",
+            "token_endpoint": f"{base}/oauth/token",
+            "revocation_endpoint": f"{base}/oauth/revoke",
+            "introspection_endpoint": f"{base}/oauth/introspect",
+            "scopes_supported": list(scopes),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": list(grant_types),
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "client_id_metadata_document_supported": True,
+            "service_documentation": f"{base}/",
+        }
+    )

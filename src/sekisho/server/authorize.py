@@ -51,9 +51,9 @@ def redirects_errors_before_decision(client: Client) -> bool:
     """Whether errors found before the user decides may be redirected to this client's redirect URI.
 
     RFC 9700 §4.11.2: redirect automatically only to URIs the server trusts. The operator registered the other
-    clients; a URL client's page (like a dynamically registered client, later) was vetted by nobody.
+    clients; a URL client's page, like a client that registered itself (RFC 7591), was vetted by nobody.
     """
-    return not client_ids.is_url(client.client_id)
+    return not (client_ids.is_url(client.client_id) or client.dynamic)
 
 
 def check_request(

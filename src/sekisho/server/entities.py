@@ -25,10 +25,22 @@ class Client:
     logo: str | None = None  # a data: URL (URL clients)
     client_uri: str | None = None  # the client_id page (URL clients)
     resource_server: bool = False  # may introspect and revoke any client's tokens (RFC 7662 §2.1)
+    dynamic: bool = False  # registered itself at /oauth/register (RFC 7591); vetted by nobody
 
     @property
     def is_public(self) -> bool:
         return self.secret_digest is None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationToken:
+    """An initial access token for dynamic registration (RFC 7591 §3): good until `expires_at` (None: always) for
+    `uses_left` more registrations (None: any number)."""
+
+    digest: str = field(repr=False)
+    created_at: int
+    expires_at: int | None
+    uses_left: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sekisho.errors import OAuthError
 from sekisho.protocol import redirects, tokens
@@ -31,8 +32,15 @@ class RegistrationError(ValueError):
     """A refused registration; the message is one line for the user."""
 
 
-async def register_client(
-    store: Store,
+async def register_client(store: Store, **details: Any) -> tuple[Client, str | None]:
+    """Store a new client made by `build_client` from `details`; returns it and its secret (None for a public
+    client)."""
+    client, secret = build_client(**details)
+    await store.clients.add(client)
+    return client, secret
+
+
+def build_client(
     *,
     name: str,
     redirect_uris: Iterable[str],
@@ -42,10 +50,12 @@ async def register_client(
     known_scopes: Mapping[str, str],
     now: int,
     resource_server: bool = False,
+    dynamic: bool = False,
 ) -> tuple[Client, str | None]:
-    """Store a new client; returns it and its secret (None for a public client).
+    """A new client, checked, and its secret (None for a public client); nothing is stored.
 
-    A resource server may introspect and revoke every client's tokens; it gets no grant unless asked for one.
+    A resource server may introspect and revoke every client's tokens; it gets no grant unless asked for one. A
+    dynamic client registered itself (RFC 7591).
     """
     name = name.strip()
     if not name or len(name) > 255:
@@ -80,6 +90,6 @@ async def register_client(
         secret_digest=tokens.digest(secret) if secret else None,
         created_at=now,
         resource_server=resource_server,
+        dynamic=dynamic,
     )
-    await store.clients.add(client)
     return client, secret

@@ -86,6 +86,15 @@ def _one_of(flag: str, *choices: str) -> Callable[[str], str]:
     return check
 
 
+def _positive(flag: str) -> Callable[[int], int]:
+    def check(value: int) -> int:
+        if value < 1:
+            raise SettingsError(f"{flag} must be at least 1")
+        return value
+
+    return check
+
+
 def _database(url: str) -> str:
     check_database_url(url)
     return url
@@ -134,6 +143,21 @@ class Settings:
     )
     metrics_token: str | None = setting(
         "GET /metrics needs `Authorization: Bearer` this token", None, kind=str | None, check=_token
+    )
+    registration: Literal["off", "open", "token"] = setting(
+        "dynamic client registration at /oauth/register (RFC 7591): off, open, or token (an initial access token "
+        "from `sekisho registration-token add`)",
+        "off",
+        kind=str,
+        check=_one_of("--registration", "off", "open", "token"),
+    )
+    registration_limit: int = setting(
+        "dynamic registrations per client address per hour", 20, check=_positive("--registration-limit")
+    )
+    registration_purge_after: int = setting(
+        "seconds after which a dynamically registered client with no grant left is deleted",
+        24 * 3600,
+        check=_positive("--registration-purge-after"),
     )
     scopes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCOPES))
     code_ttl: int = 120  # seconds; CONTRACT.md §3: at most 5 minutes

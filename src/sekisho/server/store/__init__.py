@@ -18,6 +18,7 @@ from sekisho.server.entities import (
     MiAuthSession,
     NewTokens,
     RefreshToken,
+    RegistrationToken,
     Reservation,
     SigningKey,
     Successors,
@@ -160,6 +161,17 @@ class Clients(Protocol):
     async def save_url_client(self, found: ClientMetadata, now: int, expires_at: int) -> None: ...
 
 
+class Registrations(Protocol):
+    """Dynamic client registration (RFC 7591): initial access tokens (digests) and the clients that register
+    themselves. `register` stores the client and, when it names a token, spends one of the token's uses, in one
+    transaction: False, with nothing stored, when that token is unknown, expired or used up (of parallel
+    registrations with a token's last use, exactly one succeeds)."""
+
+    async def add_token(self, token: RegistrationToken) -> None: ...
+    async def token_usable(self, digest: str, now: int) -> bool: ...
+    async def register(self, client: Client, token_digest: str | None, now: int) -> bool: ...
+
+
 class Grants(Protocol):
     """Grants, authorization codes, access and refresh tokens (secrets as digests).
 
@@ -232,6 +244,8 @@ class Store(Protocol):
     def miauth(self) -> MiAuth: ...
     @property
     def keys(self) -> Keys: ...
+    @property
+    def registrations(self) -> Registrations: ...
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

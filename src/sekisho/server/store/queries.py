@@ -21,6 +21,7 @@ from sekisho.server.store.schema import (
     miauth_sessions,
     notes,
     refresh_tokens,
+    registration_tokens,
     server_secrets,
     sessions,
     signing_keys,
@@ -63,6 +64,21 @@ FIND_CLIENT = Query(select(*CLIENT_COLUMNS).where(clients.c.client_id == bindpar
 LIST_CLIENTS = Query(select(*CLIENT_COLUMNS).order_by(clients.c.created_at, clients.c.client_id))
 DELETE_CLIENT = Query(
     delete(clients).where(clients.c.client_id == bindparam("client_id")).returning(clients.c.client_id)
+)
+
+# initial access tokens (RFC 7591 §3): usable while unexpired with a use left (NULL: no limit)
+INSERT_REGISTRATION_TOKEN = _insert(registration_tokens)
+_REGISTRATION_TOKEN_USABLE = (
+    registration_tokens.c.digest == bindparam("digest"),
+    or_(registration_tokens.c.expires_at.is_(None), registration_tokens.c.expires_at > bindparam("now")),
+    or_(registration_tokens.c.uses_left.is_(None), registration_tokens.c.uses_left > 0),
+)
+FIND_REGISTRATION_TOKEN = Query(select(registration_tokens.c.digest).where(*_REGISTRATION_TOKEN_USABLE))
+SPEND_REGISTRATION_TOKEN = Query(
+    update(registration_tokens)
+    .where(*_REGISTRATION_TOKEN_USABLE)
+    .values(uses_left=registration_tokens.c.uses_left - 1)  # NULL stays NULL
+    .returning(registration_tokens.c.digest)
 )
 
 # grants, codes and tokens
@@ -499,6 +515,20 @@ PURGES: dict[str, Query] = {
         login_throttles.c.key,
         login_throttles.c.last_failure_at < bindparam("cutoff"),
         login_throttles.c.blocked_until < bindparam("now"),
+    ),
+    "registration_tokens": _purge(
+        registration_tokens,
+        registration_tokens.c.digest,
+        or_(registration_tokens.c.expires_at < bindparam("cutoff"), registration_tokens.c.uses_left <= 0),
+    ),
+    # A dynamically registered client of which no grant is left (none ever made, or all revoked and purged): a
+    # grant is made at consent and kept while any of its tokens is, and such a client gets no other kind of token.
+    "dynamic_clients": _purge(
+        clients,
+        clients.c.client_id,
+        clients.c.dynamic == 1,
+        clients.c.created_at < bindparam("cutoff"),
+        ~select(grants.c.id).where(grants.c.client_id == clients.c.client_id).exists(),
     ),
     # A revoked grant disappears from /settings/apps once none of its tokens is left.
     "grants": _purge(

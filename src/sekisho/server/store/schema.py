@@ -34,6 +34,17 @@ clients = Table(
     Column("scopes", Text, nullable=True),
     Column("resource_server", BigInteger, nullable=False, server_default="0"),  # 1: may introspect any token
     _time("created_at"),
+    Column("dynamic", BigInteger, nullable=False, server_default="0"),  # 1: registered itself (RFC 7591)
+    Index("ix_clients_dynamic_created_at", "dynamic", "created_at"),
+)
+
+registration_tokens = Table(
+    "registration_tokens",  # initial access tokens for `serve --registration token` (RFC 7591 §3)
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    _time("created_at"),
+    _time("expires_at", nullable=True),  # NULL: never expires
+    Column("uses_left", BigInteger, nullable=True),  # NULL: any number of registrations
 )
 
 grants = Table(
@@ -47,6 +58,7 @@ grants = Table(
     _time("last_used_at", nullable=True),
     _time("revoked_at", nullable=True),
     Index("ix_grants_user_id", "user_id"),
+    Index("ix_grants_client_id", "client_id"),  # the purge of dynamically registered clients with no grant
 )
 
 authorization_codes = Table(

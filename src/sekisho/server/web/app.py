@@ -32,7 +32,7 @@ from sekisho.server.signing_keys import SigningKeys
 from sekisho.server.store.driver import Query
 from sekisho.server.store.sql import SqlStore
 from sekisho.server.url_clients import UrlClients
-from sekisho.server.web import health, miauth, oauth, observe, openapi, pages
+from sekisho.server.web import health, miauth, oauth, observe, openapi, pages, registration
 from sekisho.server.web.requests import AppState
 from sekisho.server.web.responses import (
     handle_client_disconnect,
@@ -112,7 +112,7 @@ def create_app(
         signing_keys = SigningKeys(store, settings.access_token_ttl)
         app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, clock, sleep)
         try:
-            async with purging(store, clock, purge_interval):
+            async with purging(store, clock, purge_interval, settings.registration_purge_after):
                 yield
         finally:
             await fetcher.close()
@@ -135,6 +135,7 @@ def create_app(
         route("/oauth/introspect", oauth.introspect, ["POST"]),
         route("/oauth/jwks", oauth.jwks, ["GET"]),
         route("/oauth/jwks", oauth.cors_preflight, ["OPTIONS"]),
+        *registration_routes(settings),
         route("/login", pages.login_form, ["GET"]),
         route("/login", pages.login, ["POST"]),
         route("/logout", pages.logout, ["POST"]),
@@ -165,6 +166,16 @@ def create_app(
     # The header links to the signed-in user's page when a plug-in (the demo) serves /@NAME.
     app.state.user_pages = any(getattr(plugged, "path", None) == "/@{username}" for plugged in routes)
     return app
+
+
+def registration_routes(settings: Settings) -> list[BaseRoute]:
+    """POST /oauth/register (RFC 7591) when `--registration` is open or token; off, the path does not exist."""
+    if settings.registration == "off":
+        return []
+    return [
+        route("/oauth/register", registration.register, ["POST"]),
+        route("/oauth/register", oauth.cors_preflight, ["OPTIONS"]),
+    ]
 
 
 def x_oauth(host: Host) -> list[BaseRoute]:

@@ -40,6 +40,7 @@ async def metadata(request: Request) -> Response:
         scopes=app.settings.scopes,
         grant_types=sorted(HANDLERS),
         jwt_access_tokens=app.settings.access_token_format == "jwt",
+        registration=app.settings.registration != "off",
     )
     if app.settings.demo:
         # Only with --demo: the seeded public demo app (loopback redirect URIs, RFC 8252 §7.3), which the CLI may use

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sekisho.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
+from sekisho.errors import InvalidClient, OAuthError, ServerError
 from sekisho.server.web.observe import ERRORS, series
 from sekisho.server.web.requests import state
 from sekisho.server.web.sessions import current_user, set_cookies
@@ -123,7 +123,7 @@ def oauth_error_json(error: OAuthError) -> JSONResponse:
 
 
 def _retry_after(error: OAuthError) -> dict[str, str]:
-    return {"Retry-After": str(error.retry_after)} if isinstance(error, TemporarilyUnavailable) else {}
+    return {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
 
 
 def wants_json(request: Request) -> bool:

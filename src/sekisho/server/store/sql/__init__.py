@@ -6,6 +6,7 @@ from sekisho.server.store import queries as q
 from sekisho.server.store.driver import Database, open_database
 from sekisho.server.store.migrate import is_current, migrate
 from sekisho.server.store.sql.clients import SqlClients
+from sekisho.server.store.sql.registrations import SqlRegistrations
 from sekisho.server.store.sql.small import SqlKeys, SqlMiAuth, SqlThrottle
 from sekisho.server.store.sql.tokens import SqlGrants
 from sekisho.server.store.sql.users import SqlUsers
@@ -20,6 +21,7 @@ class SqlStore:
     throttle: SqlThrottle
     miauth: SqlMiAuth
     keys: SqlKeys
+    registrations: SqlRegistrations
 
     def __init__(self, url: str) -> None:
         """A store for `url`; nothing is opened until `connect`."""
@@ -40,6 +42,7 @@ class SqlStore:
         self.throttle = SqlThrottle(database)
         self.miauth = SqlMiAuth(database)
         self.keys = SqlKeys(database)
+        self.registrations = SqlRegistrations(database)
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:

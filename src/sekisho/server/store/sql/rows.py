@@ -57,6 +57,7 @@ def client(row: Sequence[Any]) -> Client:
             "grant_types": tuple(found["grant_types"].split()),
             "scopes": tuple(found["scopes"].split()) if found["scopes"] is not None else None,
             "resource_server": bool(found["resource_server"]),
+            "dynamic": bool(found["dynamic"]),
         }
     )
 
@@ -68,6 +69,7 @@ def client_params(record: Client) -> dict[str, object]:
         "grant_types": " ".join(record.grant_types),
         "scopes": " ".join(record.scopes) if record.scopes is not None else None,
         "resource_server": int(record.resource_server),
+        "dynamic": int(record.dynamic),
     }
 
 
