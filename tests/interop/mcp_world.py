@@ -10,7 +10,6 @@ this test's CA through `SSL_CERT_FILE`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -18,9 +17,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -68,12 +67,11 @@ class McpWorld:
         return page.text
 
 
-@contextmanager
-def mcp_world(tmp: Path) -> Iterator[McpWorld]:
-    ca = loopback_ca(tmp)
-    port = free_port()
-    mcp_url = f"http://127.0.0.1:{port}/mcp"
-    flags = [
+def serve_flags(mcp_url: str) -> list[str]:
+    """`sekisho serve`'s flags for an MCP server at `mcp_url` (docs/mcp.md gives the same, tests/test_docs.py
+    checks), and the one for client documents on 127.0.0.1."""
+    return [
+        "--demo",
         "--access-token-format",
         "jwt",
         "--registration",
@@ -82,6 +80,14 @@ def mcp_world(tmp: Path) -> Iterator[McpWorld]:
         mcp_url,
         "--allow-private-client-ids",
     ]
+
+
+@contextmanager
+def mcp_world(tmp: Path) -> Iterator[McpWorld]:
+    ca = loopback_ca(tmp)
+    port = free_port()
+    mcp_url = f"http://127.0.0.1:{port}/mcp"
+    flags = serve_flags(mcp_url)
     with (
         ClientPages(tls=ca.server) as pages,
         live_server(tmp, flags, user=(USERNAME, PASSWORD), env={"SSL_CERT_FILE": str(ca.ca_file)}) as sekisho,
@@ -117,46 +123,6 @@ def _wait_for_mcp(world: McpWorld, timeout: float = 30.0) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"examples/mcp_notes did not answer within {timeout} s:\n{world.output()}")
-
-
-@dataclass
-class Callback:
-    """A loopback listener for the redirect URI (RFC 8252 §7.3), as a native MCP client runs one: the query of the
-    first request to /callback, and a page that says so."""
-
-    port: int = field(default_factory=free_port)
-    received: asyncio.Future[dict[str, str]] | None = None
-    _server: asyncio.Server | None = None
-
-    @property
-    def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}/callback"
-
-    async def __aenter__(self) -> Callback:
-        self.received = asyncio.get_running_loop().create_future()
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        target = head.split(b" ", 2)[1].decode()
-        parts = urlsplit(target)
-        if parts.path == "/callback" and self.received is not None and not self.received.done():
-            self.received.set_result({name: values[0] for name, values in parse_qs(parts.query).items()})
-        body = b"<!doctype html><title>Done</title><p id=done>You can close this window.</p>"
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nconnection: close\r\n")
-        writer.write(b"content-length: %d\r\n\r\n%s" % (len(body), body))
-        await writer.drain()
-        writer.close()
-
-    async def query(self, timeout: float = 60.0) -> dict[str, str]:
-        assert self.received is not None
-        return await asyncio.wait_for(asyncio.shield(self.received), timeout)
 
 
 async def consent_in_chromium(authorization_url: str, *, redirect_uri: str) -> list[str]:

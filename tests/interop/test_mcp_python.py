@@ -1,5 +1,7 @@
 """The official MCP Python SDK's client (PyPI `mcp`, its `OAuthClientProvider`), unmodified, against the example MCP
-server examples/mcp_notes protected by a real `sekisho serve`, with the user's part done in Chromium.
+server examples/mcp_notes protected by a real `sekisho serve`, with the user's part done in Chromium. The provider
+is set up as examples/mcp_notes/client.py sets it up (a public client, a loopback redirect), and that script runs
+as a command too.
 
 The SDK meets the 401, reads the protected resource metadata (RFC 9728) and sekisho's metadata (RFC 8414),
 registers itself (RFC 7591) or names its client ID metadata document, sends the user to sign in and consent, and
@@ -13,33 +15,30 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import httpx2  # the SDK's HTTP client; it comes with mcp
 import pytest
-from pydantic import AnyUrl
+from examples.mcp_notes.client import LoopbackRedirect, Memory
+from examples.mcp_notes.client import provider as example_provider
+from mcp.client import ClientSession
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
 
-from tests.interop.mcp_world import PASSWORD, SCOPES, USERNAME, Callback, McpWorld, consent_in_chromium, mcp_world
+from tests.interop.mcp_world import PASSWORD, SCOPES, USERNAME, McpWorld, consent_in_chromium, mcp_world
 from tests.live import cli, user_tokens
 
 pytestmark = pytest.mark.e2e
 
-mcp_client = pytest.importorskip("mcp.client")  # a dev dependency; CI installs requirements/dev.txt
-
-import httpx2  # noqa: E402  (the SDK's HTTP client; it comes with mcp)
-from mcp.client import ClientSession  # noqa: E402
-from mcp.client.auth import OAuthClientProvider  # noqa: E402
-from mcp.client.streamable_http import streamable_http_client  # noqa: E402
-from mcp.shared.auth import (  # noqa: E402
-    AuthorizationCodeResult,
-    OAuthClientInformationFull,
-    OAuthClientMetadata,
-    OAuthToken,
-)
+CLIENT = Path(__file__).parents[2] / "examples" / "mcp_notes" / "client.py"
 
 
 @pytest.fixture(scope="module")
@@ -49,33 +48,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpWorld]:
 
 
 @dataclass
-class MemoryStorage:
-    """The SDK's TokenStorage, kept in memory."""
-
-    tokens: list[OAuthToken] = field(default_factory=list)
-    client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens[-1] if self.tokens else None
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens.append(tokens)
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
-@dataclass
 class Run:
     requests: list[tuple[str, str, int, dict[str, str]]]  # method, URL, status, form body (token requests)
     authorization_url: str
     posted: dict[str, Any]
     listed: list[dict[str, Any]]
     after_refresh: dict[str, Any]
-    storage: MemoryStorage
+    storage: Memory
 
 
 async def call(
@@ -108,36 +87,21 @@ async def call(
 
 
 async def scenario(world: McpWorld, *, client_metadata_url: bool) -> Run:
-    storage = MemoryStorage()
+    storage = Memory()
     seen: list[str] = []
-    async with Callback() as callback:
+    async with LoopbackRedirect() as redirect:
 
         async def redirect_handler(authorization_url: str) -> None:
             seen.append(authorization_url)
-            await consent_in_chromium(authorization_url, redirect_uri=callback.redirect_uri)
-
-        async def callback_handler() -> AuthorizationCodeResult:
-            query = await callback.query()
-            return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
+            await consent_in_chromium(authorization_url, redirect_uri=redirect.redirect_uri)
 
         metadata_url = None
         if client_metadata_url:
             metadata_url = world.client_document(
-                f"/mcp-python-{secrets.token_hex(4)}.json", callback.redirect_uri, "MCP Python SDK (document)"
+                f"/mcp-python-{secrets.token_hex(4)}.json", redirect.redirect_uri, "MCP Python SDK (document)"
             )
-        provider = OAuthClientProvider(
-            server_url=world.mcp_url,
-            client_metadata=OAuthClientMetadata(
-                client_name="MCP Python SDK",
-                redirect_uris=[AnyUrl(callback.redirect_uri)],
-                grant_types=["authorization_code", "refresh_token"],
-                response_types=["code"],
-                token_endpoint_auth_method="none",
-            ),
-            storage=storage,
-            redirect_handler=redirect_handler,
-            callback_handler=callback_handler,
-            client_metadata_url=metadata_url,
+        provider = example_provider(
+            world.mcp_url, redirect, storage, redirect_handler, client_metadata_url=metadata_url
         )
         text = f"posted through MCP (python) {secrets.token_hex(4)}"
         log: list[Any] = []
@@ -246,3 +210,26 @@ def test_a_token_for_another_resource_is_refused(world: McpWorld) -> None:
     assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
     metadata = world.mcp_url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp")
     assert f'resource_metadata="{metadata}"' in challenge
+
+
+def test_the_example_client_command(world: McpWorld) -> None:
+    """`python examples/mcp_notes/client.py TEXT --no-browser`, as docs/mcp.md runs it: the URL on stderr, the
+    user's part in Chromium, the posted note and the list on stdout."""
+    text = f"from the example client {secrets.token_hex(4)}"
+    command = [sys.executable, str(CLIENT), text, "--url", world.mcp_url, "--no-browser"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stderr is not None
+            line = process.stderr.readline()
+            assert line.startswith("Sign in and allow: "), line + process.stderr.read()
+            url = line.removeprefix("Sign in and allow: ").strip()
+            redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+            asyncio.run(consent_in_chromium(url, redirect_uri=redirect_uri))
+            out, errors = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, errors
+    result = json.loads(out)
+    assert result["posted"]["text"] == text and result["notes"][0]["text"] == text
+    assert text in world.user_page()
