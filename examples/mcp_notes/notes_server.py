@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,13 +50,25 @@ LISTED = 20  # notes list_notes returns, newest first
 
 class SekishoTokens:
     """The SDK's `TokenVerifier` over a `sekisho.resource` one that checks the audience: an invalid token is None
-    (the SDK answers 401 with its challenge); a valid one names its user as `subject`."""
+    (the SDK answers 401 with its challenge); a valid one names its user as `subject`.
+
+    A token that cannot be checked (sekisho unreachable: `VerifierUnavailable`) must be a 503, not the 500 the SDK's
+    app would make of the exception, nor a 401 that sends the client through a new sign-in. So `guard` checks the
+    token in front of the SDK's app, answers 503 itself, and hands its result to `verify_token` for that request.
+    """
 
     def __init__(self, verifier: TokenVerifier, resource: str) -> None:
         self.verifier = verifier
         self.resource = resource
+        self._checked: ContextVar[tuple[str, AccessToken | None] | None] = ContextVar("checked", default=None)
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        checked = self._checked.get()
+        if checked is not None and checked[0] == token:
+            return checked[1]
+        return await self.check(token)
+
+    async def check(self, token: str) -> AccessToken | None:
         try:
             info = await self.verifier.verify(token)
         except InvalidToken:
@@ -68,18 +82,25 @@ class SekishoTokens:
             subject=info.user_id,
         )
 
+    def guard(self, app: ASGIApp) -> ASGIApp:
+        async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+            header = Headers(scope=scope).get("authorization", "") if scope["type"] == "http" else ""
+            if not header.lower().startswith("bearer "):
+                await app(scope, receive, send)
+                return
+            token = header[7:]  # as the SDK's BearerAuthBackend reads it
+            try:
+                checked = await self.check(token)
+            except VerifierUnavailable as error:
+                await error_response(error)(scope, receive, send)
+                return
+            reset = self._checked.set((token, checked))
+            try:
+                await app(scope, receive, send)
+            finally:
+                self._checked.reset(reset)
 
-class Unavailable:
-    """503 with Retry-After (sekisho.resource's answer) when a token cannot be checked, say the server is down."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except VerifierUnavailable as error:
-            await error_response(error)(scope, receive, send)
+        return guarded
 
 
 @dataclass(frozen=True)
@@ -126,12 +147,12 @@ def prepare(statement: Any) -> Query:
     return Query(statement)
 
 
-def create_server(settings: Settings, verifier: TokenVerifier) -> tuple[MCPServer, Notes]:
+def create_server(settings: Settings, tokens: SekishoTokens) -> tuple[MCPServer, Notes]:
     notes = Notes(settings)
     server = MCPServer(
         "sekisho notes",
         instructions="Post notes as the signed-in user, and list their latest notes.",
-        token_verifier=SekishoTokens(verifier, settings.url),
+        token_verifier=tokens,
         # validated from strings: an issuer without a path keeps no trailing slash (RFC 8414 compares it exactly)
         auth=AuthSettings.model_validate(
             {
@@ -159,7 +180,8 @@ def create_server(settings: Settings, verifier: TokenVerifier) -> tuple[MCPServe
 def create_app(settings: Settings, verifier: TokenVerifier) -> Starlette:
     """The MCP endpoint at the path of `settings.url`, its protected resource metadata at
     /.well-known/oauth-protected-resource{path}."""
-    server, notes = create_server(settings, verifier)
+    tokens = SekishoTokens(verifier, settings.url)
+    server, notes = create_server(settings, tokens)
     path = "/" + settings.url.split("://", 1)[1].partition("/")[2]
     mcp = server.streamable_http_app(streamable_http_path=path, stateless_http=True, json_response=True)
 
@@ -175,7 +197,7 @@ def create_app(settings: Settings, verifier: TokenVerifier) -> Starlette:
             if close is not None:
                 await close()
 
-    return Starlette(routes=[Mount("/", app=Unavailable(mcp))], lifespan=lifespan)
+    return Starlette(routes=[Mount("/", app=tokens.guard(mcp))], lifespan=lifespan)
 
 
 def jwt_verifier(settings: Settings) -> JwtVerifier:
