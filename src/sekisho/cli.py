@@ -345,15 +345,55 @@ def registration_token_add(
     async def add(store: Any) -> str:
         return await add_initial_token(store, now, expires_in=expires_in or None, uses=uses or None)
 
+    from sekisho.server.registration import token_id
+
     token = with_store(database, add)
     expires_at = now + expires_in if expires_in else None
     if as_json:
-        typer.echo(json.dumps({"token": token, "expires_at": expires_at, "uses": uses or None}))
+        made = {"token": token, "id": token_id(token), "expires_at": expires_at, "uses": uses or None}
+        typer.echo(json.dumps(made))
         return
     typer.echo(token)
     until = f"for {expires_in} seconds" if expires_in else "with no expiry"
     count = f"{uses} registration{'s' if uses != 1 else ''}" if uses else "any number of registrations"
     typer.echo(f"Send it as `Authorization: Bearer` to /oauth/register: good {until}, for {count}.", err=True)
+    typer.echo(f"It is shown only now; its id is {token_id(token)} (registration-token remove ID).", err=True)
+
+
+@registration_app.command("list")
+def registration_token_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = "sqlite:///sekisho.db",
+) -> None:
+    """List initial access tokens by id (the tokens themselves are not kept)."""
+
+    async def tokens(store: Any) -> list[Any]:
+        return list(await store.registrations.tokens())
+
+    rows = [
+        {"id": t.digest[:12], "created_at": t.created_at, "expires_at": t.expires_at, "uses_left": t.uses_left}
+        for t in with_store(database, tokens)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        uses = "any number" if row["uses_left"] is None else row["uses_left"]
+        expires = "never" if row["expires_at"] is None else row["expires_at"]
+        typer.echo(f"{row['id']}  uses left: {uses}  expires: {expires}")
+
+
+@registration_app.command("remove")
+def registration_token_remove(token_id: str, database: DatabaseOption = "sqlite:///sekisho.db") -> None:
+    """Withdraw an initial access token by its id (from `add` or `list`)."""
+
+    async def remove(store: Any) -> bool:
+        found = [t for t in await store.registrations.tokens() if t.digest[:12] == token_id]
+        return len(found) == 1 and bool(await store.registrations.remove_token(found[0].digest))
+
+    if not with_store(database, remove):
+        fail(f"no initial access token {token_id!r}")
+    typer.echo(f"removed initial access token {token_id}")
 
 
 @app.command("purge")

@@ -38,6 +38,7 @@ SIZES = {  # a desktop, a phone, and the narrowest phones in use
     "360": {"width": 360, "height": 780},
 }
 SCHEMES = ("light", "dark")
+LOOPBACK = "http://127.0.0.1:9/callback"
 
 # For every button (and link styled as one) that is visible: its text colour against the first opaque background
 # behind it, as WCAG 2.1 computes contrast.
@@ -71,17 +72,18 @@ class Demo:
     server: LiveServer
     password: str
     session: str = "design-" + secrets.token_hex(8)
+    registered: str = ""  # a client that registered itself (RFC 7591): its consent page says so
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def authorization_url(self) -> str:
+    def authorization_url(self, client_id: str = "sekisho-demo", redirect_uri: str | None = None) -> str:
         _, challenge = pkce_pair()
         params = {
             "response_type": "code",
-            "client_id": "sekisho-demo",
-            "redirect_uri": self.url + "/demo/callback",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri or self.url + "/demo/callback",
             "scope": "read:account write:notes",
             "state": secrets.token_urlsafe(12),
             "code_challenge": challenge,
@@ -92,8 +94,9 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """`sekisho serve --demo` with two notes by `demo` (so /@demo, /settings/apps and the rest have content)."""
-    with live_server(tmp_path_factory.mktemp("design"), ["--demo"]) as server:
+    """`sekisho serve --demo` with two notes by `demo` (so /@demo, /settings/apps and the rest have content), and
+    a client that registered itself."""
+    with live_server(tmp_path_factory.mktemp("design"), ["--demo", "--registration", "open"]) as server:
         found = re.search(r"Password\s+(\S+)", server.output())
         assert found, server.output()
         client = {"client_id": "sekisho-demo", "client_secret": None}
@@ -108,7 +111,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         for text in ("hello from the design test", "a second note, with a longer line of text to wrap " * 3):
             assert httpx.post(server.url + "/api/notes/create", headers=bearer, json={"text": text}).status_code == 200
-        yield Demo(server, found.group(1))
+        agent = {"client_name": "Notes Agent", "redirect_uris": [LOOPBACK], "token_endpoint_auth_method": "none"}
+        registered = httpx.post(server.url + "/oauth/register", json=agent).json()["client_id"]
+        yield Demo(server, found.group(1), registered=registered)
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +169,8 @@ def walk(page: Page, demo: Demo, look: Callable[[str], None]) -> None:
     with page.expect_navigation():
         page.click("button[name=decision][value=allow]")
     look("miauth-done")
+    page.goto(demo.authorization_url(demo.registered, LOOPBACK))
+    look("consent-self-registered")
     # The CLI's pages, as its loopback listener serves them (no CSP of the server's; an inline style sheet).
     pages = {
         "signed-in": cli_page("Signed in", "You can close this tab and go back to the terminal."),
@@ -210,7 +217,7 @@ def test_every_page_is_accessible_and_fits(
         walk(page, demo, look)
     finally:
         context.close()
-    assert len(seen) == 15, seen
+    assert len(seen) == 16, seen
     assert problems == [], "\n".join(problems)
 
 

@@ -67,6 +67,8 @@ ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/oauth/introspect"),
         ("GET", "/oauth/jwks"),
         ("OPTIONS", "/oauth/jwks"),
+        ("POST", "/oauth/register"),  # the fuzzed worlds serve `--registration open`
+        ("OPTIONS", "/oauth/register"),
         ("GET", "/login"),
         ("POST", "/login"),
         ("POST", "/logout"),
@@ -114,6 +116,8 @@ RFC_ERRORS = frozenset(
         "invalid_token",
         "insufficient_scope",
         "not_found",  # the router's 404, in the same shape
+        "invalid_redirect_uri",  # RFC 7591 §3.2.2
+        "invalid_client_metadata",
     }
 )
 # RFC 6749 §5.2: error and error_description are %x20-21 / %x23-5B / %x5D-7E (no `"` and no `\`).
@@ -206,7 +210,7 @@ def check_response(response: Response, path: str, allowed: tuple[str, ...] = ())
     status = response.status_code
     request = response.request
     assert 200 <= status < 500, (request.method, str(request.url), status, response.text[:2000])
-    if path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect") and request.method == "POST":
+    if path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/register") and request.method == "POST":
         assert "no-store" in response.headers.get("cache-control", ""), response.headers
     if request.method == "HEAD":
         return
@@ -399,6 +403,7 @@ async def _register_more(database: str) -> tuple[Registered, Registered]:
 
 @contextmanager
 def fuzz_world(database: str, settings: Settings | None = None) -> Iterator[Fuzz]:
+    settings = settings or Settings(issuer=ISSUER, database=database, registration="open", registration_limit=10**6)
     with ClientPages() as pages, make_world(database, settings, address_policy=LOOPBACK_ONLY, resolver=no_dns) as w:
         url_client = pages.url("/app/")
         pages.html(
@@ -429,7 +434,7 @@ def fz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzz]:
 @pytest.fixture(scope="module")
 def accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzz]:
     database = f"sqlite:///{tmp_path_factory.mktemp('fuzz-accounts') / 'fuzz.db'}"
-    settings = Settings(issuer=ISSUER, database=database, access_token_format="jwt", demo=True)
+    settings = Settings(issuer=ISSUER, database=database, access_token_format="jwt", demo=True, registration="token")
     with fuzz_world(database, settings) as running:
         yield running
 
@@ -450,6 +455,7 @@ FIELDS = [
     "token", "token_type_hint", "response_type", "state", "code_challenge", "code_challenge_method", "decision",
     "csrf_token", "username", "password", "next", "i", "text", "noteId", "name", "callback", "permission", "icon",
     "visibility", "cw", "resource", "nonce", "prompt", "response_mode", "request", "request_uri",
+    "redirect_uris", "token_endpoint_auth_method", "grant_types", "response_types", "client_name", "logo_uri",
 ]  # fmt: skip
 ODD = [
     "", " ", "\x00", "%00", "%zz", "\u202e", "\U0001f600", "null", "[]", "{}", "-1", "1e999", "0x10", "é",
@@ -1315,7 +1321,15 @@ def test_raw_bodies(fz: Fuzz, path: str, data: st.DataObject) -> None:
     case_raw_body(fz, data, path)
 
 
-JSON_ROUTES = ["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/api/i", "/api/notes/create", "/2/tweets"]
+JSON_ROUTES = [
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/oauth/register",
+    "/api/i",
+    "/api/notes/create",
+    "/2/tweets",
+]
 
 
 @pytest.mark.parametrize("path", JSON_ROUTES)

@@ -8,16 +8,18 @@ from openapi_spec_validator import validate
 from starlette.routing import Mount, Route
 
 from sekisho.app import create_app
-from sekisho.server.settings import build_settings
+from sekisho.server.settings import Settings, build_settings
 from sekisho.server.web.openapi import build_document, load, served_paths
 from tests.conftest import ISSUER, World, make_world
 
 METHODS = ("get", "post", "put", "patch", "delete", "options")
 
 
-def app_operations(*, demo_api: bool = True) -> set[tuple[str, str]]:
-    """(method, path) of every route in the route table, with Starlette's `{name:converter}` as OpenAPI's `{name}`."""
-    app = create_app(build_settings(database="sqlite:///unused.db", demo_api=demo_api), migrate=False)
+def app_operations(*, demo_api: bool = True, registration: str = "open") -> set[tuple[str, str]]:
+    """(method, path) of every route in the route table, with Starlette's `{name:converter}` as OpenAPI's `{name}`;
+    by default with every optional route (the demo's, /oauth/register) served."""
+    settings = build_settings(database="sqlite:///unused.db", demo_api=demo_api, registration=registration)
+    app = create_app(settings, migrate=False)
     found: set[tuple[str, str]] = set()
     for route in app.routes:
         if isinstance(route, Mount):  # the static files: one GET with the file's name as a parameter
@@ -72,6 +74,14 @@ def test_without_the_demo_the_document_names_only_what_is_served(database: str) 
     """With the demo API off, /openapi.json documented /api/notes/create and /2/tweets anyway."""
     with make_world(database, plugins=()) as world:
         body = world.http.get("/openapi.json").json()
-    served = {path for _, path in app_operations(demo_api=False)}
+    served = {path for _, path in app_operations(demo_api=False, registration="off")}
     assert set(body["paths"]) == served
     assert "/api/i" not in body["paths"] and "/2/tweets" not in body["paths"] and "/oauth/token" in body["paths"]
+
+
+def test_the_registration_endpoint_is_documented_only_when_served(database: str) -> None:
+    """/oauth/register (RFC 7591) is a route, and in the document, only with `serve --registration open|token`."""
+    settings = Settings(issuer=ISSUER, database=database, registration="token")
+    with make_world(database, settings) as world:
+        assert "/oauth/register" in world.http.get("/openapi.json").json()["paths"]
+    # off: tests/server/test_openapi.py::test_without_the_demo_the_document_names_only_what_is_served

@@ -83,6 +83,9 @@ def test_a_registered_client_completes_the_code_flow_refresh_and_revocation(open
     params = open_world.authorize_params(client_id, redirect_uri="http://127.0.0.1:53111/callback")
     page = open_world.http.get("/oauth/authorize", params=params)
     assert page.status_code == 200 and "Notes Agent" in page.text  # the consent page names the app
+    assert 'id="self-registered"' in page.text  # and says that nobody vetted that name
+    operators = open_world.http.get("/oauth/authorize", params=open_world.authorize_params(open_world.public.client_id))
+    assert operators.status_code == 200 and 'id="self-registered"' not in operators.text
     query = open_world.consent(params)
     tokens = open_world.http.post(
         "/oauth/token",
@@ -145,7 +148,7 @@ def test_invalid_redirect_uris_are_refused(open_world: World, case: str, change:
 BAD_METADATA = [
     ("auth method private_key_jwt", {"token_endpoint_auth_method": "private_key_jwt"}),
     ("auth method not a string", {"token_endpoint_auth_method": ["none"]}),
-    ("auth method null", {"token_endpoint_auth_method": None}),
+    ("auth method empty", {"token_endpoint_auth_method": ""}),
     ("password grant", {"grant_types": ["password"]}),
     ("implicit grant", {"grant_types": ["implicit"]}),
     (
@@ -226,6 +229,9 @@ def test_unknown_metadata_is_ignored_and_defaults_follow_rfc_7591(open_world: Wo
         "logo_uri": "https://app.example/logo.png",
         "client_name#ja-Jpan-JP": "クライアント名",
         "application/json": True,
+        "token_endpoint_auth_method": None,  # null is absent: some clients send every field
+        "scope": None,
+        "client_name": None,
     }
     response = register(open_world, metadata)
     assert response.status_code == 201, response.text
@@ -347,13 +353,18 @@ def test_a_parallel_burst_from_one_address_is_held_to_the_limit(database: str) -
     assert dynamic_clients(database) == 5
 
 
-def test_the_limit_answers_retry_after_and_lifts_after_the_hour(database: str) -> None:
+def test_the_limit_answers_retry_after_and_lifts_after_the_hour(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with make_world(database, settings(database, "open", registration_limit=2)) as world:
         assert [register(world, PUBLIC).status_code for _ in range(2)] == [201, 201]
         world.clock.advance(600)
         refused = register(world, PUBLIC)
         assert refused.status_code == 429 and refused.json()["error"] == "too_many_requests"
         assert refused.headers["retry-after"] == str(3600 - 600)
+        assert refused.headers["cache-control"] == "no-store"
+        events = [r.fields for r in caplog.records if r.name == "sekisho.security"]  # type: ignore[attr-defined]
+        assert events == [{"event": "registration_throttled", "address": "testclient", "retry_after": 3000}]
         world.clock.advance(3000)
         assert register(world, PUBLIC).status_code == 201
 
@@ -380,3 +391,115 @@ def dynamic_clients(database: str) -> int:
     from tests import sql
 
     return int(sql.rows(database, "SELECT count(*) FROM clients WHERE dynamic = 1")[0][0])
+
+
+# ---------------------------------------------------------------- the purge (Hydra #1574: tables that only grow)
+
+
+def purge_now(world: World, dynamic_clients: int) -> dict[str, int]:
+    from sekisho.server.purge import purge
+
+    async def run() -> dict[str, int]:
+        store = await SqlStore.open(world.database, migrate_schema=False)
+        try:
+            return await purge(store, int(world.clock()), pause=0, dynamic_clients=dynamic_clients)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def client_ids(world: World) -> set[str]:
+    from tests import sql
+
+    return {row[0] for row in sql.rows(world.database, "SELECT client_id FROM clients")}
+
+
+def test_a_registered_client_that_never_completed_a_grant_is_purged_after_the_set_time(open_world: World) -> None:
+    never = register(open_world, PUBLIC).json()["client_id"]
+    used = register(open_world, PUBLIC).json()["client_id"]
+    consented = register(open_world, PUBLIC).json()["client_id"]
+    open_world.login()
+    code, verifier = open_world.code(used, redirect_uri=LOOPBACK)
+    exchanged = open_world.http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": LOOPBACK,
+            "client_id": used,
+        },
+    )
+    assert exchanged.status_code == 200
+    open_world.code(consented, redirect_uri=LOOPBACK)  # a code, never exchanged: the consent made a grant
+    open_world.clock.advance(600)
+    late = register(open_world, PUBLIC).json()["client_id"]
+    before = client_ids(open_world)
+
+    assert purge_now(open_world, dynamic_clients=3600)["dynamic_clients"] == 0  # nobody is old enough yet
+    open_world.clock.advance(3601 - 600)
+    removed = purge_now(open_world, dynamic_clients=3600)
+    assert removed["dynamic_clients"] == 1
+    assert client_ids(open_world) == before - {never}
+    # the operator's clients are never purged, used or not (the confidential one never was)
+    assert {open_world.confidential.client_id, open_world.public.client_id} <= client_ids(open_world)
+    page = open_world.http.get("/oauth/authorize", params=open_world.authorize_params(never, redirect_uri=LOOPBACK))
+    assert page.status_code == 400  # an unknown client_id now
+    open_world.clock.advance(600)
+    assert purge_now(open_world, dynamic_clients=3600)["dynamic_clients"] == 1  # `late` had its hour too
+    assert late not in client_ids(open_world) and {used, consented} <= client_ids(open_world)
+
+
+def test_a_client_whose_grants_were_all_revoked_and_purged_goes_too(open_world: World) -> None:
+    client_id = register(open_world, {**PUBLIC, "grant_types": ["authorization_code", "refresh_token"]}).json()[
+        "client_id"
+    ]
+    open_world.login()
+    code, verifier = open_world.code(client_id, redirect_uri=LOOPBACK)
+    data = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier, "redirect_uri": LOOPBACK}
+    tokens = open_world.http.post("/oauth/token", data={**data, "client_id": client_id}).json()
+    open_world.http.post("/oauth/revoke", data={"token": tokens["refresh_token"], "client_id": client_id})
+    open_world.clock.advance(2 * 24 * 3600)
+    purge_now(open_world, dynamic_clients=3600)  # the grant is revoked, but its refresh token is still kept
+    assert client_id in client_ids(open_world)
+    open_world.clock.advance(181 * 24 * 3600)  # every token of it is past its use, then the revoked grant
+    removed = purge_now(open_world, dynamic_clients=3600)
+    assert removed["grants"] == 1 and removed["dynamic_clients"] == 1
+    assert client_id not in client_ids(open_world)
+
+
+def test_spent_and_expired_initial_access_tokens_are_purged(token_world: World) -> None:
+    from tests import sql
+
+    spent = initial_token(token_world, uses=1)
+    initial_token(token_world, expires_in=60, uses=None)
+    initial_token(token_world, expires_in=None, uses=None)  # good forever: stays
+    assert register(token_world, PUBLIC, authorization=f"Bearer {spent}").status_code == 201
+    token_world.clock.advance(61)
+    assert purge_now(token_world, dynamic_clients=3600)["registration_tokens"] == 2
+    assert sql.count(token_world.database, "registration_tokens") == 1
+
+
+def test_sekisho_purge_takes_the_time_and_the_server_purges_on_its_own(database: str) -> None:
+    import json
+    import time
+
+    from tests import sql
+    from tests.live import cli
+
+    with make_world(database, settings(database, "open", registration_purge_after=60), purge_interval=0.05) as world:
+        world.clock.now = time.time() - 7200
+        client_id = register(world, PUBLIC).json()["client_id"]
+        world.clock.now = time.time() + 61  # the app's clock: its timer's purge removes the client
+        deadline = time.monotonic() + 10
+        while client_id in client_ids(world) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client_id not in client_ids(world)
+        world.clock.now = time.time() - 7200  # registered two hours ago by the wall clock
+        other = register(world, PUBLIC).json()["client_id"]
+        kept = cli("purge", "--json", "--registration-purge-after", "9000", database=database)
+        assert json.loads(kept.stdout)["dynamic_clients"] == 0 and other in client_ids(world)
+        removed = cli("purge", "--json", "--registration-purge-after", "3600", database=database)
+        assert json.loads(removed.stdout)["dynamic_clients"] == 1
+        assert sql.rows(database, "SELECT count(*) FROM clients WHERE dynamic = 1") == [(0,)]

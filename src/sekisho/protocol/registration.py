@@ -128,7 +128,9 @@ def _redirect_uris(value: Any) -> tuple[str, ...]:
 
 
 def _one_of(metadata: Mapping[str, Any], name: str, choices: Collection[str], default: str) -> str:
-    value = metadata.get(name, default)
+    value = metadata.get(name)
+    if value is None:  # absent, or null as clients that dump every field send it
+        return default
     if value not in choices:
         raise InvalidClientMetadata(f"{name} must be one of {', '.join(choices)}")
     return str(value)

@@ -16,7 +16,7 @@ security = logging.getLogger("sekisho.security")
 
 def security_event(event: str, **fields: str | int | None) -> None:
     """`refresh_token_reuse`, `authorization_code_replay`, `login_failed`, `login_throttled`, `login_delayed`,
-    `ssrf_refused`."""
+    `ssrf_refused`, `registration_throttled`."""
     shown = " ".join(f"{name}={value}" for name, value in fields.items())
     security.warning("security event %s %s", event, shown, extra={"fields": {"event": event, **fields}})
 

@@ -6,6 +6,7 @@ user's decision are not redirected to it (RFC 9700 §4.11.2), and it is deleted 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,8 +16,11 @@ from sekisho.protocol.bearer import parse_authorization
 from sekisho.protocol.redirects import host_of
 from sekisho.protocol.registration import ClientRegistration
 from sekisho.server.entities import Client, LoginAttempts, RegistrationToken, Reservation
+from sekisho.server.events import security_event
 from sekisho.server.registry import RegistrationError, build_client
 from sekisho.server.store import Store
+
+log = logging.getLogger("sekisho")
 
 WINDOW = 3600  # the rate limit counts registrations per address in windows of an hour
 INITIAL_ACCESS_TOKEN = "sek_it_"
@@ -35,6 +39,11 @@ async def add_initial_token(store: Store, now: int, *, expires_in: int | None, u
     expires_at = now + expires_in if expires_in is not None else None
     await store.registrations.add_token(RegistrationToken(tokens.digest(secret), now, expires_at, uses))
     return secret
+
+
+def token_id(token: str) -> str:
+    """How `registration-token list` names a token: the start of its digest, which says nothing of the token."""
+    return tokens.digest(token)[:12]
 
 
 async def check_initial_token(store: Store, authorization: str | None, now: int) -> str:
@@ -64,9 +73,9 @@ async def count_registration(store: Store, address: str, now: int, limit: int) -
     reservation = await store.throttle.reserve(key, key, now, lambda found, _: judge(found, now, limit))
     if reservation.retry_after > 0:
         wait = reservation.retry_after
-        raise TooManyRequests(
-            f"too many registrations from this address; try again in {wait} seconds", retry_after=wait
-        )
+        security_event("registration_throttled", address=address, retry_after=wait)
+        description = f"too many registrations from this address; try again in {wait} seconds"
+        raise TooManyRequests(description, retry_after=wait)
 
 
 async def register(
@@ -91,6 +100,7 @@ async def register(
         raise InvalidClientMetadata(str(exc)) from exc
     if not await store.registrations.register(client, token_digest, now):
         raise InvalidToken("the initial access token is unknown, expired or used up")
+    log.info("client %s registered itself as %r", client.client_id, client.name)
     return build_response(client, secret, metadata)
 
 

@@ -10,7 +10,16 @@ from sqlalchemy import Column, Integer, String, Table, and_, bindparam, cast, de
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from sekisho.server.entities import AccessToken, AuthorizationCode, Client, Grant, RefreshToken, SigningKey, User
+from sekisho.server.entities import (
+    AccessToken,
+    AuthorizationCode,
+    Client,
+    Grant,
+    RefreshToken,
+    RegistrationToken,
+    SigningKey,
+    User,
+)
 from sekisho.server.store.driver import Query
 from sekisho.server.store.schema import (
     access_tokens,
@@ -74,6 +83,16 @@ _REGISTRATION_TOKEN_USABLE = (
     or_(registration_tokens.c.uses_left.is_(None), registration_tokens.c.uses_left > 0),
 )
 FIND_REGISTRATION_TOKEN = Query(select(registration_tokens.c.digest).where(*_REGISTRATION_TOKEN_USABLE))
+LIST_REGISTRATION_TOKENS = Query(
+    select(*columns(registration_tokens, RegistrationToken)).order_by(
+        registration_tokens.c.created_at, registration_tokens.c.digest
+    )
+)
+DELETE_REGISTRATION_TOKEN = Query(
+    delete(registration_tokens)
+    .where(registration_tokens.c.digest == bindparam("digest"))
+    .returning(registration_tokens.c.digest)
+)
 SPEND_REGISTRATION_TOKEN = Query(
     update(registration_tokens)
     .where(*_REGISTRATION_TOKEN_USABLE)

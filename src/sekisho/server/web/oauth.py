@@ -128,6 +128,7 @@ async def consent_page(
         client_host=host_of(checked.client.client_uri or checked.redirect_uri) or checked.redirect_uri,
         client_id=checked.client.client_id,
         logo=checked.client.logo,
+        self_registered=checked.client.dynamic,  # RFC 7591: its name is its own word
         scopes=describe(checked.scope, app.settings.scopes),
         username=username,
         viewer=username,

@@ -19,6 +19,14 @@ class SqlRegistrations:
     async def add_token(self, token: RegistrationToken) -> None:
         await self._write.execute(q.INSERT_REGISTRATION_TOKEN, **rows.params(token))
 
+    async def tokens(self) -> list[RegistrationToken]:
+        """Every initial access token kept (digests), the oldest first."""
+        return [RegistrationToken(*row) for row in await self._read.fetch_all(q.LIST_REGISTRATION_TOKENS)]
+
+    async def remove_token(self, digest: str) -> bool:
+        """Delete the token; whether it was there."""
+        return await self._write.fetch_one(q.DELETE_REGISTRATION_TOKEN, digest=digest) is not None
+
     async def token_usable(self, digest: str, now: int) -> bool:
         """Whether the token is known, unexpired and has a use left (nothing is spent)."""
         return await self._read.fetch_one(q.FIND_REGISTRATION_TOKEN, digest=digest, now=now) is not None
