@@ -219,6 +219,10 @@ def client_add(
     resource_server: Annotated[
         bool, typer.Option("--resource-server", help="may introspect and revoke every client's tokens")
     ] = False,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option("--resource", help="a resource server's URI it may ask tokens for (RFC 8707); repeat for more"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     database: DatabaseOption = "sqlite:///sekisho.db",
 ) -> None:
@@ -237,6 +241,7 @@ def client_add(
             known_scopes=DEFAULT_SCOPES,
             now=int(time.time()),
             resource_server=resource_server,
+            resources=resource or [],
         )
 
     client, secret = with_store(database, add)
@@ -271,6 +276,7 @@ def client_list(
             "resource_server": c.resource_server,
             "dynamic": c.dynamic,
             "created_at": c.created_at,
+            "resources": list(c.resources),
         }
         for c in found
     ]

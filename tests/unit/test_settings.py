@@ -205,6 +205,7 @@ SERVE_OPTIONS = [  # (field, flag, variable, default as an option): what `sekish
     ("registration", "--registration", "SEKISHO_REGISTRATION", "off"),  # issue 25: RFC 7591
     ("registration_limit", "--registration-limit", "SEKISHO_REGISTRATION_LIMIT", 20),
     ("registration_purge_after", "--registration-purge-after", "SEKISHO_REGISTRATION_PURGE_AFTER", 86400),
+    ("resources", "--resource", "SEKISHO_RESOURCES", None),  # issue 25: RFC 8707 resource indicators
 ]
 
 
@@ -292,3 +293,20 @@ def test_the_demo_turns_the_demo_api_on_too() -> None:
 def test_an_unknown_setting_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="unknown settings"):
         build_settings(prot=80)
+
+
+def test_resources_come_from_a_repeatable_flag_or_a_comma_separated_variable() -> None:
+    """Issue 25 item 3 (CONTRACT.md §4): `--resource URI …`, `SEKISHO_RESOURCES` comma-separated."""
+    given = from_environment({"SEKISHO_RESOURCES": "https://mcp.example/mcp, https://files.example/,"})
+    assert given.resources == ("https://mcp.example/mcp", "https://files.example/")
+    assert from_environment(to_environment(given)).resources == given.resources
+    assert build_settings(resources=["https://a.example", "https://a.example"]).resources == ("https://a.example",)
+    assert given.allowed_resources(["https://own.example"]) == {
+        given.issuer,
+        "https://mcp.example/mcp",
+        "https://files.example/",
+        "https://own.example",
+    }
+    for bad in ("/relative", "https://a.example/#frag", "not a uri"):
+        with pytest.raises(SettingsError, match="--resource"):
+            build_settings(resources=[bad])

@@ -30,7 +30,7 @@ class AccessClaims:
 
     issuer: str
     subject: str
-    audience: str
+    audience: str | tuple[str, ...]  # RFC 7519 §4.1.3: one, or several (RFC 8707 §2)
     client_id: str
     scope: str
     issued_at: int
@@ -41,7 +41,7 @@ class AccessClaims:
         return {
             "iss": self.issuer,
             "sub": self.subject,
-            "aud": self.audience,
+            "aud": self.audience if isinstance(self.audience, str) else list(self.audience),
             "client_id": self.client_id,
             "scope": self.scope,
             "iat": self.issued_at,
@@ -118,7 +118,7 @@ def _check_claims(claims: Mapping[str, Any], *, issuer: str, audience: str, now:
     audiences = claims.get("aud")
     if isinstance(audiences, str):
         audiences = [audiences]
-    if not isinstance(audiences, list) or audience not in audiences:
+    if not isinstance(audiences, list) or audience not in audiences or not all(isinstance(a, str) for a in audiences):
         raise InvalidToken("the access token is meant for another audience")
     if expires_at + leeway <= now:
         raise InvalidToken("the access token has expired")
@@ -130,7 +130,7 @@ def _check_claims(claims: Mapping[str, Any], *, issuer: str, audience: str, now:
     return AccessClaims(
         issuer=issuer,
         subject=claims["sub"],
-        audience=audience,
+        audience=claims["aud"] if isinstance(claims["aud"], str) else tuple(audiences),
         client_id=claims["client_id"],
         scope=scope,
         issued_at=issued_at,

@@ -16,19 +16,24 @@ MAX_BODY_BYTES = 64 * 1024
 # What the authorization endpoint reads (RFC 6749 §4.1.1, RFC 7636 §4.3, and the consent form's two fields).
 AUTHORIZE_PARAMETERS = frozenset(
     {"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
-    | {"decision", "csrf_token"}
+    | {"resource", "decision", "csrf_token"}
 )
 # What the token, revocation and introspection endpoints read (RFC 6749 §4, §6, RFC 7009 §2.1, RFC 7662 §2.1).
 TOKEN_PARAMETERS = frozenset(
     {"grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"}
-    | {"token", "token_type_hint"}
+    | {"resource", "token", "token_type_hint"}
 )
+# Parameters that may be sent more than once (RFC 8707 §2: `resource`); their values are joined by REPEATED, a
+# character no value can hold (control characters are refused), and split again by `repeated`.
+REPEATABLE = frozenset({"resource"})
+REPEATED = "\n"
 
 
 def parse_items(
     items: Iterable[tuple[str, str]], *, known: Collection[str] | None = None, long_values: Collection[str] = ()
 ) -> dict[str, str]:
-    """Collapse parameters to one value each; duplicates are refused (RFC 6749 §3.1, §3.2).
+    """Collapse parameters to one value each; duplicates are refused (RFC 6749 §3.1, §3.2), but for those in
+    REPEATABLE, whose values are kept in order (read them with `repeated`).
 
     With `known`, other parameters are ignored whatever they hold, sent twice too (RFC 6749 §3.1: "MUST ignore
     unrecognized request parameters"). Values are capped at MAX_VALUE_LENGTH characters; those named in
@@ -38,7 +43,7 @@ def parse_items(
     for name, value in items:
         if known is not None and name not in known:
             continue
-        if name in params:
+        if name in params and name not in REPEATABLE:
             raise InvalidRequest(f"parameter {name!r} was sent more than once")
         if len(value) > (MAX_BODY_BYTES if name in long_values else MAX_VALUE_LENGTH):
             raise InvalidRequest(f"parameter {name!r} is too long")
@@ -46,9 +51,16 @@ def parse_items(
             raise InvalidRequest(f"parameter {name!r} contains control characters")
         if not is_unicode(value):  # JSON's "\ud800" escapes: lone surrogates cannot be stored or compared
             raise InvalidRequest(f"parameter {name!r} is not valid Unicode")
-        params[name] = value
+        # a repeated parameter's empty values are omitted (RFC 6749 §3.1), as below for one sent once
+        params[name] = REPEATED.join(filter(None, (params[name], value))) if name in params else value
     # RFC 6749 §3.1: parameters sent without a value MUST be treated as if omitted.
     return {name: value for name, value in params.items() if value != ""}
+
+
+def repeated(params: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """The values of a REPEATABLE parameter, in the order sent."""
+    value = params.get(name)
+    return () if value is None else tuple(value.split(REPEATED))
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
@@ -103,6 +115,9 @@ def parse_json(body: bytes, *, known: Collection[str] | None = None) -> dict[str
     for name, value in document.items():
         if value is None or (known is not None and name not in known):
             continue
+        if name in REPEATABLE and isinstance(value, list) and all(isinstance(item, str) for item in value):
+            items.extend((name, item) for item in value)  # a repeated parameter as a JSON array of strings
+            continue
         if not isinstance(value, str):
             raise InvalidRequest(f"parameter {name!r} must be a string")
         items.append((name, value))
@@ -138,6 +153,7 @@ class AuthorizationRequest:
     state: str | None
     code_challenge: str | None
     code_challenge_method: str | None
+    resource: tuple[str, ...] = ()  # RFC 8707
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> AuthorizationRequest:
@@ -149,10 +165,11 @@ class AuthorizationRequest:
             state=params.get("state"),
             code_challenge=params.get("code_challenge"),
             code_challenge_method=params.get("code_challenge_method"),
+            resource=repeated(params, "resource"),
         )
 
     def as_params(self) -> dict[str, str]:
-        """The request again as parameters, for the consent form's hidden fields."""
+        """The request again as parameters, as `parse_items` gives them (a repeated one's values joined)."""
         fields = {
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
@@ -162,7 +179,18 @@ class AuthorizationRequest:
             "code_challenge": self.code_challenge,
             "code_challenge_method": self.code_challenge_method,
         }
+        if self.resource:
+            fields["resource"] = REPEATED.join(self.resource)
         return {name: value for name, value in fields.items() if value is not None}
+
+    def form_fields(self) -> list[tuple[str, str]]:
+        """The request again as form fields or query parameters (a repeated one once per value): the consent
+        form's hidden fields, the query to come back to after signing in."""
+        return [
+            (name, item)
+            for name, value in self.as_params().items()
+            for item in (value.split(REPEATED) if name in REPEATABLE else (value,))
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +203,7 @@ class TokenRequest:
     code_verifier: str | None = None
     refresh_token: str | None = None
     scope: str | None = None
+    resource: tuple[str, ...] = ()  # RFC 8707 §2.2
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> TokenRequest:
@@ -188,6 +217,7 @@ class TokenRequest:
             code_verifier=params.get("code_verifier"),
             refresh_token=params.get("refresh_token"),
             scope=params.get("scope"),
+            resource=repeated(params, "resource"),
         )
 
 

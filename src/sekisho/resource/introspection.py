@@ -14,11 +14,14 @@ from sekisho.errors import InvalidToken
 from sekisho.protocol import tokens
 from sekisho.resource.cache import TtlCache
 from sekisho.resource.upstream import Upstream, unavailable
-from sekisho.resource.verifiers import TokenInfo, check_shape
+from sekisho.resource.verifiers import TokenInfo, check_audience, check_shape
 
 
 class IntrospectionVerifier:
     """RFC 7662 introspection as this resource server's client; a revocation is seen within `cache_ttl` seconds.
+
+    With `audience` (this resource server's URI, RFC 8707), a token whose `aud` names other resources is refused,
+    and one without `aud` too unless `accept_without_audience` (see `check_audience`).
 
     Only active answers are cached (keyed by the token's SHA-256, never past `exp`): caching refusals would let
     anyone sending random tokens push every good entry out of the bounded cache, and a client told its token is
@@ -35,6 +38,8 @@ class IntrospectionVerifier:
         cache_ttl: float = 30,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.time,
+        audience: str | None = None,
+        accept_without_audience: bool = False,
     ) -> None:
         if cache_ttl < 0:
             raise ValueError("cache_ttl must not be negative")
@@ -43,8 +48,14 @@ class IntrospectionVerifier:
         self._cache: TtlCache[TokenInfo] = TtlCache(max_entries)
         self._cache_ttl = cache_ttl
         self._clock = clock
+        self._audience = audience
+        self._accept_without_audience = accept_without_audience
 
     async def verify(self, token: str) -> TokenInfo:
+        info = await self._info(token)
+        return check_audience(info, self._audience, accept_without_audience=self._accept_without_audience)
+
+    async def _info(self, token: str) -> TokenInfo:
         check_shape(token)
         key = tokens.digest(token)
         cached = self._cache.get(key, self._clock())
@@ -84,6 +95,16 @@ def parse_answer(answer: Any, now: float) -> TokenInfo:
         raise unavailable("the introspection answer lacks a client_id or an exp, or has a non-string scope")
     if subject is not None and not isinstance(subject, str):
         raise unavailable("the introspection answer's sub is not a string")
+    audience = answer.get("aud")
+    audience = [audience] if isinstance(audience, str) else [] if audience is None else audience
+    if not isinstance(audience, list) or not all(isinstance(item, str) for item in audience):
+        raise unavailable("the introspection answer's aud is neither a string nor a list of strings")
     if expires_at <= now:
         raise InvalidToken("the access token has expired")
-    return TokenInfo(client_id=client_id, user_id=subject, scope=tuple(scope.split()), expires_at=expires_at)
+    return TokenInfo(
+        client_id=client_id,
+        user_id=subject,
+        scope=tuple(scope.split()),
+        expires_at=expires_at,
+        audience=tuple(audience),
+    )

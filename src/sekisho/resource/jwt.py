@@ -17,6 +17,9 @@ from sekisho.resource.verifiers import TokenInfo, TokenVerifier, check_shape
 class JwtVerifier:
     """Signature with a pinned `alg`, `typ`, `iss`, `aud`, `exp`, `iat` and `nbf`, within `leeway` seconds of skew.
 
+    `audience`: this resource server's URI (RFC 8707; sekisho's default audience is its issuer): a token whose `aud`
+    does not name it is refused, and a JWT without `aud` always is (RFC 9068 §4).
+
     A token checked only here stays valid until its `exp` even if it was revoked: it carries everything, and the
     authorization server is not asked. To see revocations, pass `confirm_with` (say an `IntrospectionVerifier`, which
     sees one within its `cache_ttl`): it is asked after the local checks pass, and its refusal or unavailability is
@@ -95,6 +98,7 @@ class JwtVerifier:
             user_id=None if claims.subject == claims.client_id else claims.subject,
             scope=tuple(claims.scope.split()),
             expires_at=claims.expires_at,
+            audience=(claims.audience,) if isinstance(claims.audience, str) else claims.audience,
         )
         if self._remembered:
             if len(self._passed) >= self._remembered:

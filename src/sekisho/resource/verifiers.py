@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from sekisho.errors import InsufficientScope, InvalidToken, TemporarilyUnavailable
@@ -23,6 +23,9 @@ class TokenInfo:
     user_id: str | None
     scope: tuple[str, ...]
     expires_at: int
+    # RFC 8707 / RFC 9068 `aud`: the resources it is for; () when it names none. Not compared: a token issued without
+    # `resource` has the issuer as `aud` in a JWT, and no audience in the store or an introspection answer.
+    audience: tuple[str, ...] = field(default=(), compare=False)
 
     def require(self, *scopes: str) -> None:
         """RFC 6750 §3.1: `insufficient_scope` names the first missing scope."""
@@ -54,6 +57,21 @@ def check_shape(token: str) -> None:
         raise InvalidToken("a refresh token is not an access token")
 
 
+def check_audience(info: TokenInfo, audience: str | None, *, accept_without_audience: bool) -> TokenInfo:
+    """`info` if the token is meant for `audience` (RFC 8707 §2, RFC 9068 §4: a resource server refuses a token
+    issued for another); None accepts any. A token that names no audience is accepted only with
+    `accept_without_audience` (a token issued without `resource` is, at sekisho, for the issuer's own API)."""
+    if audience is None:
+        return info
+    if not info.audience:
+        if accept_without_audience:
+            return info
+        raise InvalidToken("the access token is not bound to this resource (it names no audience)")
+    if audience not in info.audience:
+        raise InvalidToken("the access token is meant for another audience")
+    return info
+
+
 class _StoredToken(Protocol):
     @property
     def client_id(self) -> str: ...
@@ -63,6 +81,8 @@ class _StoredToken(Protocol):
     def scope(self) -> str: ...
     @property
     def expires_at(self) -> int: ...
+    @property
+    def resource(self) -> str | None: ...
 
 
 class TokenLookup(Protocol):
@@ -72,20 +92,34 @@ class TokenLookup(Protocol):
 
 
 class StoreVerifier:
-    """Look the token's digest up in the authorization server's store (same process); opaque and JWT tokens alike."""
+    """Look the token's digest up in the authorization server's store (same process); opaque and JWT tokens alike.
 
-    def __init__(self, store: TokenLookup, *, clock: Callable[[], float] = time.time) -> None:
+    With `audience` (this resource server's URI, RFC 8707), a token issued for other resources is refused, and one
+    issued without `resource` too unless `accept_without_audience` (see `check_audience`)."""
+
+    def __init__(
+        self,
+        store: TokenLookup,
+        *,
+        clock: Callable[[], float] = time.time,
+        audience: str | None = None,
+        accept_without_audience: bool = False,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._audience = audience
+        self._accept_without_audience = accept_without_audience
 
     async def verify(self, token: str) -> TokenInfo:
         check_shape(token)
         found = await self._store.find_access_token(tokens.digest(token), int(self._clock()))
         if found is None:
             raise InvalidToken("the access token is not valid, has expired or was revoked")
-        return TokenInfo(
+        info = TokenInfo(
             client_id=found.client_id,
             user_id=found.user_id,
             scope=tuple(found.scope.split()),
             expires_at=found.expires_at,
+            audience=tuple((found.resource or "").split()),
         )
+        return check_audience(info, self._audience, accept_without_audience=self._accept_without_audience)

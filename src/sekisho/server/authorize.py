@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sekisho.errors import InvalidRequest, UnsupportedResponseType
-from sekisho.protocol import client_ids, pkce, redirects, tokens
+from sekisho.protocol import client_ids, pkce, redirects, resources, tokens
 from sekisho.protocol.params import AuthorizationRequest
 from sekisho.protocol.scopes import check_scope, join_scope
 from sekisho.server import clients
@@ -32,6 +32,7 @@ class CheckedAuthorization:
     state: str | None
     code_challenge: str
     request: AuthorizationRequest
+    resource: tuple[str, ...] = ()  # RFC 8707: the resources the token will be for
 
 
 async def check_client_and_redirect(
@@ -62,9 +63,10 @@ def check_request(
     known_scopes: Mapping[str, str],
     *,
     method_any_case: bool = False,
+    allowed_resources: Collection[str] = (),
 ) -> CheckedAuthorization:
     """The rest of the request; errors from here are sent back to the redirect URI. `method_any_case`: X's dialect,
-    which takes `code_challenge_method=s256`."""
+    which takes `code_challenge_method=s256`. `allowed_resources`: those the client may name (RFC 8707 §2)."""
     check_response_type(request, target.client)
     challenge = pkce.check_challenge(request.code_challenge, request.code_challenge_method, any_case=method_any_case)
     scope = check_scope(
@@ -73,6 +75,7 @@ def check_request(
         allowed=target.client.scopes,
         default=target.client.scopes or (),
     )
+    resource = resources.check_resources(request.resource, allowed_resources)
     return CheckedAuthorization(
         client=target.client,
         redirect_uri=target.redirect_uri,
@@ -80,6 +83,7 @@ def check_request(
         state=request.state,
         code_challenge=challenge,
         request=request,
+        resource=resource,
     )
 
 
@@ -113,6 +117,7 @@ async def issue_code(store: Store, checked: CheckedAuthorization, user: User, *,
             scope=grant.scope,
             code_challenge=checked.code_challenge,
             expires_at=now + ttl,
+            resource=resources.join(checked.resource),
         ),
     )
     return code

@@ -26,6 +26,7 @@ class Client:
     client_uri: str | None = None  # the client_id page (URL clients)
     resource_server: bool = False  # may introspect and revoke any client's tokens (RFC 7662 §2.1)
     dynamic: bool = False  # registered itself at /oauth/register (RFC 7591); vetted by nobody
+    resources: tuple[str, ...] = ()  # RFC 8707: resources this client may name, besides the server's
 
     @property
     def is_public(self) -> bool:
@@ -65,6 +66,7 @@ class AuthorizationCode:
     code_challenge: str
     expires_at: int
     consumed_at: int | None = None
+    resource: str | None = None  # RFC 8707: the resources authorized, space-separated; None: none named
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class AccessToken:
     scope: str
     expires_at: int
     created_at: int
+    resource: str | None = None  # RFC 8707: its audience, space-separated; None: the server's default (the issuer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ class RefreshToken:
     created_at: int
     consumed_at: int | None = None
     revoked_at: int | None = None
+    resource: str | None = None  # RFC 8707: the grant's resources, which a refresh may narrow; None: none named
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,7 @@ class Successors:
     refresh_expires_at: int  # the idle expiry
     refresh_absolute_expires_at: int | None  # None: the refresh token consumed keeps its own
     access_scope: str | None = None  # None: the whole scope of what is consumed
+    access_resource: str | None = None  # None: the resources of what is consumed (RFC 8707)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sekisho.errors import InvalidClient
-from sekisho.protocol import tokens
+from sekisho.protocol import resources, tokens
 from sekisho.protocol.params import require
 from sekisho.server.entities import AccessToken, Client, RefreshToken
 from sekisho.server.store import Store
@@ -52,6 +52,9 @@ async def introspect(params: Mapping[str, str], caller: Client, store: Store, is
         "iat": found.created_at,
         "iss": issuer,
     }
+    if found.resource is not None:  # RFC 8707: issued for resources, which are its audience (as a JWT's `aud`)
+        audience = resources.audience(found.resource, issuer)
+        body["aud"] = audience if isinstance(audience, str) else list(audience)
     if found.user_id is None:
         return body
     user = await store.users.find(found.user_id)

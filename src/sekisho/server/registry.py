@@ -8,6 +8,7 @@ from typing import Any
 
 from sekisho.errors import OAuthError
 from sekisho.protocol import redirects, tokens
+from sekisho.protocol.resources import check_uri
 from sekisho.protocol.scopes import split_scope
 from sekisho.server.entities import Client
 from sekisho.server.store import Store
@@ -51,11 +52,13 @@ def build_client(
     now: int,
     resource_server: bool = False,
     dynamic: bool = False,
+    resources: Iterable[str] = (),
 ) -> tuple[Client, str | None]:
     """A new client, checked, and its secret (None for a public client); nothing is stored.
 
     A resource server may introspect and revoke every client's tokens; it gets no grant unless asked for one. A
-    dynamic client registered itself (RFC 7591).
+    dynamic client registered itself (RFC 7591). `resources`: resource servers' URIs this client may ask tokens for
+    (RFC 8707), besides the server's own.
     """
     name = name.strip()
     if not name or len(name) > 255:
@@ -80,6 +83,10 @@ def build_client(
     unknown = [token for token in scopes or () if token not in known_scopes]
     if unknown:
         raise RegistrationError(f"unknown scope {unknown[0]!r}")
+    try:
+        allowed = tuple(dict.fromkeys(check_uri(uri) for uri in resources))
+    except OAuthError as exc:
+        raise RegistrationError(f"--resource: {exc.description}") from exc
     secret = None if public else tokens.new_secret(tokens.CLIENT_SECRET)
     client = Client(
         client_id=new_client_id(),
@@ -91,5 +98,6 @@ def build_client(
         created_at=now,
         resource_server=resource_server,
         dynamic=dynamic,
+        resources=allowed,
     )
     return client, secret

@@ -12,6 +12,8 @@ from functools import cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from sekisho.errors import InvalidTarget
+from sekisho.protocol.resources import check_uri
 from sekisho.protocol.scopes import DEFAULT_SCOPES
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -159,6 +161,16 @@ class Settings:
         24 * 3600,
         check=_positive("--registration-purge-after"),
     )
+    # RFC 8707: the resources any client may name (`resource`), besides the issuer (the demo API's own)
+    resources: tuple[str, ...] = setting(
+        "a resource server's URI (RFC 8707 resource indicator) clients may ask tokens for "
+        "(repeatable; the variable is comma-separated)",
+        (),
+        kind=list,
+        given=None,
+        check=lambda values: parse_resources(values or ()),
+        flag="--resource",
+    )
     scopes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCOPES))
     code_ttl: int = 120  # seconds; CONTRACT.md §3: at most 5 minutes
     access_token_ttl: int = 3600
@@ -169,6 +181,11 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
+
+    def allowed_resources(self, client: Iterable[str]) -> frozenset[str]:
+        """The resources (RFC 8707) a client with these resources of its own may name: the issuer (the demo API's,
+        already every token's default audience), the server's and the client's."""
+        return frozenset((self.issuer, *self.resources, *client))
 
 
 @cache
@@ -237,15 +254,29 @@ def _format(value: object) -> str:
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
     """`--trusted-proxy` values: addresses or CIDR blocks, each value possibly a comma-separated list."""
     networks = []
-    for value in values:
-        for item in value.split(","):
-            if not item.strip():
-                continue
-            try:
-                networks.append(ipaddress.ip_network(item.strip(), strict=False))
-            except ValueError:
-                raise SettingsError(f"--trusted-proxy must be an address or CIDR block, not {item.strip()!r}") from None
+    for item in _items(values):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(f"--trusted-proxy must be an address or CIDR block, not {item!r}") from None
     return tuple(networks)
+
+
+def _items(values: Iterable[str]) -> Iterable[str]:
+    """A repeatable flag's values, each possibly a comma-separated list: every item, stripped, empty ones left out."""
+    return (item.strip() for value in values for item in value.split(",") if item.strip())
+
+
+def parse_resources(values: Iterable[str]) -> tuple[str, ...]:
+    """`--resource` values: absolute URIs without fragment (RFC 8707 §2), each value possibly a comma-separated
+    list."""
+    found: list[str] = []
+    for item in _items(values):
+        try:
+            found.append(check_uri(item))
+        except InvalidTarget:
+            raise SettingsError(f"--resource must be an absolute URI without fragment, not {item!r}") from None
+    return tuple(dict.fromkeys(found))
 
 
 def check_issuer(issuer: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sekisho.protocol import tokens
+from sekisho.protocol import resources, tokens
 from sekisho.protocol.jwt_access import AccessClaims
 from sekisho.server.entities import AccessToken, NewTokens, RefreshToken, Successors, refresh_expiry
 from sekisho.server.settings import Settings
@@ -69,8 +69,10 @@ async def mint(
     absolute_expires_at: int | None = None,
     ttl: int | None = None,
     signer: Signer | None = None,
+    resource: str | None = None,
 ) -> Minted:
-    """An access token, and a refresh token when `refresh_scope` is given (the grant's full scope).
+    """An access token, and a refresh token when `refresh_scope` is given (the grant's full scope); `resource`: the
+    resources it is for (RFC 8707), space-separated, its audience.
 
     With a `signer` the access token is an RFC 9068 JWT; its digest is stored all the same, so revocation,
     introspection and same-process verification treat both formats alike.
@@ -86,11 +88,14 @@ async def mint(
             refresh_scope=refresh_scope,
             absolute_expires_at=absolute_expires_at,
             ttl=ttl,
+            resource=resource,
         )
     expiries = Expiries.at(settings, now, ttl)
-    claims = _claims(settings, expiries, client_id, user_id, scope, now)
+    claims = _claims(settings, expiries, client_id, user_id, scope, now, resource)
     access_token = await signer.sign(claims)
-    return _minted(access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at)
+    return _minted(
+        access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at, resource
+    )
 
 
 def mint_opaque(
@@ -104,12 +109,15 @@ def mint_opaque(
     refresh_scope: str | None = None,
     absolute_expires_at: int | None = None,
     ttl: int | None = None,
+    resource: str | None = None,
 ) -> Minted:
     """`mint` with an opaque access token, for a caller that cannot wait (a store's callback, as MiAuth's
     redemption)."""
     access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
     expiries = Expiries.at(settings, now, ttl)
-    return _minted(access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at)
+    return _minted(
+        access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at, resource
+    )
 
 
 def _minted(
@@ -122,6 +130,7 @@ def _minted(
     now: int,
     refresh_scope: str | None,
     absolute_expires_at: int | None,
+    resource: str | None,
 ) -> Minted:
     access = AccessToken(
         digest=tokens.digest(access_token),
@@ -131,6 +140,7 @@ def _minted(
         scope=scope,
         expires_at=expiries.access,
         created_at=now,
+        resource=resource,
     )
     refresh_token = None
     refresh = None
@@ -146,17 +156,25 @@ def _minted(
             expires_at=refresh_expiry(expiries.refresh_idle, absolute),
             absolute_expires_at=absolute,
             created_at=now,
+            resource=resource,
         )
     return Minted(access_token, refresh_token, NewTokens(access, refresh), expiries.access_ttl)
 
 
 def _claims(
-    settings: Settings, expiries: Expiries, client_id: str, user_id: str | None, scope: str, now: int
+    settings: Settings,
+    expiries: Expiries,
+    client_id: str,
+    user_id: str | None,
+    scope: str,
+    now: int,
+    resource: str | None,
 ) -> AccessClaims:
     return AccessClaims(
         issuer=settings.issuer,
         subject=user_id or client_id,  # RFC 9068 §2.2: the client itself when no user is involved
-        audience=settings.issuer,  # the demo API lives at the issuer; resource servers check it
+        # RFC 8707 §2: the resources asked for; without any, the issuer (the demo API lives there)
+        audience=resources.audience(resource, settings.issuer),
         client_id=client_id,
         scope=scope,
         issued_at=now,
@@ -186,6 +204,7 @@ def draw(
     new_family: bool,
     access_token: str | None = None,
     access_scope: str | None = None,
+    access_resource: str | None = None,
     ttl: int | None = None,
 ) -> Drawn:
     """An access token (opaque unless given), and a refresh token if `refresh`, with the expiry times `mint` gives
@@ -201,6 +220,7 @@ def draw(
         refresh_expires_at=expiries.refresh_idle,
         refresh_absolute_expires_at=expiries.refresh_absolute if new_family else None,
         access_scope=access_scope,
+        access_resource=access_resource,
     )
     return Drawn(access_token, refresh_token, successors, expiries.access_ttl)
 
@@ -208,9 +228,10 @@ def draw(
 class Issue:
     """The tokens one redemption hands out (store.Successor). Opaque ones with the grant's whole scope are drawn
     before the code or refresh token is read; a JWT, whose claims name the user and scope, or a narrower scope
-    (`narrow`: the scope asked for, from the grant's, or raise) is made from what the store found, and so is a
-    refresh token that depends on the grant's scope (`refresh_if`, X's `offline.access` rule). `ttl`: the access
-    token's lifetime, if not the setting's."""
+    (`narrow`: the scope asked for, from the grant's, or raise) or other resources (`target`: the resources asked
+    for, from the grant's, or raise; RFC 8707 §2.2) is made from what the store found, and so is a refresh token
+    that depends on the grant's scope (`refresh_if`, X's `offline.access` rule). `ttl`: the access token's lifetime,
+    if not the setting's."""
 
     __slots__ = (
         "_client_id",
@@ -222,6 +243,7 @@ class Issue:
         "_refresh_if",
         "_settings",
         "_signer",
+        "_target",
         "_ttl",
     )
 
@@ -236,12 +258,13 @@ class Issue:
         signer: Signer | None = None,
         narrow: Callable[[str], str] | None = None,
         refresh_if: Callable[[str], bool] | None = None,
+        target: Callable[[str | None], str | None] | None = None,
         ttl: int | None = None,
     ) -> None:
         self._settings, self._now, self._client_id = settings, now, client_id
         self._refresh, self._new_family, self._signer, self._narrow = refresh, new_family, signer, narrow
-        self._refresh_if, self._ttl = refresh_if, ttl
-        eager = not (signer or narrow or refresh_if)
+        self._refresh_if, self._target, self._ttl = refresh_if, target, ttl
+        eager = not (signer or narrow or refresh_if or target)
         self._drawn = draw(settings, now, refresh=refresh, new_family=new_family, ttl=ttl) if eager else None
 
     @property
@@ -250,10 +273,11 @@ class Issue:
 
     async def make(self, found: Found) -> Successors:
         scope = found.scope if self._narrow is None else self._narrow(found.scope)
+        resource = found.resource if self._target is None else self._target(found.resource)
         access_token = None
         if self._signer is not None:
             expiries = Expiries.at(self._settings, self._now, self._ttl)
-            claims = _claims(self._settings, expiries, self._client_id, found.user_id, scope, self._now)
+            claims = _claims(self._settings, expiries, self._client_id, found.user_id, scope, self._now, resource)
             access_token = await self._signer.sign(claims)
         access_scope = None if scope == found.scope else scope
         self._drawn = draw(
@@ -263,6 +287,7 @@ class Issue:
             new_family=self._new_family,
             access_token=access_token,
             access_scope=access_scope,
+            access_resource=None if resource == found.resource else resource,
             ttl=self._ttl,
         )
         return self._drawn.successors

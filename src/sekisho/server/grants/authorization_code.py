@@ -9,7 +9,7 @@ from sekisho.errors import InvalidGrant
 from sekisho.protocol import pkce, tokens
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.server.entities import Client
-from sekisho.server.grants.guards import refuse
+from sekisho.server.grants.guards import refuse, target
 from sekisho.server.store import CodeAsk, Refused
 from sekisho.server.token import Issue, Minted
 
@@ -39,6 +39,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
         new_family=True,
         signer=ctx.signer,
         refresh_if=None if dialect.refresh_needs_scope is None else dialect.may_refresh,
+        target=target(request, client, ctx.settings),
         ttl=dialect.access_token_ttl,
     )
     outcome = await ctx.store.grants.redeem_code(ask, issue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sekisho.errors import InvalidClient, UnauthorizedClient
+from sekisho.protocol import resources
 from sekisho.protocol.params import TokenRequest
 from sekisho.protocol.scopes import check_scope, join_scope
 from sekisho.server.entities import Client
@@ -19,6 +20,8 @@ async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Min
     if client.is_public:
         raise UnauthorizedClient("the client_credentials grant needs a confidential client")
     scope = check_scope(request.scope, known=ctx.settings.scopes, allowed=client.scopes, default=client.scopes or ())
+    # RFC 8707 §2: the resources it may name; none, the server's default audience
+    resource = resources.check_resources(request.resource, ctx.settings.allowed_resources(client.resources))
     # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
     minted = await mint(
         ctx.settings,
@@ -28,6 +31,7 @@ async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Min
         scope=join_scope(scope),
         now=ctx.now,
         signer=ctx.signer,
+        resource=resources.join(resource),
     )
     # The client may come from memory: the insert checks it is still registered with the same secret.
     if not await ctx.store.grants.issue_client_token(minted.records.access, client):

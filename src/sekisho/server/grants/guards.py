@@ -1,13 +1,17 @@
-"""The errors a redemption's refusal (store.Refused) gives the client, and the revocation a replay earns."""
+"""The errors a redemption's refusal (store.Refused) gives the client, the revocation a replay earns, and the
+resources (RFC 8707) a token request may name."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, NoReturn
 
 from sekisho.errors import InvalidClient, InvalidGrant
+from sekisho.protocol import resources
+from sekisho.protocol.params import TokenRequest
 from sekisho.server.entities import Client
 from sekisho.server.events import security_event
+from sekisho.server.settings import Settings
 from sekisho.server.store import Refused
 
 if TYPE_CHECKING:
@@ -27,3 +31,13 @@ async def refuse(
         security_event(event, client_id=client.client_id, grant_id=refused.grant_id)
         raise InvalidGrant(messages["replayed"], detail=f"grant {refused.grant_id} revoked")
     raise InvalidGrant(messages[refused.reason])
+
+
+def target(request: TokenRequest, client: Client, settings: Settings) -> Callable[[str | None], str | None] | None:
+    """RFC 8707 §2.2: when the request names resources, the access token's, from the grant's (which they must lie
+    within; a grant made without `resource` lets the client name any resource it may), or `invalid_target`. None
+    when it names none: the token is for the grant's resources."""
+    if not request.resource:
+        return None
+    allowed = settings.allowed_resources(client.resources)
+    return lambda granted: resources.narrow(request.resource, granted, allowed)

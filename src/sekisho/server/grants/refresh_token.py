@@ -9,7 +9,7 @@ from sekisho.protocol import tokens
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.protocol.scopes import check_narrowing, join_scope, split_scope
 from sekisho.server.entities import Client
-from sekisho.server.grants.guards import refuse
+from sekisho.server.grants.guards import refuse, target
 from sekisho.server.store import RefreshAsk, Refused
 from sekisho.server.token import Issue, Minted
 
@@ -41,6 +41,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         new_family=False,
         signer=ctx.signer,
         narrow=None if asked is None else narrow,
+        target=target(request, client, ctx.settings),  # RFC 8707 §2.2: may narrow, never widen
         ttl=ctx.dialect.access_token_ttl,
     )
     outcome = await ctx.store.grants.rotate_refresh_token(RefreshAsk(digest, client, ctx.now), issue)

@@ -73,6 +73,7 @@ class Found:
     grant_id: str
     user_id: str
     scope: str
+    resource: str | None = None  # RFC 8707: the resources authorized, space-separated
 
 
 class Successor(Protocol):

@@ -237,8 +237,8 @@ CONSUME_REFRESH_TOKEN = _consume(refresh_tokens)
 def _redeem_many(table: Any) -> Query:
     """PostgreSQL only: many redemptions of codes (or refresh tokens) in one statement (store/batch.py), a row of
     parallel arrays for each: `position`, `now`, `digest`, what `_MATCHED` compares, the client's checks, and the
-    successors (entities.Successors: digests, expiry times, the access token's scope or NULL for the whole scope,
-    and, with a code, the new family's absolute expiry; a NULL `refresh_digest` issues no refresh token).
+    successors (entities.Successors: digests, expiry times, the access token's scope and resources or NULL for the
+    whole of them, and, with a code, the new family's absolute expiry; a NULL `refresh_digest` issues no refresh token).
 
     The consuming UPDATE matches only a row every check allows; only those rows' successors are inserted and their
     grants touched, so a secret consumed concurrently (or twice in one batch) writes nothing for its row. Every
@@ -251,6 +251,7 @@ def _redeem_many(table: Any) -> Query:
         ("access_digest", access_tokens.c.digest.type),
         ("access_expires_at", expiry),
         ("access_scope", access_tokens.c.scope.type),
+        ("access_resource", access_tokens.c.resource.type),
         ("refresh_digest", refresh_tokens.c.digest.type),
         ("refresh_expires_at", expiry),
     ]
@@ -276,6 +277,8 @@ def _redeem_many(table: Any) -> Query:
             table.c.user_id,
             table.c.scope,
             func.coalesce(rows.c.access_scope, table.c.scope).label("access_scope"),
+            table.c.resource,
+            func.coalesce(rows.c.access_resource, table.c.resource).label("access_resource"),
             rows.c.client_id,
             rows.c.now,
             rows.c.access_digest,
@@ -289,14 +292,14 @@ def _redeem_many(table: Any) -> Query:
     )
     c = consumed.c
     common = (c.grant_id, c.client_id, c.user_id, c.now)
-    columns = ["digest", "grant_id", "client_id", "user_id", "created_at", "scope", "expires_at"]
+    columns = ["digest", "grant_id", "client_id", "user_id", "created_at", "scope", "resource", "expires_at"]
     inserts = [
         insert(access_tokens).from_select(
-            columns, select(c.access_digest, *common, c.access_scope, c.access_expires_at)
+            columns, select(c.access_digest, *common, c.access_scope, c.access_resource, c.access_expires_at)
         ),
         insert(refresh_tokens).from_select(
             [*columns, "absolute_expires_at"],
-            select(c.refresh_digest, *common, c.scope, c.refresh_until, c.refresh_absolute).where(
+            select(c.refresh_digest, *common, c.scope, c.resource, c.refresh_until, c.refresh_absolute).where(
                 c.refresh_digest.is_not(None)
             ),
         ),

@@ -33,6 +33,7 @@ clients = Table(
     Column("grant_types", Text, nullable=False),
     Column("scopes", Text, nullable=True),
     Column("resource_server", BigInteger, nullable=False, server_default="0"),  # 1: may introspect any token
+    Column("resources", Text, nullable=True),  # RFC 8707: resources this client may name, besides the server's
     _time("created_at"),
     Column("dynamic", BigInteger, nullable=False, server_default="0"),  # 1: registered itself (RFC 7591)
     Index("ix_clients_dynamic_created_at", "dynamic", "created_at"),
@@ -74,6 +75,7 @@ authorization_codes = Table(
     _time("created_at"),
     _time("expires_at"),
     _time("consumed_at", nullable=True),
+    Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
     Index("ix_authorization_codes_expires_at", "expires_at"),
 )
 
@@ -88,6 +90,7 @@ access_tokens = Table(
     _time("created_at"),
     _time("expires_at"),
     _time("revoked_at", nullable=True),
+    Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
     Index("ix_access_tokens_grant_id", "grant_id"),
     Index("ix_access_tokens_expires_at", "expires_at"),
 )
@@ -105,6 +108,7 @@ refresh_tokens = Table(
     _time("absolute_expires_at"),
     _time("consumed_at", nullable=True),
     _time("revoked_at", nullable=True),
+    Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
     Index("ix_refresh_tokens_grant_id", "grant_id"),
     Index("ix_refresh_tokens_expires_at", "expires_at"),
 )

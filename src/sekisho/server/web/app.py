@@ -99,7 +99,9 @@ def create_app(
     each of `plugins` adds routes (sekisho.app mounts the demo this way)."""
     store = SqlStore(settings.database)
     policy = address_policy or AddressPolicy(allow_private=settings.allow_private_client_ids)
-    verifier = StoreVerifier(_StoredTokens(store), clock=clock)
+    # The demo API lives at the issuer: a token issued for other resources (RFC 8707) is not for it; one issued
+    # without `resource` is (the issuer is every token's default audience, as a JWT's `aud` says).
+    verifier = StoreVerifier(_StoredTokens(store), clock=clock, audience=settings.issuer, accept_without_audience=True)
     host = Host(store, verifier, clock, render, Query)
 
     @asynccontextmanager

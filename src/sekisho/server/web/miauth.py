@@ -41,7 +41,7 @@ async def consent(request: Request) -> Response:
             scopes=describe(checked.scope, app.settings.scopes),
             username=user.username,
             viewer=user.username,
-            fields=params,
+            fields=list(params.items()),
             action=f"/miauth/{session}",
         )
     app.csrf.check(request, csrf_token)

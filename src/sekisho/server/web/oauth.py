@@ -85,7 +85,13 @@ async def authorization(request: Request, dialect: OAuthDialect) -> Response:
         req, app.store, app.url_clients
     )  # errors above here are never redirected
     try:
-        checked = authz.check_request(req, target, app.settings.scopes, method_any_case=dialect.method_any_case)
+        checked = authz.check_request(
+            req,
+            target,
+            app.settings.scopes,
+            method_any_case=dialect.method_any_case,
+            allowed_resources=app.settings.allowed_resources(target.client.resources),
+        )
     except OAuthError as error:
         if authz.redirects_errors_before_decision(target.client):
             return error_redirect(issuer, target.redirect_uri, req.state, error)
@@ -93,7 +99,7 @@ async def authorization(request: Request, dialect: OAuthDialect) -> Response:
     now = app.now()
     user = await current_user(request, app.store, now)
     if user is None:
-        back = dialect.authorize_path + "?" + urlencode(req.as_params())
+        back = dialect.authorize_path + "?" + urlencode(req.form_fields())
         return redirect("/login?" + urlencode({"next": back}))
     if decision is None:
         return await consent_page(request, checked, user.username, action=dialect.authorize_path)
@@ -132,7 +138,7 @@ async def consent_page(
         scopes=describe(checked.scope, app.settings.scopes),
         username=username,
         viewer=username,
-        fields=checked.request.as_params(),
+        fields=checked.request.form_fields(),
         action=action,
     )
 

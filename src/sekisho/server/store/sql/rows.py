@@ -58,6 +58,7 @@ def client(row: Sequence[Any]) -> Client:
             "scopes": tuple(found["scopes"].split()) if found["scopes"] is not None else None,
             "resource_server": bool(found["resource_server"]),
             "dynamic": bool(found["dynamic"]),
+            "resources": tuple((found["resources"] or "").split()),
         }
     )
 
@@ -70,6 +71,7 @@ def client_params(record: Client) -> dict[str, object]:
         "scopes": " ".join(record.scopes) if record.scopes is not None else None,
         "resource_server": int(record.resource_server),
         "dynamic": int(record.dynamic),
+        "resources": " ".join(record.resources) or None,
     }
 
 

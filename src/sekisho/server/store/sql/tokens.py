@@ -184,7 +184,7 @@ class SqlGrants:
                 current, found = kind.found(await self._read.fetch_one(kind.inspect, **asked))
                 if (refused := refusal(found, current)) is not None or found is None:
                     return self._refuse(refused or Refused("unknown"), client)
-                drawn = await successor.make(Found(found.grant_id, found.user_id, found.scope))
+                drawn = await successor.make(_found(found))
             answer = await self._redemptions[kind.many].submit(asked | params(drawn))
             if answer is None:
                 raise RuntimeError("a redemption's statement answers every position")
@@ -198,7 +198,7 @@ class SqlGrants:
             current, found = kind.found(await tx.fetch_one(kind.inspect, **asked))
             if (refused := refusal(found, current)) is not None or found is None:
                 return self._refuse(refused or Refused("unknown"), client)
-            drawn = successor.drawn or await successor.make(Found(found.grant_id, found.user_id, found.scope))
+            drawn = successor.drawn or await successor.make(_found(found))
             await tx.execute(kind.consume, digest=digest, now=now)
             tokens = _successors(client, drawn, now, found)
             await insert_tokens(tx, tokens, now)
@@ -240,9 +240,15 @@ def _batch_rows(query: Query, connection: Connection) -> Batcher[dict[str, objec
     return Batcher(look_up)
 
 
+def _found(found: Redeemable) -> Found:
+    """What successors made from the row are made from."""
+    return Found(found.grant_id, found.user_id, found.scope, found.resource)
+
+
 def _successors(client: Client, successors: Successors, now: int, found: Redeemable) -> NewTokens:
-    """The tokens a redemption wrote: `successors`, with the grant, user and scope of the code or refresh token
-    consumed (an access token may have a narrower scope; a rotated refresh token keeps its absolute expiry)."""
+    """The tokens a redemption wrote: `successors`, with the grant, user, scope and resources of the code or refresh
+    token consumed (an access token may have a narrower scope and fewer resources; a rotated refresh token keeps its
+    absolute expiry)."""
     scope = successors.access_scope or found.scope
     access = AccessToken(
         successors.access_digest,
@@ -252,6 +258,7 @@ def _successors(client: Client, successors: Successors, now: int, found: Redeema
         scope,
         successors.access_expires_at,
         now,
+        resource=successors.access_resource or found.resource,
     )
     if successors.refresh_digest is None:
         return NewTokens(access, None)
@@ -270,6 +277,7 @@ def _successors(client: Client, successors: Successors, now: int, found: Redeema
         refresh_expiry(successors.refresh_expires_at, absolute),
         absolute,
         now,
+        resource=found.resource,
     )
     return NewTokens(access, refresh)
 
