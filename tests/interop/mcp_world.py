@@ -10,6 +10,7 @@ this test's CA through `SSL_CERT_FILE`).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -80,6 +81,14 @@ def serve_flags(mcp_url: str) -> list[str]:
         mcp_url,
         "--allow-private-client-ids",
     ]
+
+
+def audience(jwt: str) -> list[str]:
+    """The `aud` of a JWT access token, read without checking it (the MCP server checked it)."""
+    payload = jwt.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    found = claims["aud"]
+    return [found] if isinstance(found, str) else list(found)
 
 
 @contextmanager

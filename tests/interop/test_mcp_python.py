@@ -33,7 +33,7 @@ from mcp.client import ClientSession
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.interop.mcp_world import PASSWORD, SCOPES, USERNAME, McpWorld, consent_in_chromium, mcp_world
+from tests.interop.mcp_world import PASSWORD, SCOPES, USERNAME, McpWorld, audience, consent_in_chromium, mcp_world
 from tests.live import cli, user_tokens
 
 pytestmark = pytest.mark.e2e
@@ -157,6 +157,7 @@ def check_flow(world: McpWorld, run: Run, *, registered: bool) -> None:
     assert refresh["grant_type"] == "refresh_token" and refresh["resource"] == world.mcp_url
     first, second = run.storage.tokens
     assert second.access_token != first.access_token and second.refresh_token != first.refresh_token  # rotated
+    assert audience(first.access_token) == audience(second.access_token) == [world.mcp_url]  # RFC 8707
     assert first.token_type.lower() == "bearer" and first.scope and set(first.scope.split()) == set(SCOPES)
 
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.interop.mcp_world import SCOPES, McpWorld, consent_in_chromium, mcp_world
+from tests.interop.mcp_world import SCOPES, McpWorld, audience, consent_in_chromium, mcp_world
 from tests.live import free_port
 from tests.needs import system_node
 
@@ -111,6 +111,7 @@ def check(world: McpWorld, out: dict[str, Any], *, registered: bool) -> None:
     assert query["scope"][0].split() == SCOPES
     first, second = out["tokens"]
     assert second["access_token"] != first["access_token"] and second["refresh_token"] != first["refresh_token"]
+    assert audience(first["access_token"]) == audience(second["access_token"]) == [world.mcp_url]  # RFC 8707
 
     assert out["posted"]["url"] == f"{world.sekisho.url}/@alice"
     assert out["listed"]["result"][0]["text"] == out["posted"]["text"]
