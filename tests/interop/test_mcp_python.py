@@ -175,6 +175,10 @@ def test_python_sdk_registers_dynamically_and_posts_a_note(world: McpWorld) -> N
     assert not run.storage.client.client_id.startswith("https://")
     check_flow(world, run, registered=True)
     check_notes(world, run)
+    # The token is the MCP server's only: sekisho's own demo API (audience: the issuer) refuses it.
+    bearer = {"Authorization": f"Bearer {run.storage.tokens[-1].access_token}"}
+    refused = httpx.post(f"{world.sekisho.url}/api/i", headers=bearer, json={}, timeout=10)
+    assert refused.status_code == 401, refused.text
 
 
 def test_python_sdk_with_a_client_id_metadata_document(world: McpWorld) -> None:
