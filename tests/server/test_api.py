@@ -7,7 +7,7 @@ import re
 import pytest
 from httpx2 import Response
 
-from tests.conftest import World
+from tests.conftest import ISSUER, World
 
 ERROR_KEYS = {"message", "code", "id", "kind"}
 
@@ -88,6 +88,9 @@ def test_a_form_encoded_access_token_is_not_read(world: World, access_token: str
     assert response.json()["error"]["code"] in ("INVALID_PARAM", "AUTHENTICATION_FAILED")
 
 
+METADATA = ISSUER + "/.well-known/oauth-protected-resource"  # the demo API's (RFC 9728 §5.1)
+
+
 def test_missing_token_is_401_credential_required_with_a_bare_challenge(world: World) -> None:
     """Issue 23: Misskey answers an endpoint that needs a credential, called without one, CREDENTIAL_REQUIRED 401
     (ApiCallService.ts); the challenge carries no error code (RFC 6750 §3.1: the request had no token at all)."""
@@ -95,8 +98,8 @@ def test_missing_token_is_401_credential_required_with_a_bare_challenge(world: W
         response = world.http.post("/api/i", json=body)
         error = misskey_error(response, 401, "CREDENTIAL_REQUIRED")
         assert error["id"] == "1384574d-a912-4b81-8601-c7b1c4085df1"
-        assert response.headers["www-authenticate"] == 'Bearer realm="sekisho"'
-        assert challenge(response) == {"realm": "sekisho"}
+        assert response.headers["www-authenticate"] == f'Bearer realm="sekisho", resource_metadata="{METADATA}"'
+        assert challenge(response) == {"realm": "sekisho", "resource_metadata": METADATA}  # issue 25: RFC 9728
 
 
 def test_bad_authorization_headers_are_invalid_token(world: World) -> None:

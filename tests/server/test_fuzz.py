@@ -1087,7 +1087,8 @@ def case_misskey(fz: Fuzz, data: st.DataObject, path: str) -> None:
     status = response.status_code
     if status == 401 and response.json()["error"]["code"] == "CREDENTIAL_REQUIRED":  # no token: RFC 6750 §3.1
         assert token is None or where == "none", (body, response.request.headers)
-        assert response.headers["www-authenticate"] == 'Bearer realm="sekisho"', response.headers
+        metadata = ISSUER + "/.well-known/oauth-protected-resource"  # RFC 9728 §5.1 (issue 25)
+        assert response.headers["www-authenticate"] == f'Bearer realm="sekisho", resource_metadata="{metadata}"'
     elif status in (401, 403):
         expected = 'error="invalid_token"' if status == 401 else 'error="insufficient_scope"'
         assert expected in response.headers["www-authenticate"], response.headers

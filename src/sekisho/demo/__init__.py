@@ -14,12 +14,14 @@ from sekisho.demo.pages import Render, user_page
 from sekisho.demo.store import NotesStore, ServerStore
 from sekisho.demo.x import XApi
 from sekisho.demo.x_limits import RateLimits
-from sekisho.resource import TokenVerifier
+from sekisho.resource import ProtectedResource, TokenVerifier
 from sekisho.resource.asgi import route
+from sekisho.resource.starlette import protected_resource_routes
 
 
 class Host(Protocol):
-    """What the server hands a plug-in: its store, token verifier, clock, page renderer, and statement compiler."""
+    """What the server hands a plug-in: its store, token verifier, clock, page renderer, statement compiler, issuer
+    and scopes."""
 
     @property
     def store(self) -> ServerStore: ...
@@ -31,14 +33,29 @@ class Host(Protocol):
     def page(self) -> Render: ...
     @property
     def prepare(self) -> Callable[[Any], Any]: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
 
 
 def mount(host: Host, *, x_rate_limits: bool = False) -> list[BaseRoute]:
-    """The demo's routes, over the host's database; `x_rate_limits`: refuse past X's per-user limits (x_limits)."""
+    """The demo's routes, over the host's database; `x_rate_limits`: refuse past X's per-user limits (x_limits).
+
+    The notes API is a protected resource (RFC 9728) at the issuer: its metadata is served at
+    /.well-known/oauth-protected-resource and every challenge names it."""
     notes = NotesStore(host.store, host.prepare)
     limits = RateLimits(host.clock, enforce=x_rate_limits)
+    described = ProtectedResource(
+        resource=host.issuer,
+        authorization_servers=(host.issuer,),
+        scopes_supported=host.scopes,
+        resource_name="sekisho demo notes API",
+        resource_documentation=host.issuer + "/openapi.json",
+    )
     return [
-        *MisskeyApi(notes, host.verifier, clock=host.clock).routes(),
-        *XApi(notes, host.verifier, host.clock, limits=limits).routes(),
+        *MisskeyApi(notes, host.verifier, clock=host.clock, resource=described).routes(),
+        *XApi(notes, host.verifier, host.clock, limits=limits, resource=described).routes(),
         route("/@{username}", user_page(notes, host.page), ["GET"]),
+        *protected_resource_routes(described),
     ]

@@ -4,7 +4,7 @@ Codes, ids, kinds and statuses are Misskey's own (packages/backend/src/server/ap
 endpoint-base.ts, and each endpoint's `errors` in endpoints/*.ts); messages are sekisho's where it says more than
 Misskey would (which scope is missing, which parameter is wrong). The WWW-Authenticate header follows RFC 6750 §3 as
 Misskey's ApiCallService does: `invalid_token` for a bad token, no error code when none was sent (§3.1),
-`insufficient_scope` with the scope wanted.
+`insufficient_scope` with the scope wanted, each naming the API's metadata (RFC 9728 §5.1: `resource_metadata`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from sekisho.errors import InsufficientScope, OAuthError, TemporarilyUnavailable
 from sekisho.protocol import bearer
+from sekisho.resource.metadata import ProtectedResource
 from sekisho.resource.starlette import challenge_headers
 
 
@@ -40,18 +41,21 @@ def invalid_param(param: str, reason: str) -> MisskeyError:
     return MisskeyError(400, "INVALID_PARAM", "3d81ceae-475f-4600-b2a8-2bc116157532", f"{param}: {reason}")
 
 
-def credential_required() -> MisskeyError:
-    """ApiCallService.ts: an endpoint with `requireCredential: true` called without a token."""
-    headers = {"WWW-Authenticate": bearer.challenge()}
+def credential_required(resource: ProtectedResource | None = None) -> MisskeyError:
+    """ApiCallService.ts: an endpoint with `requireCredential: true` called without a token; the challenge names the
+    API's metadata (RFC 9728 §5.1)."""
+    headers = {
+        "WWW-Authenticate": bearer.challenge(resource_metadata=None if resource is None else resource.metadata_url)
+    }
     return MisskeyError(
         401, "CREDENTIAL_REQUIRED", "1384574d-a912-4b81-8601-c7b1c4085df1", "Credential required.", headers=headers
     )
 
 
-def from_token_error(error: OAuthError) -> MisskeyError:
+def from_token_error(error: OAuthError, resource: ProtectedResource | None = None) -> MisskeyError:
     """A token the verifier refused: AUTHENTICATION_FAILED (401, any endpoint, even those that need no token),
     PERMISSION_DENIED (403, kind `permission`) for a missing scope, or 503 when the token could not be checked."""
-    headers = challenge_headers(error)
+    headers = challenge_headers(error, resource)
     if isinstance(error, TemporarilyUnavailable):
         return MisskeyError(
             503, "TEMPORARILY_UNAVAILABLE", UNAVAILABLE_ID, error.description, "server", headers=headers

@@ -34,7 +34,7 @@ from sekisho.demo.misskey_errors import (
 from sekisho.demo.store import Page
 from sekisho.errors import InvalidToken, OAuthError
 from sekisho.protocol.params import is_unicode
-from sekisho.resource import TokenVerifier
+from sekisho.resource import ProtectedResource, TokenVerifier
 from sekisho.resource.asgi import route
 from sekisho.resource.starlette import token_of
 from sekisho.server.entities import Note, User
@@ -138,12 +138,21 @@ def visible_to(note: Note, user: User | None) -> bool:
 
 
 class NotesApi:
-    """What both dialects share: the store, the token verifier, the clock, and the user a token acts for."""
+    """What both dialects share: the store, the token verifier, the clock, the resource server's metadata, and the
+    user a token acts for."""
 
-    def __init__(self, store: NotesStore, verifier: TokenVerifier, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: NotesStore,
+        verifier: TokenVerifier,
+        clock: Callable[[], float] = time.time,
+        *,
+        resource: ProtectedResource | None = None,
+    ) -> None:
         self.store = store
         self.verifier = verifier
         self.clock = clock
+        self.resource = resource  # named by every challenge (RFC 9728 §5.1)
         self._users: OrderedDict[str, User] = OrderedDict()  # LRU of users by id; see acting_user
 
     async def acting_user(self, token: str, scope: str | None) -> User:
@@ -228,11 +237,11 @@ class MisskeyApi(NotesApi):
             token = presented_token(request, body)
             if token is None:
                 if endpoint.credential:
-                    raise credential_required()
+                    raise credential_required(self.resource)
                 return None
             return await self.acting_user(token, endpoint.kind)
         except OAuthError as error:
-            raise from_token_error(error) from error
+            raise from_token_error(error, self.resource) from error
 
     async def me(self, body: dict[str, Any], user: User | None, request: Request) -> dict[str, Any]:
         assert user is not None  # requireCredential

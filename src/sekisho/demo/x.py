@@ -29,6 +29,7 @@ from sekisho.demo.x_shapes import (
 from sekisho.errors import InsufficientScope, OAuthError, TemporarilyUnavailable
 from sekisho.resource import TokenVerifier
 from sekisho.resource.asgi import route
+from sekisho.resource.metadata import ProtectedResource
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id
@@ -59,8 +60,9 @@ class XApi(NotesApi):
         clock: Callable[[], float],
         *,
         limits: RateLimits | None = None,
+        resource: ProtectedResource | None = None,
     ) -> None:
-        super().__init__(store, verifier, clock)
+        super().__init__(store, verifier, clock, resource=resource)
         self.limits = limits or RateLimits(clock)
 
     def routes(self) -> list[Route]:
@@ -87,11 +89,13 @@ class XApi(NotesApi):
             except XProblem as problem:
                 return problem.response()
             except InsufficientScope as error:
-                return XProblem(403, "Forbidden", error.description).response(challenge_headers(error))
+                return XProblem(403, "Forbidden", error.description).response(challenge_headers(error, self.resource))
             except TemporarilyUnavailable as error:
                 return XProblem(503, "Service Unavailable", error.description).response(challenge_headers(error))
             except OAuthError as error:
-                return XProblem(401, "Unauthorized", error.description).response(challenge_headers(error))
+                return XProblem(401, "Unauthorized", error.description).response(
+                    challenge_headers(error, self.resource, (scope,))
+                )
 
         return handle
 

@@ -21,8 +21,14 @@ def parse_authorization(header: str | None) -> str | None:
     return token
 
 
-def challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
-    """The WWW-Authenticate value of RFC 6750 §3."""
+def challenge(
+    error: str | None = None,
+    description: str | None = None,
+    scope: str | None = None,
+    resource_metadata: str | None = None,
+) -> str:
+    """The WWW-Authenticate value of RFC 6750 §3; `resource_metadata`: the URL of the resource server's metadata
+    (RFC 9728 §5.1)."""
     parts = ['realm="sekisho"']
     if error:
         parts.append(f'error="{error}"')
@@ -30,6 +36,8 @@ def challenge(error: str | None = None, description: str | None = None, scope: s
         parts.append(f'error_description="{_quote(description)}"')
     if scope:
         parts.append(f'scope="{_quote(scope)}"')
+    if resource_metadata:
+        parts.append(f'resource_metadata="{_quote(resource_metadata)}"')
     return "Bearer " + ", ".join(parts)
 
 

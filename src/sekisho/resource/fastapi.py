@@ -1,17 +1,22 @@
-"""FastAPI glue (the `fastapi` extra): a security dependency that verifies the bearer token and its scopes.
+"""FastAPI glue (the `fastapi` extra): a security dependency that verifies the bearer token and its scopes, and the
+resource server's metadata (RFC 9728).
 
-With `bearer = Bearer(verifier)`, an endpoint takes `info: Annotated[TokenInfo, Security(bearer, scopes=[...])]`.
+With `bearer = Bearer(verifier, resource=described)`, an endpoint takes
+`info: Annotated[TokenInfo, Security(bearer, scopes=[...])]`; `app.include_router(protected_resource_router(described))`
+serves the metadata every challenge then names.
 """
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.responses import JSONResponse
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
 from sekisho.errors import OAuthError
-from sekisho.resource.starlette import bearer_token, challenge_headers
+from sekisho.resource.metadata import ProtectedResource
+from sekisho.resource.starlette import METADATA_HEADERS, bearer_token, challenge_headers
 from sekisho.resource.verifiers import TokenInfo, TokenVerifier
 
 
@@ -22,15 +27,33 @@ class Bearer(SecurityBase):
     document as an HTTP bearer scheme.
     """
 
-    def __init__(self, verifier: TokenVerifier, *, scheme_name: str = "bearer") -> None:
+    def __init__(
+        self, verifier: TokenVerifier, *, scheme_name: str = "bearer", resource: ProtectedResource | None = None
+    ) -> None:
         self.verifier = verifier
         self.model = HTTPBearerModel()
         self.scheme_name = scheme_name
+        self.resource = resource
 
     async def __call__(self, security_scopes: SecurityScopes, request: Request) -> TokenInfo:
+        scopes = security_scopes.scopes
         try:
             info = await self.verifier.verify(bearer_token(request))
-            info.require(*security_scopes.scopes)
+            info.require(*scopes)
         except OAuthError as error:
-            raise HTTPException(error.status, detail=error.body(), headers=challenge_headers(error)) from None
+            headers = challenge_headers(error, self.resource, scopes)
+            raise HTTPException(error.status, detail=error.body(), headers=headers) from None
         return info
+
+
+def protected_resource_router(resource: ProtectedResource) -> APIRouter:
+    """A router serving `resource`'s metadata (RFC 9728 §3) at each of its well-known paths, to anyone (CORS `*`),
+    left out of the OpenAPI document."""
+    router = APIRouter()
+
+    async def metadata() -> JSONResponse:
+        return JSONResponse(resource.metadata(), headers=METADATA_HEADERS)
+
+    for path in resource.well_known_paths:
+        router.add_api_route(path, metadata, methods=["GET"], include_in_schema=False)
+    return router

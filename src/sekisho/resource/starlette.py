@@ -1,20 +1,27 @@
-"""Starlette glue: read the bearer token (never from the query string), authenticate, require scopes, answer RFC 6750.
+"""Starlette glue: read the bearer token (never from the query string), authenticate, require scopes, answer RFC 6750,
+and describe the resource server (RFC 9728).
 
-Install `AuthenticationMiddleware(app, backend=BearerBackend(verifier), on_error=on_auth_error)` and decorate
-endpoints with `@require_scope("write:notes")`.
+Install `AuthenticationMiddleware(app, backend=BearerBackend(verifier, resource=described), on_error=on_auth_error)`,
+add `protected_resource_routes(described)` to the app's routes, and decorate endpoints with
+`@require_scope("write:notes")`. With a `ProtectedResource`, every 401 and 403 challenge names its metadata
+(`resource_metadata`), and a 401 of a guarded endpoint the scopes it needs.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
 from sekisho.protocol import bearer
+from sekisho.resource.asgi import route
+from sekisho.resource.metadata import ProtectedResource
 from sekisho.resource.verifiers import TokenInfo, TokenVerifier
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -38,19 +45,41 @@ def token_of(header: str | None, body_token: str | None = None) -> str:
     return token
 
 
-def challenge_headers(error: OAuthError) -> dict[str, str]:
-    """The WWW-Authenticate header of RFC 6750 §3 for a token error; Retry-After when it could not be checked."""
+def challenge_headers(
+    error: OAuthError, resource: ProtectedResource | None = None, scopes: Sequence[str] = ()
+) -> dict[str, str]:
+    """The WWW-Authenticate header of RFC 6750 §3 for a token error; Retry-After when it could not be checked.
+
+    With `resource`, the challenge names its metadata (RFC 9728 §5.1), and a 401 names `scopes`, those the endpoint
+    needs, so that a client (an MCP client, say) knows what to ask for; a 403 names the scope missing."""
     if isinstance(error, TemporarilyUnavailable):
         return {"Retry-After": str(error.retry_after)}
+    metadata = None if resource is None else resource.metadata_url
     if isinstance(error, InsufficientScope):
-        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, error.scope)}
+        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, error.scope, metadata)}
     if isinstance(error, InvalidToken):
-        return {"WWW-Authenticate": bearer.challenge(error.error, error.description)}
+        needed = None if resource is None else " ".join(scopes)
+        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, needed, metadata)}
     return {}
 
 
-def error_response(error: OAuthError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=challenge_headers(error))
+def error_response(
+    error: OAuthError, resource: ProtectedResource | None = None, scopes: Sequence[str] = ()
+) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=challenge_headers(error, resource, scopes))
+
+
+def protected_resource_routes(resource: ProtectedResource) -> list[Route]:
+    """GET routes serving `resource`'s metadata (RFC 9728 §3) at each of its well-known paths, to anyone (CORS `*`:
+    browser clients read it too)."""
+
+    async def metadata(request: Request) -> Response:
+        return JSONResponse(resource.metadata(), headers=METADATA_HEADERS)
+
+    return [route(path, metadata, ["GET"]) for path in resource.well_known_paths]
+
+
+METADATA_HEADERS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"}
 
 
 class TokenUser(BaseUser):
@@ -80,13 +109,22 @@ class TokenError(AuthenticationError):
         self.error = error
 
 
-class BearerBackend(AuthenticationBackend):
-    """No Authorization header: anonymous. A valid bearer token: `TokenUser`, its scopes as credentials."""
+_RESOURCE: Final = "sekisho.protected_resource"  # the ASGI scope's key for the resource a request is made to
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+
+class BearerBackend(AuthenticationBackend):
+    """No Authorization header: anonymous. A valid bearer token: `TokenUser`, its scopes as credentials.
+
+    `resource`: this resource server's metadata (RFC 9728), which every challenge then names (the verifier is what
+    checks a token's audience: give it `audience=resource.resource`)."""
+
+    def __init__(self, verifier: TokenVerifier, *, resource: ProtectedResource | None = None) -> None:
         self.verifier = verifier
+        self.resource = resource
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        if self.resource is not None:
+            conn.scope[_RESOURCE] = self.resource  # for the challenges of `on_auth_error` and `require_scope`
         header = conn.headers.get("authorization")
         if header is None:
             return None  # a query-string access_token is never read (RFC 6750 §2.3 is not offered)
@@ -97,9 +135,15 @@ class BearerBackend(AuthenticationBackend):
         return AuthCredentials(list(info.scope)), TokenUser(info)
 
 
+def resource_of(conn: HTTPConnection) -> ProtectedResource | None:
+    """The resource server's metadata `BearerBackend` was given, if any."""
+    resource = conn.scope.get(_RESOURCE)
+    return resource if isinstance(resource, ProtectedResource) else None
+
+
 def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
     """The `on_error` of `AuthenticationMiddleware`: 401 `invalid_token` with its challenge (503 if unverifiable)."""
-    return error_response(exc.error if isinstance(exc, TokenError) else InvalidToken(str(exc)))
+    return error_response(exc.error if isinstance(exc, TokenError) else InvalidToken(str(exc)), resource_of(conn))
 
 
 def token_info(request: HTTPConnection) -> TokenInfo:
@@ -119,7 +163,7 @@ def require_scope(*scopes: str) -> Callable[[Endpoint], Endpoint]:
             try:
                 token_info(request).require(*scopes)
             except OAuthError as error:
-                return error_response(error)
+                return error_response(error, resource_of(request), scopes)
             return await endpoint(request)
 
         return guarded

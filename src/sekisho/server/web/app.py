@@ -60,14 +60,17 @@ register_url_convertor("anytext", AnyText())
 @dataclass(frozen=True, slots=True)
 class Host:
     """What a plug-in (the demo) gets to build its routes: the store (connected once the app starts), the token
-    verifier, the clock, the page renderer (async: `render`, the site's header filled in), and `prepare`, which
-    compiles a Core statement for the store's connections."""
+    verifier, the clock, the page renderer (async: `render`, the site's header filled in), `prepare`, which
+    compiles a Core statement for the store's connections, the issuer (where the plug-in's API lives: its resource
+    identifier, RFC 8707) and the scopes the server knows."""
 
     store: SqlStore
     verifier: StoreVerifier
     clock: Callable[[], float]
     page: Callable[..., Any]
     prepare: Callable[[Any], Query]
+    issuer: str
+    scopes: tuple[str, ...]
 
 
 Plugin = Callable[[Host], Sequence[BaseRoute]]
@@ -102,7 +105,7 @@ def create_app(
     # The demo API lives at the issuer: a token issued for other resources (RFC 8707) is not for it; one issued
     # without `resource` is (the issuer is every token's default audience, as a JWT's `aud` says).
     verifier = StoreVerifier(_StoredTokens(store), clock=clock, audience=settings.issuer, accept_without_audience=True)
-    host = Host(store, verifier, clock, render, Query)
+    host = Host(store, verifier, clock, render, Query, settings.issuer, tuple(settings.scopes))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
