@@ -225,8 +225,13 @@ def test_the_example_client_command(world: McpWorld) -> None:
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
             assert process.stderr is not None
-            line = process.stderr.readline()
-            assert line.startswith("Sign in and allow: "), line + process.stderr.read()
+            before = []  # anything the SDK logs first
+            for line in process.stderr:
+                if line.startswith("Sign in and allow: "):
+                    break
+                before.append(line)
+            else:
+                raise AssertionError("client.py printed no authorization URL:\n" + "".join(before))
             url = line.removeprefix("Sign in and allow: ").strip()
             redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
             asyncio.run(consent_in_chromium(url, redirect_uri=redirect_uri))
