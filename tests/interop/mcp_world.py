@@ -92,14 +92,17 @@ def audience(jwt: str) -> list[str]:
 
 
 @contextmanager
-def mcp_world(tmp: Path) -> Iterator[McpWorld]:
+def mcp_world(tmp: Path, database: str | None = None) -> Iterator[McpWorld]:
+    """sekisho and the example on `database` (default: a SQLite file in `tmp`), and the https document page."""
     ca = loopback_ca(tmp)
     port = free_port()
     mcp_url = f"http://127.0.0.1:{port}/mcp"
     flags = serve_flags(mcp_url)
     with (
         ClientPages(tls=ca.server) as pages,
-        live_server(tmp, flags, user=(USERNAME, PASSWORD), env={"SSL_CERT_FILE": str(ca.ca_file)}) as sekisho,
+        live_server(
+            tmp, flags, database=database, user=(USERNAME, PASSWORD), env={"SSL_CERT_FILE": str(ca.ca_file)}
+        ) as sekisho,
     ):
         log = tmp / "mcp-notes.log"
         command = [sys.executable, str(EXAMPLE), "--issuer", sekisho.url, "--port", str(port)]

@@ -33,6 +33,7 @@ from mcp.client import ClientSession
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.conftest import Databases
 from tests.interop.mcp_world import PASSWORD, SCOPES, USERNAME, McpWorld, audience, consent_in_chromium, mcp_world
 from tests.live import cli, user_tokens
 
@@ -44,6 +45,14 @@ CLIENT = Path(__file__).parents[2] / "examples" / "mcp_notes" / "client.py"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpWorld]:
     with mcp_world(tmp_path_factory.mktemp("mcp-python")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pg_world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[McpWorld]:
+    """The same on PostgreSQL: sekisho serve and the example both on a fresh database of the test cluster."""
+    tmp = tmp_path_factory.mktemp("mcp-python-pg")
+    with mcp_world(tmp, Databases("postgresql", request).new(tmp, request)) as running:
         yield running
 
 
@@ -179,6 +188,13 @@ def test_python_sdk_registers_dynamically_and_posts_a_note(world: McpWorld) -> N
     bearer = {"Authorization": f"Bearer {run.storage.tokens[-1].access_token}"}
     refused = httpx.post(f"{world.sekisho.url}/api/i", headers=bearer, json={}, timeout=10)
     assert refused.status_code == 401, refused.text
+
+
+def test_python_sdk_on_postgresql(pg_world: McpWorld) -> None:
+    run = asyncio.run(scenario(pg_world, client_metadata_url=False))
+    assert pg_world.sekisho.database.startswith("postgresql://")
+    check_flow(pg_world, run, registered=True)
+    check_notes(pg_world, run)
 
 
 def test_python_sdk_with_a_client_id_metadata_document(world: McpWorld) -> None:
