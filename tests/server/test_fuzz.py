@@ -58,6 +58,7 @@ ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/openapi.json"),
         ("GET", "/.well-known/oauth-authorization-server"),
         ("OPTIONS", "/.well-known/oauth-authorization-server"),
+        ("GET", "/.well-known/oauth-protected-resource"),  # the demo API's (RFC 9728, issue 25)
         ("GET", "/oauth/authorize"),
         ("POST", "/oauth/authorize"),
         ("POST", "/oauth/token"),
@@ -705,6 +706,9 @@ def case_get_pages(fz: Fuzz, data: st.DataObject) -> None:
         assert response.headers["access-control-allow-origin"] == "*"
         body = response.json()
         assert body["issuer"] == ISSUER if "issuer" in body else isinstance(body["keys"], list)
+    if path == "/.well-known/oauth-protected-resource":
+        assert response.status_code == 200 and response.headers["access-control-allow-origin"] == "*"
+        assert response.json()["resource"] == ISSUER
 
 
 def case_cors_preflight(fz: Fuzz, data: st.DataObject) -> None:
