@@ -89,14 +89,20 @@ class Demo:
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
-        return self.url + "/oauth/authorize?" + urlencode(params)
+        # RFC 8707 (issue 25): the consent page then says where the token is usable, a long URI among them
+        resources = [("resource", self.url), ("resource", LONG_RESOURCE)]
+        return self.url + "/oauth/authorize?" + urlencode([*params.items(), *resources])
+
+
+LONG_RESOURCE = "https://notes-and-bookmarks-for-agents.example/mcp/v1/workspaces/personal-and-shared/endpoint"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """`sekisho serve --demo` with two notes by `demo` (so /@demo, /settings/apps and the rest have content), and
     a client that registered itself."""
-    with live_server(tmp_path_factory.mktemp("design"), ["--demo", "--registration", "open"]) as server:
+    flags = ["--demo", "--registration", "open", "--resource", LONG_RESOURCE]
+    with live_server(tmp_path_factory.mktemp("design"), flags) as server:
         found = re.search(r"Password\s+(\S+)", server.output())
         assert found, server.output()
         client = {"client_id": "sekisho-demo", "client_secret": None}

@@ -62,6 +62,10 @@ def authorize(world: World, resources: Sequence[str], client_id: str | None = No
         for name, value in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', consent_form(page.text))
     ]
     assert [value for name, value in fields if name == "resource"] == list(resources)  # carried through the form
+    if resources:  # the person sees where the token will be usable
+        shown = re.search(r'<p class="muted" id="resources">(.*?)</p>', page.text)
+        hosts = [str(urlsplit(resource).hostname) for resource in resources]
+        assert shown is not None and all(host in shown.group(1) for host in hosts)
     decided = post_form(world, "/oauth/authorize", [*fields, ("decision", "allow")])
     assert decided.status_code == 303, decided.text
     query = parse_qs(urlsplit(decided.headers["location"]).query)
@@ -135,6 +139,15 @@ def test_without_resource_nothing_changes(world: World) -> None:
     assert api_me(world, tokens["access_token"]) == 200
 
 
+def test_a_resource_spelled_another_way_gets_the_servers_spelling(world: World) -> None:
+    """RFC 3986 §6.2.3: `http://testserver/` is the issuer (pydantic, which the MCP SDK reads metadata with, adds the
+    slash); the token's audience is spelled as the server has it."""
+    status, tokens = exchange(world, authorize(world, [ISSUER + "/", "HTTPS://MCP.EXAMPLE:443/mcp"]))
+    assert status == 200, tokens
+    assert introspect(world, tokens["access_token"])["aud"] == [ISSUER, MCP]
+    assert api_me(world, tokens["access_token"]) == 200
+
+
 def test_the_issuer_is_a_resource_by_default(world: World) -> None:
     status, tokens = exchange(world, authorize(world, [ISSUER]))
     assert status == 200, tokens
@@ -198,16 +211,21 @@ def test_a_refresh_narrows_and_never_widens(world: World) -> None:
     assert status == 200 and introspect(world, whole["access_token"])["aud"] == [MCP, FILES]
 
 
-def test_a_grant_made_without_resource_may_be_narrowed_to_an_allowed_one(world: World) -> None:
+def test_a_grant_made_without_resource_is_for_the_issuer_alone(world: World) -> None:
+    """The person consented to no resource server: its tokens cannot be bound to one later, though MCP is allowed
+    for every client; naming the issuer (the default audience) is no widening."""
     query = authorize(world, [])
-    status, refused = exchange(world, query, OTHER)
-    assert status == 400 and refused["error"] == "invalid_target"
-    status, tokens = exchange(world, query, MCP)
-    assert status == 200 and introspect(world, tokens["access_token"])["aud"] == MCP
+    for other in (MCP, OTHER):
+        status, refused = exchange(world, query, other)
+        assert status == 400 and refused["error"] == "invalid_target"
+    status, tokens = exchange(world, query, ISSUER + "/")
+    assert status == 200 and introspect(world, tokens["access_token"])["aud"] == ISSUER
     assert "aud" not in introspect(world, tokens["refresh_token"])
-    form = [("grant_type", "refresh_token"), ("refresh_token", str(tokens["refresh_token"])), ("resource", FILES)]
+    form = [("grant_type", "refresh_token"), ("refresh_token", str(tokens["refresh_token"]))]
+    status, refused = token(world, [*form, ("resource", FILES)])
+    assert status == 400 and refused["error"] == "invalid_target"
     status, renewed = token(world, form)
-    assert status == 200 and introspect(world, renewed["access_token"])["aud"] == FILES
+    assert status == 200 and "aud" not in introspect(world, renewed["access_token"])
 
 
 def test_a_relative_resource_at_the_token_endpoint_is_invalid_target(world: World) -> None:

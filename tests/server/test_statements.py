@@ -12,7 +12,7 @@ from httpx2 import Response
 
 from sekisho.server.store import queries as q
 from sekisho.server.store.driver import Query
-from tests.conftest import World
+from tests.conftest import ISSUER, World
 from tests.server.test_token import code_request, refused, remove_client, token
 
 NAMES = {id(query): name for name, query in vars(q).items() if isinstance(query, Query)}
@@ -115,3 +115,30 @@ def test_an_introspection_is_one_lookup_and_a_caller_removed_meanwhile_is_refuse
         gone = introspect()
     assert gone.status_code == 401 and gone.json()["error"] == "invalid_client"
     assert sent == [lookup]
+
+
+def test_resource_indicators_keep_the_one_statement_unless_the_request_names_one(
+    signed_in: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25: a code authorized for a resource redeems in one statement on PostgreSQL; a request that names
+    resources reads the code first, as a narrower scope does; one that names a resource not authorized stops after
+    that read, with nothing consumed."""
+    world = signed_in
+    world.tokens()
+    code, verifier = world.code(resource=ISSUER)
+    written = ["INSERT_ACCESS_TOKEN", "INSERT_REFRESH_TOKEN", "TOUCH_GRANT"]
+    with counted(monkeypatch) as sent:
+        world.exchange(code, verifier)
+    assert sent == (["REDEEM_CODES"] if on_postgresql(world) else ["INSPECT_CODE", "CONSUME_CODE", *written])
+    code, verifier = world.code(resource=ISSUER)
+    with counted(monkeypatch) as sent:
+        refused(
+            token(world, data={**code_request(world, code, verifier), "resource": "https://other.example"}),
+            "invalid_target",
+        )
+    assert sent == ["INSPECT_CODE"]
+    with counted(monkeypatch) as sent:
+        world.exchange(code, verifier, resource=ISSUER)
+    assert sent == (
+        ["INSPECT_CODE", "REDEEM_CODES"] if on_postgresql(world) else ["INSPECT_CODE", "CONSUME_CODE", *written]
+    )

@@ -49,16 +49,14 @@ def test_check_resources_keeps_order_drops_duplicates_and_refuses_what_is_not_al
 
 def test_narrow_never_widens() -> None:
     granted = f"{MCP} {FILES}"
-    assert resources.narrow((), granted, {MCP}) == granted
-    assert resources.narrow((FILES,), granted, set()) == FILES
-    assert resources.narrow((), None, {MCP}) is None
-    assert resources.narrow((MCP,), None, {MCP}) == MCP  # a grant without resources: any the client may name
-    for asked, allowed in (
-        ((MCP, "https://other.example"), {MCP, "https://other.example"}),
-        (("https://x.example",), set()),
-    ):
+    issuer = "https://issuer.example"
+    assert resources.narrow((), granted, issuer) == granted
+    assert resources.narrow((FILES,), granted, issuer) == FILES
+    assert resources.narrow((), None, issuer) is None
+    assert resources.narrow((issuer + "/",), None, issuer) == issuer  # a grant without resources: the issuer's
+    for asked, grant in (((MCP, "https://other.example"), granted), ((issuer,), granted), ((MCP,), None)):
         with pytest.raises(InvalidTarget):
-            resources.narrow(asked, granted, allowed)
+            resources.narrow(asked, grant, issuer)
 
 
 def test_audience() -> None:
@@ -90,3 +88,40 @@ def test_an_authorization_request_carries_its_resources_through_the_consent_form
     assert [value for name, value in fields if name == "resource"] == [MCP, FILES]
     assert AuthorizationRequest.from_params(parse_form(urlencode(fields).encode())) == request
     assert AuthorizationRequest.from_params(request.as_params()) == request
+
+
+@pytest.mark.parametrize(
+    ("spelled", "same"),
+    [
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/"),
+        ("https://MCP.example:443/mcp", "https://mcp.example/mcp"),
+        ("HTTP://a.example:80", "http://a.example/"),
+        ("urn:example:notes", "urn:example:notes"),
+    ],
+)
+def test_canonical_resources_are_one(spelled: str, same: str) -> None:
+    assert resources.canonical(spelled) == resources.canonical(same)
+    assert resources.names((spelled,), same) and resources.names((same,), spelled)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("https://mcp.example/mcp", "https://mcp.example/mcp/"),  # paths compare exactly
+        ("https://mcp.example/mcp", "https://mcp.example/MCP"),
+        ("https://mcp.example", "http://mcp.example"),
+        ("https://mcp.example:8443", "https://mcp.example"),
+        ("https://u@mcp.example", "https://mcp.example"),
+    ],
+)
+def test_other_resources_stay_apart(one: str, other: str) -> None:
+    assert not resources.names((one,), other)
+
+
+def test_a_resource_is_stored_as_the_server_spells_it() -> None:
+    assert resources.check_resources(
+        ["http://127.0.0.1:8000/", "HTTPS://MCP.example/mcp"], {"http://127.0.0.1:8000", MCP}
+    ) == (
+        "http://127.0.0.1:8000",
+        MCP,
+    )

@@ -15,7 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
 from sekisho.errors import InvalidToken
-from sekisho.protocol import bearer
+from sekisho.protocol import bearer, resources
 
 ALGORITHM: Final = "ES256"
 TYPE: Final = "at+jwt"
@@ -118,7 +118,9 @@ def _check_claims(claims: Mapping[str, Any], *, issuer: str, audience: str, now:
     audiences = claims.get("aud")
     if isinstance(audiences, str):
         audiences = [audiences]
-    if not isinstance(audiences, list) or audience not in audiences or not all(isinstance(a, str) for a in audiences):
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        raise InvalidToken("the access token is meant for another audience")
+    if not resources.names(audiences, audience):  # RFC 8707: a resource URL, as RFC 3986 compares it
         raise InvalidToken("the access token is meant for another audience")
     if expires_at + leeway <= now:
         raise InvalidToken("the access token has expired")

@@ -1,11 +1,14 @@
 """Resource indicators (RFC 8707): the `resource` parameter's values, which resources a client may name, and the
-audience a token gets. A token's resources are stored and compared as exact strings, space-separated (an absolute URI
-holds no space); None is a token issued without `resource`, whose audience is the server's default."""
+audience a token gets. A resource asked for is compared with those allowed as RFC 3986 normalizes http(s) URLs
+(`canonical`) and stored as the allowed one is spelled, so a token's audience is always spelled as the resource
+server was configured; a token's resources are stored space-separated (an absolute URI holds no space); None is a
+token issued without `resource`, whose audience is the server's default."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from sekisho.errors import InvalidTarget
 
@@ -23,25 +26,44 @@ def check_uri(value: str) -> str:
     return value
 
 
+def canonical(uri: str) -> str:
+    """`uri` as RFC 3986 §6.2.2-6.2.3 compares it, for http(s) URLs: scheme and host in lower case, no default port,
+    an empty path as "/" (`http://a.example` and `http://A.example:80/` are one resource; pydantic, which the MCP
+    SDK reads metadata with, adds that slash). Other URIs as they are."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.netloc or "@" in parts.netloc:
+        return uri
+    host = parts.netloc.lower().removesuffix(_DEFAULT_PORTS[scheme])
+    return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
+
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
 def check_resources(values: Sequence[str], allowed: Collection[str]) -> tuple[str, ...]:
-    """The resources asked for, each an absolute URI without fragment and one of `allowed`, duplicates removed in
-    order; `invalid_target` for any other."""
+    """The resources asked for, each an absolute URI without fragment and one of `allowed` (compared as `canonical`
+    spells them), as `allowed` spells them, duplicates removed in order; `invalid_target` for any other."""
     if len(values) > MAX_RESOURCES:
         raise InvalidTarget(f"at most {MAX_RESOURCES} resources may be asked for at once")
-    asked = tuple(dict.fromkeys(check_uri(value) for value in values))
-    for resource in asked:
-        if resource not in allowed:
-            raise InvalidTarget(f"the resource {resource!r} is not served by this server for this client")
-    return asked
+    spelled = {canonical(resource): resource for resource in allowed}
+    found = []
+    for value in values:
+        resource = spelled.get(canonical(check_uri(value)))
+        if resource is None:
+            shown = value if len(value) <= 200 else value[:200] + "..."
+            raise InvalidTarget(f"the resource {shown!r} is not served by this server for this client")
+        found.append(resource)
+    return tuple(dict.fromkeys(found))
 
 
-def narrow(values: Sequence[str], granted: str | None, allowed: Collection[str]) -> str | None:
+def narrow(values: Sequence[str], granted: str | None, default: str) -> str | None:
     """The resources of an access token asked for with `values` (RFC 8707 §2.2): with none asked, the grant's
-    (`granted`); else they must lie within the grant's, or, for a grant made without `resource`, within `allowed`.
-    Never wider than the grant: `invalid_target` otherwise."""
+    (`granted`); else they must lie within the grant's, and a grant made without `resource` is for the `default`
+    audience (the issuer) alone: the person consented to no other. Never wider: `invalid_target` otherwise."""
     if not values:
         return granted
-    within = allowed if granted is None else split(granted)
+    within = (default,) if granted is None else split(granted)
     asked = check_resources(values, within)
     return join(asked)
 
@@ -60,3 +82,9 @@ def audience(resources: str | None, default: str) -> str | tuple[str, ...]:
     if not found:
         return default
     return found[0] if len(found) == 1 else found
+
+
+def names(audience: Collection[str], resource: str) -> bool:
+    """Whether a token's `audience` names `resource`, compared as `canonical` spells them."""
+    wanted = canonical(resource)
+    return any(canonical(each) == wanted for each in audience)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from sekisho.errors import InsufficientScope, InvalidToken, TemporarilyUnavailable
-from sekisho.protocol import tokens
+from sekisho.protocol import resources, tokens
 from sekisho.protocol.jwt_access import MAX_TOKEN_LENGTH
 
 _VISIBLE_ASCII: Final = re.compile(r"[!-~]+")
@@ -67,7 +67,7 @@ def check_audience(info: TokenInfo, audience: str | None, *, accept_without_audi
         if accept_without_audience:
             return info
         raise InvalidToken("the access token is not bound to this resource (it names no audience)")
-    if audience not in info.audience:
+    if not resources.names(info.audience, audience):
         raise InvalidToken("the access token is meant for another audience")
     return info
 

@@ -39,7 +39,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
         new_family=True,
         signer=ctx.signer,
         refresh_if=None if dialect.refresh_needs_scope is None else dialect.may_refresh,
-        target=target(request, client, ctx.settings),
+        target=target(request, ctx.settings),
         ttl=dialect.access_token_ttl,
     )
     outcome = await ctx.store.grants.redeem_code(ask, issue)

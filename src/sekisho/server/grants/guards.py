@@ -33,11 +33,10 @@ async def refuse(
     raise InvalidGrant(messages[refused.reason])
 
 
-def target(request: TokenRequest, client: Client, settings: Settings) -> Callable[[str | None], str | None] | None:
+def target(request: TokenRequest, settings: Settings) -> Callable[[str | None], str | None] | None:
     """RFC 8707 §2.2: when the request names resources, the access token's, from the grant's (which they must lie
-    within; a grant made without `resource` lets the client name any resource it may), or `invalid_target`. None
-    when it names none: the token is for the grant's resources."""
+    within; a grant made without `resource` is for the issuer alone), or `invalid_target`. None when it names none:
+    the token is for the grant's resources."""
     if not request.resource:
         return None
-    allowed = settings.allowed_resources(client.resources)
-    return lambda granted: resources.narrow(request.resource, granted, allowed)
+    return lambda granted: resources.narrow(request.resource, granted, settings.issuer)

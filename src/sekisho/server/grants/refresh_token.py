@@ -41,7 +41,7 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         new_family=False,
         signer=ctx.signer,
         narrow=None if asked is None else narrow,
-        target=target(request, client, ctx.settings),  # RFC 8707 §2.2: may narrow, never widen
+        target=target(request, ctx.settings),  # RFC 8707 §2.2: may narrow, never widen
         ttl=ctx.dialect.access_token_ttl,
     )
     outcome = await ctx.store.grants.rotate_refresh_token(RefreshAsk(digest, client, ctx.now), issue)

@@ -139,6 +139,7 @@ async def consent_page(
         username=username,
         viewer=username,
         fields=checked.request.form_fields(),
+        resources=checked.resource,  # RFC 8707: where the token will be usable
         action=action,
     )
 
