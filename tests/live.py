@@ -63,25 +63,29 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    tmp: Path, extra: Sequence[str] = (), database: str | None = None, user: tuple[str, str] | None = None
+    tmp: Path,
+    extra: Sequence[str] = (),
+    database: str | None = None,
+    user: tuple[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """Start `sekisho serve` on a free port and wait until it answers; stop it afterwards.
 
-    `user` is (name, password) of a user to add first with `sekisho user add`.
+    `user` is (name, password) of a user to add first with `sekisho user add`; `env` adds environment variables.
     """
     port = free_port()
     database = database or f"sqlite:///{tmp / 'live.db'}"
     if user is not None:
         cli("user", "add", user[0], "--password-stdin", database=database, stdin=user[1] + "\n")
     log = tmp / f"server-{port}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log.open("w") as sink:
         process = subprocess.Popen(
             [*SEKISHO, "serve", "--port", str(port), "--database", database, "--demo-api", *extra],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
+            env=environment,
             cwd=tmp,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", database, process, log)
@@ -89,12 +93,17 @@ def live_server(
         wait_until_up(server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests import node
-from tests.live import free_port
+from tests.live import free_port, stop
 from tests.needs import unavailable
 
 START_TIMEOUT = 20.0
@@ -75,12 +75,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.stdin is not None:
         process.stdin.close()  # the launcher also stops when its stdin closes
     if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     if process.stdout is not None:
         process.stdout.close()
 

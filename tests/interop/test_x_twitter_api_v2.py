@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from tests import node
 from tests.live import LiveServer, cli, consent_over_http, free_port, live_server
-from tests.needs import unavailable
+from tests.needs import system_node
 
 pytestmark = pytest.mark.e2e
 
@@ -30,14 +28,7 @@ USER = ("alice", "alice's password 1")
 
 @pytest.fixture(scope="module")
 def node_binary() -> str:
-    found = shutil.which("node")
-    if found is None:
-        unavailable("node is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
-    try:
-        node.install_folder(FOLDER)
-    except node.NodeUnavailable as missing:
-        unavailable(str(missing))
-    return found
+    return system_node(FOLDER)
 
 
 @pytest.fixture(scope="module")
