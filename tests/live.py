@@ -157,6 +157,18 @@ def form_field(page: str, name: str) -> str:
     return html.unescape(match.group(1))
 
 
+def sign_in(browser: httpx.Client, login_url: str = "/login", *, username: str, password: str) -> str:
+    """Sign in through the login form at `login_url` (its `next` kept); returns where the login sends the browser."""
+    login_page = browser.get(login_url)
+    assert login_page.status_code == 200
+    fields = {"csrf_token": form_field(login_page.text, "csrf_token"), "next": form_field(login_page.text, "next")}
+    signed_in = browser.post(
+        "/login", data={"username": username, "password": password, **fields}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    return signed_in.headers["location"]
+
+
 def consent_over_http(
     browser: httpx.Client,
     params: dict[str, str],
@@ -172,19 +184,7 @@ def consent_over_http(
     page = browser.get(path, params=params)
     if page.status_code == 303:  # not signed in yet
         assert page.headers["location"].startswith("/login?next=")
-        login_page = browser.get(page.headers["location"])
-        assert login_page.status_code == 200
-        signed_in = browser.post(
-            "/login",
-            data={
-                "username": username,
-                "password": password,
-                "csrf_token": form_field(login_page.text, "csrf_token"),
-                "next": form_field(login_page.text, "next"),
-            },
-        )
-        assert signed_in.status_code == 303, signed_in.text
-        page = browser.get(signed_in.headers["location"])
+        page = browser.get(sign_in(browser, page.headers["location"], username=username, password=password))
     assert page.status_code == 200, page.text
     fields = {
         name: html.unescape(value)
