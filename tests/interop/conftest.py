@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,20 @@ from tests.live import free_port
 from tests.needs import unavailable
 
 START_TIMEOUT = 20.0
+
+
+def system_node(folder: Path) -> str:
+    """The system's `node`, after the npm packages of `folder` (under tests/) are installed; unavailable without."""
+    found = shutil.which("node")
+    if found is None:
+        unavailable("node is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
+    try:
+        node.install_folder(folder)
+    except node.NodeUnavailable as missing:
+        unavailable(str(missing))
+    return found
+
+
 MOUNT_PATH = "/oidc"
 
 
