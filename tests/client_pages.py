@@ -12,6 +12,7 @@ the log of requests it received and how many of them a path had in flight at onc
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -159,10 +160,14 @@ class _Server(ThreadingHTTPServer):
 class ClientPages:
     """The page server; a context manager that starts it and stops it."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: serve https with this server context (tests/certs.py makes one a test CA signs)."""
         self._state = _State()
         self._server = _Server((host, 0), _Handler)
         self._server.state = self._state
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.host = host
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -186,7 +191,7 @@ class ClientPages:
     # what the pages answer
 
     def url(self, path: str = "/", host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
+        return f"{self.scheme}://{host or self.host}:{self.port}{path}"
 
     def set(self, path: str, reply: Reply | None = None, **fields: Any) -> Reply:
         """Make `path` answer `reply` (or a Reply built from `fields`); replaces what it answered before."""

@@ -64,25 +64,29 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    tmp: Path, extra: Sequence[str] = (), database: str | None = None, user: tuple[str, str] | None = None
+    tmp: Path,
+    extra: Sequence[str] = (),
+    database: str | None = None,
+    user: tuple[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """Start `sekisho serve` on a free port and wait until it answers; stop it afterwards.
 
-    `user` is (name, password) of a user to add first with `sekisho user add`.
+    `user` is (name, password) of a user to add first with `sekisho user add`; `env` adds environment variables.
     """
     port = free_port()
     database = database or f"sqlite:///{tmp / 'live.db'}"
     if user is not None:
         cli("user", "add", user[0], "--password-stdin", database=database, stdin=user[1] + "\n")
     log = tmp / f"server-{port}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log.open("w") as sink:
         process = subprocess.Popen(
             [*SEKISHO, "serve", "--port", str(port), "--database", database, "--demo-api", *extra],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
+            env=environment,
             cwd=tmp,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", database, process, log)
@@ -90,12 +94,17 @@ def live_server(
         wait_until_up(server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -159,13 +168,13 @@ def form_field(page: str, name: str) -> str:
 
 
 def sign_in(browser: httpx.Client, login_url: str = "/login", *, username: str, password: str) -> str:
-    """Sign in through the login form at `login_url` (its `next` kept); returns where the login sends the browser."""
-    login_page = browser.get(login_url)
-    assert login_page.status_code == 200
-    fields = {"csrf_token": form_field(login_page.text, "csrf_token"), "next": form_field(login_page.text, "next")}
-    signed_in = browser.post(
-        "/login", data={"username": username, "password": password, **fields}, follow_redirects=False
-    )
+    """The login page at `login_url` (`/login?next=…`, relative to `browser`'s base URL or absolute), filled in and
+    posted as a browser does (redirects not followed); where the server sends the browser next."""
+    page = browser.get(login_url)
+    assert page.status_code == 200, page.text
+    form = {"username": username, "password": password}
+    form |= {name: form_field(page.text, name) for name in ("csrf_token", "next")}
+    signed_in = browser.post(login_url.split("?", 1)[0], data=form, follow_redirects=False)
     assert signed_in.status_code == 303, signed_in.text
     return signed_in.headers["location"]
 

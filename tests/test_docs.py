@@ -42,3 +42,35 @@ def test_the_reference_reader_follows_the_file_named_last() -> None:
         ("tests/b.py", None),
         ("tests/b.py", "three"),
     ]
+
+
+def shell_lines(text: str) -> list[str]:
+    """The commands of the ```sh blocks of a page, comments dropped."""
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    return [line.split("  #")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_mcp_page_serves_as_the_mcp_tests_serve() -> None:
+    """docs/mcp.md and examples/mcp_notes/README.md start `sekisho serve` and the example as the MCP SDK tests do
+    (those add only --allow-private-client-ids, for client documents on 127.0.0.1)."""
+    from tests.interop.mcp_world import serve_flags
+
+    flags = serve_flags("http://127.0.0.1:8001/mcp")
+    flags.remove("--allow-private-client-ids")
+    for page in ("docs/mcp.md", "examples/mcp_notes/README.md"):
+        lines = shell_lines((ROOT / page).read_text())
+        assert " ".join(["sekisho", "serve", *flags]) in lines, page
+        assert "python examples/mcp_notes/notes_server.py" in lines, page
+
+
+def test_the_mcp_page_code_builds_a_server_that_refuses_a_bad_token() -> None:
+    """The code of docs/mcp.md §3 runs as printed, and its verifier turns a bad token away (the SDK's 401)."""
+    import asyncio
+
+    block = re.search(r"## 3\. Your own MCP server.*?```python\n(.*?)```", (ROOT / "docs" / "mcp.md").read_text(), re.S)
+    assert block is not None
+    namespace: dict[str, object] = {}
+    exec(compile(block.group(1), "docs/mcp.md", "exec"), namespace)  # noqa: S102 (the project's own page)
+    tokens = namespace["SekishoTokens"]()  # type: ignore[operator]
+    assert asyncio.run(tokens.verify_token("not-a-jwt")) is None
+    assert type(namespace["server"]).__name__ == "MCPServer"

@@ -103,9 +103,8 @@ LONG_RESOURCE = "https://notes-and-bookmarks-for-agents.example/mcp/v1/workspace
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """`sekisho serve --demo` with two notes by `demo` (so /@demo, /settings/apps and the rest have content), and
     a client that registered itself."""
-    with live_server(
-        tmp_path_factory.mktemp("design"), ["--demo", "--registration", "open", "--resource", LONG_RESOURCE]
-    ) as server:
+    flags = ["--demo", "--registration", "open", "--resource", LONG_RESOURCE]
+    with live_server(tmp_path_factory.mktemp("design"), flags) as server:
         found = re.search(r"Password\s+(\S+)", server.output())
         assert found, server.output()
         client = {"client_id": "sekisho-demo", "client_secret": None}

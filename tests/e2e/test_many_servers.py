@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEMPLATE, hidden_fields
-from tests.live import LiveServer, cli, form_field, live_server, pkce_pair
+from tests.live import LiveServer, cli, live_server, pkce_pair, sign_in
 from tests.pg import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -62,23 +62,6 @@ def pair(postgres: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         postgres.drop_database(name)
 
 
-def sign_in(browser: httpx.Client, server: LiveServer, next_path: str, username: str = "alice") -> str:
-    """The login form on `server`; returns where it sends the browser next."""
-    page = browser.get(server.url + next_path)
-    assert page.status_code == 200, page.text
-    signed_in = browser.post(
-        server.url + "/login",
-        data={
-            "username": username,
-            "password": PASSWORD,
-            "csrf_token": form_field(page.text, "csrf_token"),
-            "next": form_field(page.text, "next"),
-        },
-    )
-    assert signed_in.status_code == 303, signed_in.text
-    return signed_in.headers["location"]
-
-
 def code_across(pair: Pair, browser: httpx.Client, first: LiveServer, second: LiveServer) -> tuple[str, str]:
     """authorize on `first`, sign in and consent on `second`: (code, verifier)."""
     verifier, challenge = pkce_pair()
@@ -93,7 +76,7 @@ def code_across(pair: Pair, browser: httpx.Client, first: LiveServer, second: Li
     }
     asked = browser.get(first.url + "/oauth/authorize", params=params)
     if asked.status_code == 303:  # not signed in yet: the login page of the other server
-        back = sign_in(browser, second, asked.headers["location"])
+        back = sign_in(browser, second.url + asked.headers["location"], username="alice", password=PASSWORD)
         asked = browser.get(first.url + back)
     assert asked.status_code == 200, asked.text
     fields = hidden_fields(asked.text)  # the consent form that `first` rendered, sent to `second`:
@@ -207,7 +190,7 @@ def test_parallel_logins_on_both_servers_each_get_a_working_session(pair: Pair) 
 
     def log_in(server: LiveServer, username: str) -> str:
         with httpx.Client(timeout=30, follow_redirects=False) as browser:
-            sign_in(browser, server, "/login?next=/settings/apps", username)
+            sign_in(browser, server.url + "/login?next=/settings/apps", username=username, password=PASSWORD)
             apps = browser.get(server.url + "/settings/apps")
             assert apps.status_code == 200 and username in apps.text, apps.text
             return str(browser.cookies.get("sekisho_session"))

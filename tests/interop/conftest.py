@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,22 +24,10 @@ import httpx
 import pytest
 
 from tests import node
-from tests.live import free_port
+from tests.live import free_port, stop
 from tests.needs import unavailable
 
 START_TIMEOUT = 20.0
-
-
-def system_node(folder: Path) -> str:
-    """The system's `node`, after the npm packages of `folder` (under tests/) are installed; unavailable without."""
-    found = shutil.which("node")
-    if found is None:
-        unavailable("node is missing (apt-get install nodejs npm, or run scripts/system-deps as root)")
-    try:
-        node.install_folder(folder)
-    except node.NodeUnavailable as missing:
-        unavailable(str(missing))
-    return found
 
 
 MOUNT_PATH = "/oidc"
@@ -90,12 +77,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.stdin is not None:
         process.stdin.close()  # the launcher also stops when its stdin closes
     if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     if process.stdout is not None:
         process.stdout.close()
 

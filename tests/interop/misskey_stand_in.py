@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from tests.live import LiveServer, consent_over_http, form_field, live_server
+from tests.live import LiveServer, consent_over_http, form_field, live_server, sign_in
 
 USERNAME, PASSWORD = "alice", "misskey interop password"
 CALLBACK = "http://127.0.0.1:9/callback"  # the bot's own page; nothing listens there and nothing follows it
@@ -49,18 +49,7 @@ def miauth_token(server: LiveServer, session: str, permission: str) -> str:
 def revoke_every_app(server: LiveServer) -> None:
     """What alice does on sekisho's /settings/apps page: sign in, then Revoke on every connected app's card."""
     with httpx.Client(base_url=server.url, timeout=10) as browser:
-        login = browser.get("/login", params={"next": "/settings/apps"})
-        signed_in = browser.post(
-            "/login",
-            data={
-                "username": USERNAME,
-                "password": PASSWORD,
-                "csrf_token": form_field(login.text, "csrf_token"),
-                "next": "/settings/apps",
-            },
-        )
-        assert signed_in.status_code == 303, signed_in.text
-        page = browser.get("/settings/apps")
+        page = browser.get(sign_in(browser, "/login?next=/settings/apps", username=USERNAME, password=PASSWORD))
         client_ids = re.findall(r'name="client_id" value="([^"]*)"', page.text)
         assert client_ids, page.text
         for client_id in client_ids:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.conftest import system_node
 from tests.live import LiveServer, cli, free_port, live_server, node_flow
+from tests.needs import system_node
 
 pytestmark = pytest.mark.e2e
 
