@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import os
 import re
 import secrets
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 
@@ -166,14 +167,14 @@ def form_field(page: str, name: str) -> str:
     return html.unescape(match.group(1))
 
 
-def sign_in(browser: httpx.Client, login_url: str, *, username: str, password: str) -> str:
+def sign_in(browser: httpx.Client, login_url: str = "/login", *, username: str, password: str) -> str:
     """The login page at `login_url` (`/login?next=…`, relative to `browser`'s base URL or absolute), filled in and
-    posted as a browser does; where the server sends the browser next."""
+    posted as a browser does (redirects not followed); where the server sends the browser next."""
     page = browser.get(login_url)
     assert page.status_code == 200, page.text
     form = {"username": username, "password": password}
     form |= {name: form_field(page.text, name) for name in ("csrf_token", "next")}
-    signed_in = browser.post(login_url.split("?", 1)[0], data=form)
+    signed_in = browser.post(login_url.split("?", 1)[0], data=form, follow_redirects=False)
     assert signed_in.status_code == 303, signed_in.text
     return signed_in.headers["location"]
 
@@ -272,3 +273,37 @@ def introspect(url: str, token: str, client: tuple[str, str]) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def node_flow(
+    command: Sequence[str], folder: Path, env: Mapping[str, str], server: LiveServer, user: tuple[str, str]
+) -> tuple[dict[str, str], dict[str, object]]:
+    """Run a Node script that prints `AUTHORIZE <url>`, reads the redirect back on stdin and prints `RESULT <json>`:
+    `user` consents over HTTP in between. Returns the authorization URL's query and the result."""
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    process = subprocess.Popen(
+        command,
+        cwd=folder,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("AUTHORIZE "), first + (process.stderr.read() if process.stderr else "")
+        parts = urlsplit(first.split(" ", 1)[1].strip())
+        query = dict(parse_qsl(parts.query))
+        with httpx.Client(base_url=server.url, timeout=10) as browser:
+            _, location = consent_over_http(browser, query, username=user[0], password=user[1], path=parts.path)
+        out, err = process.communicate(location + "\n", timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    [line] = [line for line in out.splitlines() if line.startswith("RESULT ")]
+    result: dict[str, object] = json.loads(line.removeprefix("RESULT "))
+    return query, result

@@ -37,6 +37,12 @@ class InvalidRequest(OAuthError):
     error = "invalid_request"
 
 
+class InvalidRequestUri(OAuthError):
+    """RFC 9101 §7 (used by RFC 9126 §4): a request_uri that is unknown, expired, used or another client's."""
+
+    error = "invalid_request_uri"
+
+
 class InvalidClient(OAuthError):
     error = "invalid_client"
     status = 401

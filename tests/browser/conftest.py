@@ -16,9 +16,11 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,6 +51,15 @@ CHROMIUM_ARGS = [
 USERNAME = "alice"
 PASSWORD = "browser password 1"
 SCOPE = "read:account write:notes"
+
+
+@contextmanager
+def demo_server(tmp: Path, extra: Sequence[str] = ()) -> Iterator[tuple[LiveServer, str]]:
+    """`sekisho serve --demo` (and `extra`), with the demo user's password it printed."""
+    with live_server(tmp, ["--demo", *extra]) as server:
+        found = re.search(r"Password\s+(\S+)", server.output())
+        assert found, server.output()
+        yield server, found.group(1)
 
 
 @pytest.fixture(scope="package")

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.live import SEKISHO, LiveServer, live_server, read_stderr_until
+from tests.browser.conftest import demo_server
+from tests.live import SEKISHO, LiveServer, read_stderr_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -24,10 +25,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
-    with live_server(tmp_path_factory.mktemp("device-demo"), ["--demo"]) as server:
-        found = re.search(r"Password\s+(\S+)", server.output())
-        assert found, server.output()
-        yield server, found.group(1)
+    with demo_server(tmp_path_factory.mktemp("device-demo")) as running:
+        yield running
 
 
 def test_login_device_with_chromium_entering_the_code(

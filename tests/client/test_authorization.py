@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 
-from sekisho.client import authorization
+from sekisho.client import authorization, oauth
 from sekisho.client.authorization import AuthorizationRequest, finish, start
-from sekisho.client.errors import AuthorizationError
+from sekisho.client.discovery import ServerMetadata
+from sekisho.client.errors import AuthorizationError, TokenError
 from sekisho.protocol.pkce import s256
 from tests.client.conftest import REDIRECT, add_client, code_over_http, credentials_of, metadata
 from tests.live import LiveServer
@@ -187,3 +190,42 @@ def test_against_sekisho_serve(server: LiveServer) -> None:
     assert finish(made, query, iss_required=True)
     tampered = query.replace("state=", "state=x")
     assert "state does not match" in refusal(made, tampered)
+
+
+def pushed(found: ServerMetadata, credentials: oauth.ClientCredentials, redirect_uri: str) -> AuthorizationRequest:
+    """`authorization.push` of a read:account request to the server `found`."""
+
+    async def go() -> AuthorizationRequest:
+        async with httpx.AsyncClient() as http:
+            return await authorization.push(
+                http,
+                pushed_authorization_request_endpoint=str(found.pushed_authorization_request_endpoint),
+                authorization_endpoint=found.authorization_endpoint,
+                credentials=credentials,
+                redirect_uri=redirect_uri,
+                scope="read:account",
+                issuer=found.issuer,
+            )
+
+    return asyncio.run(go())
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("public", [True, False], ids=["public", "confidential"])
+def test_pushed_against_sekisho_serve(server: LiveServer, public: bool) -> None:
+    """RFC 9126: the request goes to /oauth/par; the URL to open holds only client_id and the request_uri."""
+    found = metadata(server)
+    assert found.pushed_authorization_request_endpoint == server.url + "/oauth/par"
+    credentials = credentials_of(add_client(server, "--name", "Pushing test", *(["--public"] if public else [])))
+    made = pushed(found, credentials, REDIRECT)
+    assert set(parse_qs(urlsplit(made.url).query)) == {"client_id", "request_uri"}
+    assert finish(made, code_over_http(server, made), iss_required=True)
+
+
+@pytest.mark.e2e
+def test_a_refused_push_is_a_token_error(server: LiveServer) -> None:
+    found = metadata(server)
+    credentials = credentials_of(add_client(server, "--name", "Refused push", "--public"))
+    with pytest.raises(TokenError) as caught:
+        pushed(found, credentials, "http://127.0.0.1/elsewhere")
+    assert caught.value.error == "invalid_request" and "\n" not in str(caught.value)

@@ -148,6 +148,15 @@ def test_every_field_is_read() -> None:
     )
 
 
+def test_the_pushed_request_endpoint_is_read() -> None:
+    """RFC 9126 §5: the endpoint, which the login then always uses, required or not."""
+    par = f"{ISSUER}/oauth/par"
+    for required in (False, True):
+        changes = {"pushed_authorization_request_endpoint": par, "require_pushed_authorization_requests": required}
+        metadata = ServerMetadata.from_document(document(**changes), ISSUER)
+        assert metadata.pushed_authorization_request_endpoint == par
+
+
 def test_defaults_for_what_a_document_leaves_out() -> None:
     bare = ServerMetadata.from_document(document(code_challenge_methods_supported=None), ISSUER)
     assert bare.grant_types_supported == ("authorization_code",)
@@ -181,6 +190,8 @@ def test_a_server_without_s256_is_refused() -> None:
         ({"authorization_endpoint": 7}, "bad authorization_endpoint"),
         ({"token_endpoint": "http://as.example/oauth/token"}, "plain http"),
         ({"scopes_supported": "read write"}, "not a list of strings"),
+        ({"pushed_authorization_request_endpoint": "http://as.example/oauth/par"}, "plain http"),
+        ({"require_pushed_authorization_requests": True}, "requires pushed authorization requests"),
     ],
 )
 def test_a_bad_document_is_refused(changes: dict[str, Any], why: str) -> None:

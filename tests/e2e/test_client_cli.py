@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -374,11 +375,14 @@ def test_a_wrong_state_or_a_denial_saves_nothing(server: LiveServer, home: Home)
     code, _, err = finish(process)
     assert code == 1 and "state" in err and "Traceback" not in err
     process, url = start_login(home, server.url, "--client-id", bot["client_id"])
-    redirect = dict(parse_qsl(urlsplit(url).query))["redirect_uri"]
-    httpx.get(
-        redirect,
-        params={"error": "access_denied", "state": dict(parse_qsl(urlsplit(url).query))["state"], "iss": server.url},
-    )
+    parts = urlsplit(url)  # a pushed request (RFC 9126): the consent page holds what it asks
+    with httpx.Client(base_url=server.url, timeout=10) as browser:
+        first = browser.get(parts.path, params=dict(parse_qsl(parts.query)))
+        page = browser.get(live.sign_in(browser, first.headers["location"], username="alice", password=PASSWORD))
+        fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+        denied = browser.post(parts.path, data={**fields, "decision": "deny"})
+    assert "error=access_denied" in denied.headers["location"]
+    httpx.get(denied.headers["location"], timeout=10)
     code, _, err = finish(process)
     assert code == 1 and "denied" in err
     assert home.account_files() == []
@@ -531,3 +535,42 @@ def test_waiting_for_the_browser_is_a_spinner_on_a_terminal(server: LiveServer, 
         os.close(fd)
     assert status is not None and os.waitstatus_to_exitcode(status) == 0, seen
     assert "logged in as @alice on " + server.url in seen.decode()
+
+
+@pytest.fixture(scope="module")
+def strict_server(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """A server started with --require-par: every authorization request is pushed first (RFC 9126)."""
+    options = ["--allow-private-client-ids", "--require-par"]
+    with serve_for(
+        request, databases, tmp_path_factory, "client-cli-par", options, user=("alice", PASSWORD)
+    ) as running:
+        yield running
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["par-offered", "par-required"])
+def test_login_pushes_its_request(server: LiveServer, strict_server: LiveServer, home: Home, strict: bool) -> None:
+    """RFC 9126: the URL the CLI opens names only the client and a request_uri, public and confidential apps
+    alike; the flow ends in tokens that work and refresh."""
+    running = strict_server if strict else server
+    metadata = httpx.get(running.url + "/.well-known/oauth-authorization-server").json()
+    assert metadata["require_pushed_authorization_requests"] is strict
+    public = add_client(running, "--name", "Pushing bot", "--redirect-uri", LOOPBACK, "--public")
+    port = free_port()
+    secret = add_client(running, "--name", "Pushing app", "--redirect-uri", f"http://127.0.0.1:{port}/callback")
+    for args in (
+        ["--client-id", public["client_id"]],
+        ["--client-id", secret["client_id"], "--client-secret", secret["client_secret"], "--port", str(port)],
+    ):
+        process, url = start_login(home, running.url, *args)
+        query = dict(parse_qsl(urlsplit(url).query))
+        assert set(query) == {"client_id", "request_uri"}, url
+        assert query["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+        httpx.get(consent(running, url), timeout=10)
+        code, _, err = finish(process)
+        assert code == 0, err
+        assert home.ok("post", "pushed, then posted").startswith("posted ")
+        age(home)
+        assert home.ok("post", "after a refresh").startswith("posted ")
+        assert home.ok("logout").startswith("logged out")

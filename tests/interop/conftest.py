@@ -28,6 +28,8 @@ from tests.live import free_port, stop
 from tests.needs import unavailable
 
 START_TIMEOUT = 20.0
+
+
 MOUNT_PATH = "/oidc"
 
 

@@ -8,16 +8,12 @@ The library hard-codes X's hosts; bot.mjs points it at the stand-in only through
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 
-from tests.live import LiveServer, cli, consent_over_http, free_port, live_server
+from tests.live import LiveServer, cli, free_port, live_server, node_flow
 from tests.needs import system_node
 
 pytestmark = pytest.mark.e2e
@@ -39,34 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 def run_bot(node_binary: str, server: LiveServer, env: dict[str, str]) -> tuple[dict[str, str], dict[str, object]]:
     """bot.mjs: the authorization URL it prints, the consent a browser gives, and the RESULT line it prints."""
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "STAND_IN": server.url, **env}
-    process = subprocess.Popen(
-        [node_binary, "bot.mjs"],
-        cwd=FOLDER,
-        env=environment,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("AUTHORIZE "), first + (process.stderr.read() if process.stderr else "")
-        parts = urlsplit(first.split(" ", 1)[1].strip())
-        query = dict(parse_qsl(parts.query))
-        with httpx.Client(base_url=server.url, timeout=10) as browser:
-            user, password = USER
-            _, location = consent_over_http(browser, query, username=user, password=password, path=parts.path)
-        out, err = process.communicate(location + "\n", timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, err
-    [line] = [line for line in out.splitlines() if line.startswith("RESULT ")]
-    result: dict[str, object] = json.loads(line.removeprefix("RESULT "))
-    return query, result
+    return node_flow([node_binary, "bot.mjs"], FOLDER, {"STAND_IN": server.url, **env}, server, USER)
 
 
 def test_twitter_api_v2_logs_in_and_runs_a_post_cycle(node_binary: str, server: LiveServer) -> None:

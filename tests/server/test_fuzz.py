@@ -74,6 +74,8 @@ ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("OPTIONS", "/oauth/register"),
         ("POST", "/oauth/device_authorization"),
         ("OPTIONS", "/oauth/device_authorization"),
+        ("POST", "/oauth/par"),
+        ("OPTIONS", "/oauth/par"),
         ("GET", "/device"),
         ("POST", "/device"),
         ("GET", "/login"),
@@ -223,6 +225,7 @@ def check_response(response: Response, path: str, allowed: tuple[str, ...] = ())
         "/oauth/introspect",
         "/oauth/register",
         "/oauth/device_authorization",
+        "/oauth/par",
     )
     if path in client_auth_paths and request.method == "POST":
         assert "no-store" in response.headers.get("cache-control", ""), response.headers

@@ -1,4 +1,5 @@
-"""The authorization request and its redirect back: RFC 6749 §4.1, PKCE (RFC 7636), `iss` (RFC 9207)."""
+"""The authorization request and its redirect back: RFC 6749 §4.1, PKCE (RFC 7636), `iss` (RFC 9207); pushed first
+to the server when it offers that (RFC 9126), so that the browser's URL carries only a one-time reference."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+import httpx
+
+from sekisho.client import oauth
 from sekisho.client.errors import AuthorizationError
 from sekisho.client.transport import url_problem
 from sekisho.protocol.pkce import s256
@@ -47,6 +51,39 @@ def start(
     extra: Mapping[str, str] | None = None,
 ) -> AuthorizationRequest:
     """A fresh request: PKCE S256 verifier, `state`, and the URL to open in the browser."""
+    parameters, verifier, state = _parameters(authorization_endpoint, client_id, redirect_uri, scope, extra)
+    url = _with_query(authorization_endpoint, parameters)
+    return AuthorizationRequest(url, state, verifier, redirect_uri, client_id, scope, issuer)
+
+
+async def push(
+    http: httpx.AsyncClient,
+    *,
+    pushed_authorization_request_endpoint: str,
+    authorization_endpoint: str,
+    credentials: oauth.ClientCredentials,
+    redirect_uri: str,
+    scope: str,
+    issuer: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> AuthorizationRequest:
+    """A fresh request as `start` makes it, pushed to the server (RFC 9126 §2, the client authenticated as at the
+    token endpoint); the URL to open carries only `client_id` and the `request_uri` answered (§4)."""
+    client_id = credentials.client_id
+    parameters, verifier, state = _parameters(authorization_endpoint, client_id, redirect_uri, scope, extra)
+    del parameters["client_id"]  # `apply` adds it for a public client; a confidential one is named by Basic
+    body = await oauth.push_request(http, pushed_authorization_request_endpoint, credentials, parameters)
+    request_uri = body.get("request_uri")
+    if not isinstance(request_uri, str) or not request_uri:
+        raise AuthorizationError("the server's answer to the pushed request has no request_uri; try again later")
+    url = _with_query(authorization_endpoint, {"client_id": client_id, "request_uri": request_uri})
+    return AuthorizationRequest(url, state, verifier, redirect_uri, client_id, scope, issuer)
+
+
+def _parameters(
+    authorization_endpoint: str, client_id: str, redirect_uri: str, scope: str, extra: Mapping[str, str] | None
+) -> tuple[dict[str, str], str, str]:
+    """(the request's parameters, its PKCE verifier, its state), fresh."""
     problem = url_problem(authorization_endpoint)
     if problem is not None:
         raise AuthorizationError(f"bad authorization endpoint: {problem}")
@@ -65,11 +102,14 @@ def start(
         "code_challenge_method": "S256",
         **(extra or {}),
     }
-    parts = urlsplit(authorization_endpoint)
+    return parameters, verifier, state
+
+
+def _with_query(endpoint: str, parameters: Mapping[str, str]) -> str:
+    parts = urlsplit(endpoint)
     # RFC 6749 §3.1: the endpoint's own query component must be kept.
     query = "&".join(filter(None, [parts.query, urlencode(parameters)]))
-    url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-    return AuthorizationRequest(url, state, verifier, redirect_uri, client_id, scope, issuer)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
 def finish(request: AuthorizationRequest, callback_query: str | Mapping[str, str], *, iss_required: bool) -> str:

@@ -48,6 +48,7 @@ class ServerMetadata:
     revocation_endpoint: str | None = None
     introspection_endpoint: str | None = None
     device_authorization_endpoint: str | None = None  # RFC 8628 §4
+    pushed_authorization_request_endpoint: str | None = None  # RFC 9126 §5
     scopes_supported: tuple[str, ...] = ()
     grant_types_supported: tuple[str, ...] = ("authorization_code",)
     code_challenge_methods_supported: tuple[str, ...] = ()
@@ -70,6 +71,9 @@ class ServerMetadata:
         # RFC 7636 §4.2 and RFC 9700 §2.1.1: PKCE with S256, never plain.
         if methods and "S256" not in methods:
             raise DiscoveryError(f"{expected_issuer} does not offer PKCE with S256, so logging in there is not safe")
+        pushed = _optional_endpoint(document, "pushed_authorization_request_endpoint")
+        if document.get("require_pushed_authorization_requests") is True and pushed is None:
+            raise DiscoveryError(f"{expected_issuer} requires pushed authorization requests but names no endpoint")
         return cls(
             issuer=expected_issuer,
             authorization_endpoint=_endpoint(document, "authorization_endpoint"),
@@ -77,6 +81,7 @@ class ServerMetadata:
             revocation_endpoint=_optional_endpoint(document, "revocation_endpoint"),
             introspection_endpoint=_optional_endpoint(document, "introspection_endpoint"),
             device_authorization_endpoint=_optional_endpoint(document, "device_authorization_endpoint"),
+            pushed_authorization_request_endpoint=pushed,
             scopes_supported=_strings(document, "scopes_supported", ()),
             grant_types_supported=_strings(document, "grant_types_supported", ("authorization_code",)),
             code_challenge_methods_supported=methods,

@@ -95,13 +95,24 @@ async def _oauth(
         credentials = _credentials(options, endpoints, receiver)
         if credentials.client_id == endpoints.demo_client_id and not options.client_id:
             hooks.say(f"no --client-id: using this demo server's own app, {credentials.client_id}")
-        request = authorization.start(
-            authorization_endpoint=endpoints.authorization_endpoint,
-            client_id=credentials.client_id,
-            redirect_uri=receiver.redirect_uri,
-            scope=scope,
-            issuer=endpoints.expected_iss,
-        )
+        if endpoints.pushed_authorization_request_endpoint is not None:  # RFC 9126: pushed whenever offered
+            request = await authorization.push(
+                http,
+                pushed_authorization_request_endpoint=endpoints.pushed_authorization_request_endpoint,
+                authorization_endpoint=endpoints.authorization_endpoint,
+                credentials=credentials,
+                redirect_uri=receiver.redirect_uri,
+                scope=scope,
+                issuer=endpoints.expected_iss,
+            )
+        else:
+            request = authorization.start(
+                authorization_endpoint=endpoints.authorization_endpoint,
+                client_id=credentials.client_id,
+                redirect_uri=receiver.redirect_uri,
+                scope=scope,
+                issuer=endpoints.expected_iss,
+            )
         query = await _browser(request.url, receiver, options.timeout, hooks)
     code = authorization.finish(request, query, iss_required=endpoints.iss_required)
     tokens = await oauth.exchange_code(

@@ -156,6 +156,14 @@ async def token_request(
     return _json_object(await _post(http, url, credentials, form), url)
 
 
+async def push_request(
+    http: httpx.AsyncClient, url: str, credentials: ClientCredentials, form: dict[str, str]
+) -> dict[str, Any]:
+    """POST an authorization request (with the client's credentials) to a pushed authorization request endpoint
+    (RFC 9126 §2.1); its 201 JSON object (§2.2), or raise `TokenError` (§2.3)."""
+    return _json_object(await _post(http, url, credentials, form), url, status=201)
+
+
 async def _post(http: httpx.AsyncClient, url: str, credentials: ClientCredentials, form: dict[str, str]) -> Answer:
     problem = url_problem(url)
     if problem is not None:
@@ -165,15 +173,16 @@ async def _post(http: httpx.AsyncClient, url: str, credentials: ClientCredential
     return await exchange(http, "POST", url, _unavailable, timeout=TIMEOUT, data=data, headers=headers)
 
 
-def _json_object(answer: Answer, url: str) -> dict[str, Any]:
-    """The 200 answer's JSON object; an RFC 6749 §5.2 error as `TokenError`; anything else `server_error`."""
+def _json_object(answer: Answer, url: str, *, status: int = 200) -> dict[str, Any]:
+    """The JSON object of an answer with `status`; an RFC 6749 §5.2 error as `TokenError`; anything else
+    `server_error`."""
     try:
         body = answer.json()
     except ValueError:
         body = None
     if isinstance(body, dict) and 400 <= answer.status < 500 and isinstance(body.get("error"), str):
         raise refused(body["error"], body.get("error_description"))
-    if answer.status != 200 or not isinstance(body, dict):
+    if answer.status != status or not isinstance(body, dict):
         shape = "" if isinstance(body, dict) else " without a JSON object"
         raise _unavailable(f"{url} answered {answer.status}{shape}; try again later, or check the server address")
     return body

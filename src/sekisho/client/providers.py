@@ -65,6 +65,7 @@ class Endpoints:
     miauth: bool = False  # Misskey's MiAuth instead of OAuth: authorization_endpoint is then `…/miauth`
     demo_client_id: str | None = None  # a sekisho started with --demo: its public demo app, usable with no client id
     device_authorization_endpoint: str | None = None  # RFC 8628: where `login --device` starts
+    pushed_authorization_request_endpoint: str | None = None  # RFC 9126: requests are pushed there first
 
 
 async def resolve(
@@ -106,6 +107,7 @@ async def resolve(
         accepts_url_client_ids=provider == "misskey" or metadata.client_id_metadata_document_supported,
         demo_client_id=metadata.demo_client_id if provider == "sekisho" else None,
         device_authorization_endpoint=metadata.device_authorization_endpoint,
+        pushed_authorization_request_endpoint=metadata.pushed_authorization_request_endpoint,
     )
 
 

@@ -18,9 +18,11 @@ def build_metadata(
     grant_types: Iterable[str],
     jwt_access_tokens: bool = False,
     registration: bool = False,
+    require_par: bool = False,
 ) -> dict[str, Any]:
     """The metadata document; `registration`: /oauth/register is served (RFC 7591), and so advertised;
-    `device_authorization_endpoint` (RFC 8628 §4) only when the device grant is among `grant_types`."""
+    `device_authorization_endpoint` (RFC 8628 §4) only when the device grant is among `grant_types`;
+    `require_par`: every authorization request must be pushed (RFC 9126 §5)."""
     base = issuer.rstrip("/")
     grant_types = list(grant_types)
     extra = {"jwks_uri": f"{base}/oauth/jwks"} if jwt_access_tokens else {}
@@ -34,6 +36,8 @@ def build_metadata(
         "token_endpoint": f"{base}/oauth/token",
         "revocation_endpoint": f"{base}/oauth/revoke",
         "introspection_endpoint": f"{base}/oauth/introspect",
+        "pushed_authorization_request_endpoint": f"{base}/oauth/par",
+        "require_pushed_authorization_requests": require_par,
         "scopes_supported": list(scopes),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -13,11 +13,16 @@ from sekisho.errors import InvalidRequest
 MAX_VALUE_LENGTH = 8192
 MAX_BODY_BYTES = 64 * 1024
 
-# What the authorization endpoint reads (RFC 6749 §4.1.1, RFC 7636 §4.3, and the consent form's two fields).
-AUTHORIZE_PARAMETERS = frozenset(
+# What an authorization request holds (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 8707 §2).
+REQUEST_PARAMETERS = frozenset(
     {"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
-    | {"resource", "decision", "csrf_token"}
+    | {"resource"}
 )
+# What the authorization endpoint reads: a request, a pushed request's URI (RFC 9126 §4), the consent form's fields.
+AUTHORIZE_PARAMETERS = REQUEST_PARAMETERS | {"request_uri", "decision", "csrf_token"}
+# What the pushed authorization request endpoint reads (RFC 9126 §2.1): a request, the client's secret, and the
+# two parameters it refuses (`request_uri`; `request`, a request object, which sekisho does not take).
+PUSH_PARAMETERS = REQUEST_PARAMETERS | {"client_secret", "request_uri", "request"}
 # What the token, revocation and introspection endpoints read (RFC 6749 §4, §6, RFC 7009 §2.1, RFC 7662 §2.1).
 TOKEN_PARAMETERS = frozenset(
     {"grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"}

@@ -26,6 +26,7 @@ class OAuthDialect:
     issuer_in_redirect: bool = True  # RFC 9207 `iss` on the redirect back
     grant_types: frozenset[str] | None = None  # None: every grant the server has
     same_secret_twice: bool = False  # a body client_secret equal to the Basic one is let through
+    pushed_requests: bool = True  # /authorize takes a request_uri from /oauth/par (RFC 9126 §4)
 
     def may_refresh(self, scope: str) -> bool:
         """Whether tokens for `scope` may come with a refresh token, by this dialect's rule."""
@@ -45,4 +46,5 @@ X = OAuthDialect(
     issuer_in_redirect=False,
     grant_types=frozenset({"authorization_code", "refresh_token"}),  # app-only tokens are at /oauth2/token
     same_secret_twice=True,  # X takes Basic and the same secret in the body, which twitter-api-v2 sends
+    pushed_requests=False,  # X has no pushed authorization requests: a request_uri is ignored
 )

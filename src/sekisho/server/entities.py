@@ -28,6 +28,7 @@ class Client:
     resource_server: bool = False  # may introspect and revoke any client's tokens (RFC 7662 §2.1)
     dynamic: bool = False  # registered itself at /oauth/register (RFC 7591); vetted by nobody
     resources: tuple[str, ...] = ()  # RFC 8707: resources this client may name, besides the server's
+    require_par: bool = False  # RFC 9126 §6: its authorization requests must be pushed first (/oauth/par)
 
     @property
     def is_public(self) -> bool:
@@ -43,6 +44,18 @@ class RegistrationToken:
     created_at: int
     expires_at: int | None
     uses_left: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushedRequest:
+    """A pushed authorization request (RFC 9126): its request_uri's random part as a digest, the client that
+    pushed it, its checked parameters (JSON name-value pairs, `AuthorizationRequest.form_fields`) and when it
+    expires."""
+
+    digest: str = field(repr=False)
+    client_id: str
+    params: str
+    expires_at: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,12 +53,13 @@ def build_client(
     resource_server: bool = False,
     dynamic: bool = False,
     resources: Iterable[str] = (),
+    require_par: bool = False,
 ) -> tuple[Client, str | None]:
     """A new client, checked, and its secret (None for a public client); nothing is stored.
 
     A resource server may introspect and revoke every client's tokens; it gets no grant unless asked for one. A
     dynamic client registered itself (RFC 7591). `resources`: resource servers' URIs this client may ask tokens for
-    (RFC 8707), besides the server's own.
+    (RFC 8707), besides the server's own. `require_par`: its authorization requests must be pushed (RFC 9126).
     """
     name = name.strip()
     if not name or len(name) > 255:
@@ -99,5 +100,6 @@ def build_client(
         resource_server=resource_server,
         dynamic=dynamic,
         resources=allowed,
+        require_par=require_par,
     )
     return client, secret

@@ -171,6 +171,11 @@ class Settings:
         check=lambda values: parse_resources(values or ()),
         flag="--resource",
     )
+    require_par: bool = setting(
+        "every authorization request must be pushed to /oauth/par first (RFC 9126: "
+        "require_pushed_authorization_requests)",
+        False,
+    )
     scopes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCOPES))
     code_ttl: int = 120  # seconds; CONTRACT.md §3: at most 5 minutes
     access_token_ttl: int = 3600

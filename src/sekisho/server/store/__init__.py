@@ -18,6 +18,7 @@ from sekisho.server.entities import (
     LoginAttempts,
     MiAuthSession,
     NewTokens,
+    PushedRequest,
     RefreshToken,
     RegistrationToken,
     Reservation,
@@ -287,6 +288,16 @@ class Devices(Protocol):
     async def poll(self, ask: DeviceAsk, successor: Successor) -> Outcome: ...
 
 
+class PushedRequests(Protocol):
+    """RFC 9126 pushed authorization requests (the request_uri's random part as a digest), each bound to the
+    client that pushed it. `find` and `take` see only a live one (unexpired) of that client; `take` also removes
+    it, so of parallel takes of one request, from any process on the database, exactly one gets its parameters."""
+
+    async def add(self, pushed: PushedRequest) -> None: ...
+    async def find(self, digest: str, client_id: str, now: int) -> str | None: ...
+    async def take(self, digest: str, client_id: str, now: int) -> str | None: ...
+
+
 class Keys(Protocol):
     """The server's own secrets (first writer wins) and its JWT signing keys."""
 
@@ -315,6 +326,8 @@ class Store(Protocol):
     def registrations(self) -> Registrations: ...
     @property
     def devices(self) -> Devices: ...
+    @property
+    def pushed_requests(self) -> PushedRequests: ...
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

@@ -31,6 +31,7 @@ from sekisho.server.store.schema import (
     login_throttles,
     miauth_sessions,
     notes,
+    pushed_requests,
     refresh_tokens,
     registration_tokens,
     server_secrets,
@@ -538,6 +539,15 @@ CONSUME_DEVICE_CODE = Query(
     .returning(device_codes.c.digest)
 )
 DELETE_USER_DEVICE_CODES = Query(delete(device_codes).where(device_codes.c.user_id == bindparam("id")))
+# pushed authorization requests (RFC 9126): looked up while the user signs in, taken (deleted) once
+INSERT_PUSHED_REQUEST = _insert(pushed_requests)
+_PUSHED_LIVE = (
+    pushed_requests.c.digest == bindparam("digest"),
+    pushed_requests.c.client_id == bindparam("client_id"),
+    pushed_requests.c.expires_at > bindparam("now"),
+)
+FIND_PUSHED_REQUEST = Query(select(pushed_requests.c.params).where(*_PUSHED_LIVE))
+TAKE_PUSHED_REQUEST = Query(delete(pushed_requests).where(*_PUSHED_LIVE).returning(pushed_requests.c.params))
 
 # connected apps (the user's grants, by client)
 LIST_USER_GRANTS = Query(
@@ -577,6 +587,9 @@ PURGES: dict[str, Query] = {
     "url_clients": _purge(url_clients, url_clients.c.client_id, url_clients.c.expires_at < bindparam("cutoff")),
     # A device code is of no use once expired: a poll then learns only that it expired.
     "device_codes": _purge(device_codes, device_codes.c.digest, device_codes.c.expires_at < bindparam("cutoff")),
+    "pushed_requests": _purge(
+        pushed_requests, pushed_requests.c.digest, pushed_requests.c.expires_at < bindparam("cutoff")
+    ),
     "miauth_sessions": _purge(
         miauth_sessions, miauth_sessions.c.session, miauth_sessions.c.expires_at < bindparam("cutoff")
     ),

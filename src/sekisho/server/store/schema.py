@@ -36,6 +36,7 @@ clients = Table(
     Column("resources", Text, nullable=True),  # RFC 8707: resources this client may name, besides the server's
     _time("created_at"),
     Column("dynamic", BigInteger, nullable=False, server_default="0"),  # 1: registered itself (RFC 7591)
+    Column("require_par", BigInteger, nullable=False, server_default="0"),  # 1: must push its requests (RFC 9126)
     Index("ix_clients_dynamic_created_at", "dynamic", "created_at"),
 )
 
@@ -208,4 +209,14 @@ device_codes = Table(
     Column("grant_id", String(32), nullable=True),
     Column("resource", Text, nullable=True),  # RFC 8707: the resources asked for, space-separated
     Index("ix_device_codes_expires_at", "expires_at"),
+)
+
+pushed_requests = Table(
+    "pushed_requests",  # RFC 9126: authorization requests pushed to /oauth/par, each used once
+    metadata,
+    Column("digest", String(64), primary_key=True),  # of the request_uri's random part
+    Column("client_id", Text, nullable=False),
+    Column("params", Text, nullable=False),  # the checked request, JSON name-value pairs
+    _time("expires_at"),
+    Index("ix_pushed_requests_expires_at", "expires_at"),
 )

@@ -138,6 +138,8 @@ def create_app(
         route("/oauth/revoke", oauth.revoke, ["POST"]),
         route("/oauth/revoke", oauth.cors_preflight, ["OPTIONS"]),
         route("/oauth/introspect", oauth.introspect, ["POST"]),
+        route("/oauth/par", oauth.pushed_authorization, ["POST"]),
+        route("/oauth/par", oauth.cors_preflight, ["OPTIONS"]),
         route("/oauth/device_authorization", device.device_authorization, ["POST"]),
         route("/oauth/device_authorization", oauth.cors_preflight, ["OPTIONS"]),
         route("/device", device.verification, ["GET", "POST"]),

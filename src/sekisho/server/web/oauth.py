@@ -13,6 +13,7 @@ from sekisho.errors import AccessDenied, InvalidRequest, OAuthError, Unauthorize
 from sekisho.protocol.metadata import DEMO_CLIENT_METADATA, build_metadata
 from sekisho.protocol.params import (
     AUTHORIZE_PARAMETERS,
+    PUSH_PARAMETERS,
     AuthorizationRequest,
     TokenRequest,
     parse_body,
@@ -22,7 +23,7 @@ from sekisho.protocol.params import (
 from sekisho.protocol.redirects import build_redirect, host_of
 from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
-from sekisho.server import client_auth, introspection, revocation
+from sekisho.server import client_auth, introspection, par, revocation
 from sekisho.server.dialects import SEKISHO, OAuthDialect, X
 from sekisho.server.grants import HANDLERS, GrantContext
 from sekisho.server.setup import DEMO_CLIENT_ID
@@ -41,6 +42,7 @@ async def metadata(request: Request) -> Response:
         grant_types=sorted(HANDLERS),
         jwt_access_tokens=app.settings.access_token_format == "jwt",
         registration=app.settings.registration != "off",
+        require_par=app.settings.require_par,
     )
     if app.settings.demo:
         # Only with --demo: the seeded public demo app (loopback redirect URIs, RFC 8252 §7.3), which the CLI may use
@@ -79,11 +81,28 @@ async def authorization(request: Request, dialect: OAuthDialect) -> Response:
     else:
         params = parse_query(request)
     decision, csrf_token = params.pop("decision", None), params.pop("csrf_token", None)
+    request_uri = params.pop("request_uri", None) if dialect.pushed_requests else None
     check_decision_method(request, decision)
-    req = AuthorizationRequest.from_params(params)
+    now = app.now()
+    user = await current_user(request, app.store, now)
+    if request_uri is not None:
+        # RFC 9126 §4: the pushed request is the request; any other parameter but client_id is ignored. Looked at
+        # only until the user has signed in, then taken: the consent form carries it on, as it does any request.
+        client_id = params.get("client_id")
+        req = await par.pushed_request(app.store, client_id, request_uri, now, take=user is not None)
+        if user is None:
+            back = dialect.authorize_path + "?" + urlencode({"client_id": client_id, "request_uri": request_uri})
+            return redirect("/login?" + urlencode({"next": back}))
+    else:
+        req = AuthorizationRequest.from_params(params)
     target = await authz.check_client_and_redirect(
         req, app.store, app.url_clients
     )  # errors above here are never redirected
+    if request_uri is None and decision is None and dialect.pushed_requests:
+        # RFC 9126 §5: a request that had to be pushed is refused; the consent form (a decision, its CSRF token
+        # checked below before anything is issued) carries on a request that was pushed.
+        if app.settings.require_par or target.client.require_par:
+            raise InvalidRequest("this authorization request must be pushed to /oauth/par first (RFC 9126)")
     try:
         checked = authz.check_request(
             req,
@@ -96,8 +115,6 @@ async def authorization(request: Request, dialect: OAuthDialect) -> Response:
         if authz.redirects_errors_before_decision(target.client):
             return error_redirect(issuer, target.redirect_uri, req.state, error)
         return await error_with_link(request, target.redirect_uri, req.state, error)
-    now = app.now()
-    user = await current_user(request, app.store, now)
     if user is None:
         back = dialect.authorize_path + "?" + urlencode(req.form_fields())
         return redirect("/login?" + urlencode({"next": back}))
@@ -111,6 +128,20 @@ async def authorization(request: Request, dialect: OAuthDialect) -> Response:
     # RFC 9207: the issuer goes with every authorization response (not in X's dialect: X sends none).
     params_out = {"code": code, "state": checked.state, "iss": issuer}
     return redirect(build_redirect(checked.redirect_uri, params_out), status=303)
+
+
+async def pushed_authorization(request: Request) -> Response:
+    """RFC 9126 §2: POST /oauth/par; the client authenticates as at the token endpoint, errors are JSON (§2.3)."""
+    app = state(request)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in ("application/x-www-form-urlencoded", ""):
+        raise InvalidRequest("the body must be application/x-www-form-urlencoded (RFC 9126 §2.1)")
+    params = parse_form(await read_body(request), known=PUSH_PARAMETERS)
+    authorization = request.headers.get("authorization")
+    client = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
+    allowed = app.settings.allowed_resources(client.resources)
+    pushed = await par.push(params, client, app.store, app.url_clients, app.settings.scopes, allowed, app.now())
+    return token_json({"request_uri": pushed.request_uri, "expires_in": pushed.expires_in}, status=201)
 
 
 def parse_query(request: Request) -> dict[str, str]:

@@ -59,6 +59,7 @@ def client(row: Sequence[Any]) -> Client:
             "resource_server": bool(found["resource_server"]),
             "dynamic": bool(found["dynamic"]),
             "resources": tuple((found["resources"] or "").split()),
+            "require_par": bool(found["require_par"]),
         }
     )
 
@@ -72,6 +73,7 @@ def client_params(record: Client) -> dict[str, object]:
         "resource_server": int(record.resource_server),
         "dynamic": int(record.dynamic),
         "resources": " ".join(record.resources) or None,
+        "require_par": int(record.require_par),
     }
 
 

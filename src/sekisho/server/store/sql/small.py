@@ -1,10 +1,18 @@
-"""`Throttle`, `MiAuth` and `Keys` over SQL: each a few statements."""
+"""`Throttle`, `MiAuth`, `Keys` and `PushedRequests` over SQL: each a few statements."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sekisho.server.entities import Grant, LoginAttempts, MiAuthSession, NewTokens, Reservation, SigningKey
+from sekisho.server.entities import (
+    Grant,
+    LoginAttempts,
+    MiAuthSession,
+    NewTokens,
+    PushedRequest,
+    Reservation,
+    SigningKey,
+)
 from sekisho.server.store import queries as q
 from sekisho.server.store.driver import Database
 from sekisho.server.store.sql.rows import params
@@ -111,3 +119,25 @@ class SqlKeys:
 
     async def delete_signing_keys_retired_before(self, before: int) -> None:
         await self._write.execute(q.DELETE_SIGNING_KEYS_RETIRED_BEFORE, before=before)
+
+
+class SqlPushedRequests:
+    """Implements `sekisho.server.store.PushedRequests`: a take is one DELETE … RETURNING, so single use holds
+    across connections and servers."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._read = database.reader()
+
+    async def add(self, pushed: PushedRequest) -> None:
+        await self._database.writer().execute(q.INSERT_PUSHED_REQUEST, **params(pushed))
+
+    async def find(self, digest: str, client_id: str, now: int) -> str | None:
+        row = await self._read.fetch_one(q.FIND_PUSHED_REQUEST, digest=digest, client_id=client_id, now=now)
+        return None if row is None else str(row[0])
+
+    async def take(self, digest: str, client_id: str, now: int) -> str | None:
+        row = await self._database.writer().fetch_one(
+            q.TAKE_PUSHED_REQUEST, digest=digest, client_id=client_id, now=now
+        )
+        return None if row is None else str(row[0])
