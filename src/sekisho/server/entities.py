@@ -28,6 +28,7 @@ class Client:
     resource_server: bool = False  # may introspect and revoke any client's tokens (RFC 7662 §2.1)
     dynamic: bool = False  # registered itself at /oauth/register (RFC 7591); vetted by nobody
     resources: tuple[str, ...] = ()  # RFC 8707: resources this client may name, besides the server's
+    require_dpop: bool = False  # RFC 9449: every token request must carry a DPoP proof
 
     @property
     def is_public(self) -> bool:
@@ -68,6 +69,7 @@ class AuthorizationCode:
     expires_at: int
     consumed_at: int | None = None
     resource: str | None = None  # RFC 8707: the resources authorized, space-separated; None: none named
+    jkt: str | None = None  # RFC 9449 §10: `dpop_jkt`, the key a DPoP proof at the exchange must be made with
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class AccessToken:
     expires_at: int
     created_at: int
     resource: str | None = None  # RFC 8707: its audience, space-separated; None: the server's default (the issuer)
+    jkt: str | None = None  # RFC 9449 §6: the thumbprint of the key it is bound to; None: a bearer token
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class RefreshToken:
     consumed_at: int | None = None
     revoked_at: int | None = None
     resource: str | None = None  # RFC 8707: the grant's resources, which a refresh may narrow; None: none named
+    jkt: str | None = None  # RFC 9449 §5: a public client's key, which every refresh must prove; None: unbound
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from sekisho.server.store.schema import (
     authorization_codes,
     clients,
     device_codes,
+    dpop_proofs,
     grants,
     login_throttles,
     miauth_sessions,
@@ -550,6 +551,18 @@ FIND_URL_CLIENT_NAME = Query(select(url_clients.c.name).where(url_clients.c.clie
 FIND_MIAUTH_NAME = Query(select(miauth_sessions.c.name).where(miauth_sessions.c.session == bindparam("session")))
 
 
+# DPoP proofs: insert-or-fail, RETURNING the digest only when this insert made the row
+USE_DPOP_PROOF = Query(
+    {
+        name: insert_of(dpop_proofs)
+        .values(digest=bindparam("digest"), expires_at=bindparam("expires_at"))
+        .on_conflict_do_nothing()
+        .returning(dpop_proofs.c.digest)
+        for name, insert_of in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+    }
+)
+
+
 # purge: rows past their use, deleted in bounded batches (sekisho.server.purge)
 def _purge(table: Any, key: Any, *conditions: Any) -> Query:
     doomed = select(key).where(*conditions).limit(bindparam("batch"))
@@ -576,6 +589,7 @@ PURGES: dict[str, Query] = {
     "sessions": _purge(sessions, sessions.c.digest, sessions.c.expires_at < bindparam("cutoff")),
     "url_clients": _purge(url_clients, url_clients.c.client_id, url_clients.c.expires_at < bindparam("cutoff")),
     # A device code is of no use once expired: a poll then learns only that it expired.
+    "dpop_proofs": _purge(dpop_proofs, dpop_proofs.c.digest, dpop_proofs.c.expires_at < bindparam("cutoff")),
     "device_codes": _purge(device_codes, device_codes.c.digest, device_codes.c.expires_at < bindparam("cutoff")),
     "miauth_sessions": _purge(
         miauth_sessions, miauth_sessions.c.session, miauth_sessions.c.expires_at < bindparam("cutoff")

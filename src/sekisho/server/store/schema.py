@@ -36,6 +36,7 @@ clients = Table(
     Column("resources", Text, nullable=True),  # RFC 8707: resources this client may name, besides the server's
     _time("created_at"),
     Column("dynamic", BigInteger, nullable=False, server_default="0"),  # 1: registered itself (RFC 7591)
+    Column("require_dpop", BigInteger, nullable=False, server_default="0"),  # 1: token requests need DPoP
     Index("ix_clients_dynamic_created_at", "dynamic", "created_at"),
 )
 
@@ -76,6 +77,7 @@ authorization_codes = Table(
     _time("expires_at"),
     _time("consumed_at", nullable=True),
     Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
+    Column("jkt", String(64), nullable=True),  # RFC 9449: the DPoP key thumbprint it is bound to
     Index("ix_authorization_codes_expires_at", "expires_at"),
 )
 
@@ -91,6 +93,7 @@ access_tokens = Table(
     _time("expires_at"),
     _time("revoked_at", nullable=True),
     Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
+    Column("jkt", String(64), nullable=True),  # RFC 9449: the DPoP key thumbprint it is bound to
     Index("ix_access_tokens_grant_id", "grant_id"),
     Index("ix_access_tokens_expires_at", "expires_at"),
 )
@@ -109,6 +112,7 @@ refresh_tokens = Table(
     _time("consumed_at", nullable=True),
     _time("revoked_at", nullable=True),
     Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
+    Column("jkt", String(64), nullable=True),  # RFC 9449: the DPoP key thumbprint it is bound to
     Index("ix_refresh_tokens_grant_id", "grant_id"),
     Index("ix_refresh_tokens_expires_at", "expires_at"),
 )
@@ -208,4 +212,12 @@ device_codes = Table(
     Column("grant_id", String(32), nullable=True),
     Column("resource", Text, nullable=True),  # RFC 8707: the resources asked for, space-separated
     Index("ix_device_codes_expires_at", "expires_at"),
+)
+
+dpop_proofs = Table(
+    "dpop_proofs",  # RFC 9449 §11.1: the DPoP proofs seen, by a digest of key and jti, until they are too old
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    _time("expires_at"),
+    Index("ix_dpop_proofs_expires_at", "expires_at"),
 )

@@ -8,7 +8,7 @@ from sekisho.server.store.migrate import is_current, migrate
 from sekisho.server.store.sql.clients import SqlClients
 from sekisho.server.store.sql.devices import SqlDevices
 from sekisho.server.store.sql.registrations import SqlRegistrations
-from sekisho.server.store.sql.small import SqlKeys, SqlMiAuth, SqlThrottle
+from sekisho.server.store.sql.small import SqlKeys, SqlMiAuth, SqlProofs, SqlThrottle
 from sekisho.server.store.sql.tokens import SqlGrants
 from sekisho.server.store.sql.users import SqlUsers
 
@@ -24,6 +24,7 @@ class SqlStore:
     keys: SqlKeys
     registrations: SqlRegistrations
     devices: SqlDevices
+    proofs: SqlProofs
 
     def __init__(self, url: str) -> None:
         """A store for `url`; nothing is opened until `connect`."""
@@ -46,6 +47,7 @@ class SqlStore:
         self.keys = SqlKeys(database)
         self.registrations = SqlRegistrations(database)
         self.devices = SqlDevices(database, self.clients)
+        self.proofs = SqlProofs(database)
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:

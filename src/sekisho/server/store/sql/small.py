@@ -1,4 +1,4 @@
-"""`Throttle`, `MiAuth` and `Keys` over SQL: each a few statements."""
+"""`Throttle`, `MiAuth`, `Keys` and `Proofs` over SQL: each a few statements."""
 
 from __future__ import annotations
 
@@ -111,3 +111,13 @@ class SqlKeys:
 
     async def delete_signing_keys_retired_before(self, before: int) -> None:
         await self._write.execute(q.DELETE_SIGNING_KEYS_RETIRED_BEFORE, before=before)
+
+
+class SqlProofs:
+    """Implements `sekisho.server.store.Proofs`: one INSERT … ON CONFLICT DO NOTHING; the primary key decides."""
+
+    def __init__(self, database: Database) -> None:
+        self._write = database.writer()
+
+    async def use(self, digest: str, expires_at: int) -> bool:
+        return await self._write.fetch_one(q.USE_DPOP_PROOF, digest=digest, expires_at=expires_at) is not None
