@@ -112,6 +112,7 @@ class UseDPoPNonce(OAuthError):
     """RFC 9449 §8 and §9: the server wants a proof carrying the nonce it sends in `DPoP-Nonce`."""
 
     error = "use_dpop_nonce"
+    nonce: str | None = None  # sent as DPoP-Nonce, the nonce the next proof must carry
 
 
 class InsufficientScope(OAuthError):

@@ -206,6 +206,7 @@ SERVE_OPTIONS = [  # (field, flag, variable, default as an option): what `sekish
     ("registration_limit", "--registration-limit", "SEKISHO_REGISTRATION_LIMIT", 20),
     ("registration_purge_after", "--registration-purge-after", "SEKISHO_REGISTRATION_PURGE_AFTER", 86400),
     ("resources", "--resource", "SEKISHO_RESOURCES", None),  # issue 25: RFC 8707 resource indicators
+    ("dpop_nonce", "--dpop-nonce", "SEKISHO_DPOP_NONCE", False),  # issue 26: RFC 9449 server nonces
 ]
 
 

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,7 +21,7 @@ from joserfc import jws
 from joserfc.errors import ExceededSizeError, JoseError
 from joserfc.jwk import ECKey, JWKRegistry
 
-from sekisho.errors import InvalidDPoPProof, UseDPoPNonce
+from sekisho.errors import InvalidDPoPProof, InvalidRequest, UseDPoPNonce
 from sekisho.protocol import resources
 
 TYPE: Final = "dpop+jwt"
@@ -31,6 +32,7 @@ LEEWAY: Final = 60  # seconds: a proof's `iat` may be this far behind or ahead o
 MAX_PROOF_LENGTH: Final = 8192  # characters; a proof with an EC or OKP key is about 500
 MAX_JTI_LENGTH: Final = 256
 NONCE_STEP: Final = 300  # seconds: a server nonce is accepted in its step and the next one
+_THUMBPRINT: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 _CURVES: Final = {"ES256": (ECKey, "P-256")}
 # RFC 7518 §6.2.2, §6.3.2 and RFC 8037 §2: the members only a private key has.
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -61,6 +63,14 @@ def target_uri(url: str) -> str:
     """The `htu` a request at `url` expects: without query and fragment, as RFC 3986 §6.2.2-6.2.3 compares it."""
     parts = urlsplit(url)
     return resources.canonical(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
+
+
+def check_jkt(value: str | None) -> str | None:
+    """An authorization request's `dpop_jkt` (RFC 9449 §10): an RFC 7638 SHA-256 thumbprint, 43 base64url
+    characters, or None."""
+    if value is not None and not _THUMBPRINT.fullmatch(value):
+        raise InvalidRequest("dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)")
+    return value
 
 
 def one_header(values: Sequence[str]) -> str | None:

@@ -16,7 +16,7 @@ MAX_BODY_BYTES = 64 * 1024
 # What the authorization endpoint reads (RFC 6749 §4.1.1, RFC 7636 §4.3, and the consent form's two fields).
 AUTHORIZE_PARAMETERS = frozenset(
     {"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
-    | {"resource", "decision", "csrf_token"}
+    | {"resource", "dpop_jkt", "decision", "csrf_token"}
 )
 # What the token, revocation and introspection endpoints read (RFC 6749 §4, §6, RFC 7009 §2.1, RFC 7662 §2.1).
 TOKEN_PARAMETERS = frozenset(
@@ -154,6 +154,7 @@ class AuthorizationRequest:
     code_challenge: str | None
     code_challenge_method: str | None
     resource: tuple[str, ...] = ()  # RFC 8707
+    dpop_jkt: str | None = None  # RFC 9449 §10: the thumbprint of the DPoP key the code is to be bound to
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> AuthorizationRequest:
@@ -166,6 +167,7 @@ class AuthorizationRequest:
             code_challenge=params.get("code_challenge"),
             code_challenge_method=params.get("code_challenge_method"),
             resource=repeated(params, "resource"),
+            dpop_jkt=params.get("dpop_jkt"),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -178,6 +180,7 @@ class AuthorizationRequest:
             "state": self.state,
             "code_challenge": self.code_challenge,
             "code_challenge_method": self.code_challenge_method,
+            "dpop_jkt": self.dpop_jkt,
         }
         if self.resource:
             fields["resource"] = REPEATED.join(self.resource)

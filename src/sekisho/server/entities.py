@@ -128,6 +128,8 @@ class Successors:
     refresh_absolute_expires_at: int | None  # None: the refresh token consumed keeps its own
     access_scope: str | None = None  # None: the whole scope of what is consumed
     access_resource: str | None = None  # None: the resources of what is consumed (RFC 8707)
+    access_jkt: str | None = None  # RFC 9449: the DPoP key the access token is bound to; None: a bearer token
+    refresh_jkt: str | None = None  # RFC 9449 §5: the key a public client's refresh token is bound to
 
 
 DeviceStatus = Literal["pending", "approved", "denied", "consumed"]
