@@ -157,3 +157,64 @@ def test_metadata_advertises_es256(world: World) -> None:
     assert world.http.get("/.well-known/oauth-authorization-server").json()["dpop_signing_alg_values_supported"] == [
         "ES256"
     ]
+
+
+# the demo API (RFC 9449 §7): DPoP tokens with proofs; a bound token never as Bearer
+
+API_URL = f"{ISSUER}/api/i"
+X_URL = f"{ISSUER}/2/users/me"
+
+
+def api_proof(world: World, key: ECKey, token: str, method: str = "POST", url: str = API_URL) -> str:
+    jti = secrets.token_urlsafe(12)
+    return dpop.sign(key, method=method, url=url, now=int(world.clock()), jti=jti, access_token=token)
+
+
+def test_the_demo_api_takes_a_dpop_token_with_its_proof_and_refuses_it_as_bearer(signed_in: World) -> None:
+    world, key = signed_in, ECKey.generate_key("P-256")
+    token = exchange(world, proof(world, key)).json()["access_token"]
+    good = world.http.post(
+        "/api/i", json={}, headers={"Authorization": f"DPoP {token}", "DPoP": api_proof(world, key, token)}
+    )
+    assert good.status_code == 200, good.text
+    as_bearer = world.http.post("/api/i", json={}, headers={"Authorization": f"Bearer {token}"})
+    assert as_bearer.status_code == 401
+    assert 'DPoP realm="sekisho", algs="ES256"' in as_bearer.headers["www-authenticate"]
+    in_body = world.http.post("/api/i", json={"i": token})  # Misskey's body token is a bearer one
+    assert in_body.status_code == 401
+    x = world.http.get("/2/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert x.status_code == 401
+    x = world.http.get(
+        "/2/users/me", headers={"Authorization": f"DPoP {token}", "DPoP": api_proof(world, key, token, "GET", X_URL)}
+    )
+    assert x.status_code == 403 and "users.read" in x.text, x.text  # past the proof; the scope is what is missing
+
+
+def test_the_demo_api_refuses_bad_proofs_with_a_dpop_challenge(signed_in: World) -> None:
+    world, key = signed_in, ECKey.generate_key("P-256")
+    token = exchange(world, proof(world, key)).json()["access_token"]
+    once = api_proof(world, key, token)
+    cases = {
+        "no proof": None,
+        "other key": api_proof(world, ECKey.generate_key("P-256"), token),
+        "other token (ath)": api_proof(world, key, "another-token"),
+        "other method": api_proof(world, key, token, method="GET"),
+        "other URL": api_proof(world, key, token, url=f"{ISSUER}/api/notes/create"),
+    }
+    assert (
+        world.http.post("/api/i", json={}, headers={"Authorization": f"DPoP {token}", "DPoP": once}).status_code == 200
+    )
+    cases["replayed"] = once
+    for name, header in cases.items():
+        headers = {"Authorization": f"DPoP {token}"} | ({} if header is None else {"DPoP": header})
+        response = world.http.post("/api/i", json={}, headers=headers)
+        assert response.status_code == 401, name
+        assert (
+            response.headers["www-authenticate"].startswith("DPoP") or "DPoP" in response.headers["www-authenticate"]
+        ), name
+
+
+def test_a_bearer_token_still_works_as_bearer(signed_in: World) -> None:
+    world = signed_in
+    token = exchange(world, None).json()["access_token"]
+    assert world.http.post("/api/i", json={}, headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -18,8 +18,15 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
-from sekisho.protocol import bearer
+from sekisho.errors import (
+    InsufficientScope,
+    InvalidDPoPProof,
+    InvalidToken,
+    OAuthError,
+    TemporarilyUnavailable,
+    UseDPoPNonce,
+)
+from sekisho.protocol import bearer, dpop
 from sekisho.resource.asgi import route
 from sekisho.resource.metadata import ProtectedResource
 from sekisho.resource.verifiers import TokenInfo, TokenVerifier
@@ -33,10 +40,10 @@ def bearer_token(request: HTTPConnection, body_token: str | None = None) -> str:
 
 
 def token_of(header: str | None, body_token: str | None = None) -> str:
-    """`bearer_token` given the Authorization header's value."""
-    token = bearer.parse_authorization(header)
+    """`bearer_token` given the Authorization header's value (`Bearer` or `DPoP`: see `DPoPGate` for the latter)."""
+    token = bearer.parse_authorization(header, ("bearer", "dpop"))
     if header and token is None:
-        raise InvalidToken("the Authorization header must be 'Bearer <token>'")
+        raise InvalidToken("the Authorization header must be 'Bearer <token>' or 'DPoP <token>'")
     if token is not None and body_token is not None and token != body_token:
         raise InvalidToken("the Authorization header and the body name different tokens")
     token = token or body_token
@@ -46,20 +53,31 @@ def token_of(header: str | None, body_token: str | None = None) -> str:
 
 
 def challenge_headers(
-    error: OAuthError, resource: ProtectedResource | None = None, scopes: Sequence[str] = ()
+    error: OAuthError,
+    resource: ProtectedResource | None = None,
+    scopes: Sequence[str] = (),
+    *,
+    dpop_algs: Sequence[str] = (),
 ) -> dict[str, str]:
     """The WWW-Authenticate header of RFC 6750 §3 for a token error; Retry-After when it could not be checked.
 
     With `resource`, the challenge names its metadata (RFC 9728 §5.1), and a 401 names `scopes`, those the endpoint
-    needs, so that a client (an MCP client, say) knows what to ask for; a 403 names the scope missing."""
+    needs, so that a client (an MCP client, say) knows what to ask for; a 403 names the scope missing. With
+    `dpop_algs` (DPoP accepted, RFC 9449 §7.1), a DPoP challenge follows the Bearer one; a proof's error is the
+    DPoP challenge's, with `DPoP-Nonce` when a nonce is wanted."""
     if isinstance(error, TemporarilyUnavailable):
         return {"Retry-After": str(error.retry_after)}
     metadata = None if resource is None else resource.metadata_url
+    if isinstance(error, InvalidDPoPProof | UseDPoPNonce):
+        value = bearer.challenge(error.error, error.description, scheme="DPoP", algs=dpop_algs or dpop.ALGORITHMS)
+        nonce = error.nonce if isinstance(error, UseDPoPNonce) else None
+        return {"WWW-Authenticate": value} | ({} if nonce is None else {"DPoP-Nonce": nonce})
+    also = ", " + bearer.challenge(scheme="DPoP", algs=dpop_algs) if dpop_algs else ""
     if isinstance(error, InsufficientScope):
-        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, error.scope, metadata)}
+        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, error.scope, metadata) + also}
     if isinstance(error, InvalidToken):
         needed = None if resource is None else " ".join(scopes)
-        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, needed, metadata)}
+        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, needed, metadata) + also}
     return {}
 
 
