@@ -223,6 +223,9 @@ def client_add(
         list[str] | None,
         typer.Option("--resource", help="a resource server's URI it may ask tokens for (RFC 8707); repeat for more"),
     ] = None,
+    require_dpop: Annotated[
+        bool, typer.Option("--require-dpop", help="every token request must carry a DPoP proof (RFC 9449)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     database: DatabaseOption = "sqlite:///sekisho.db",
 ) -> None:
@@ -242,6 +245,7 @@ def client_add(
             now=int(time.time()),
             resource_server=resource_server,
             resources=resource or [],
+            require_dpop=require_dpop,
         )
 
     client, secret = with_store(database, add)
@@ -277,6 +281,7 @@ def client_list(
             "dynamic": c.dynamic,
             "created_at": c.created_at,
             "resources": list(c.resources),
+            "require_dpop": c.require_dpop,
         }
         for c in found
     ]

@@ -3,6 +3,7 @@ its key, replayed proofs, server nonces, and the metadata."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from joserfc.jwk import ECKey
 from sekisho.protocol import dpop
 from sekisho.server.settings import Settings
 from tests.conftest import ISSUER, REDIRECT_URI, World, make_world
+from tests.live import cli
 from tests.server.test_jwt_access_tokens import decode
 from tests.server.test_revoke_introspect import introspect
 
@@ -218,3 +220,22 @@ def test_a_bearer_token_still_works_as_bearer(signed_in: World) -> None:
     world = signed_in
     token = exchange(world, None).json()["access_token"]
     assert world.http.post("/api/i", json={}, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_a_client_added_with_require_dpop_needs_a_proof(world: World) -> None:
+    """`sekisho client add --require-dpop`: a token request without a proof is refused."""
+    added = cli(
+        "client", "add", "--name", "bot", "--grant-type", "client_credentials", "--require-dpop", "--json",
+        database=world.database,
+    )  # fmt: skip
+    bot = json.loads(added.stdout)
+    listed = json.loads(cli("client", "list", "--json", database=world.database).stdout)
+    assert [row["require_dpop"] for row in listed if row["client_id"] == bot["client_id"]] == [True]
+    auth = (bot["client_id"], bot["client_secret"])
+    data = {"grant_type": "client_credentials", "scope": "read:account"}
+    refused = world.http.post("/oauth/token", data=data, auth=auth)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_dpop_proof"
+    key = ECKey.generate_key("P-256")
+    bound = world.http.post("/oauth/token", data=data, auth=auth, headers={"DPoP": proof(world, key)})
+    assert bound.status_code == 200 and bound.json()["token_type"] == "DPoP"
+    assert introspect(world, bound.json()["access_token"])["cnf"] == {"jkt": key.thumbprint()}

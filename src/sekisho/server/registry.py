@@ -53,6 +53,7 @@ def build_client(
     resource_server: bool = False,
     dynamic: bool = False,
     resources: Iterable[str] = (),
+    require_dpop: bool = False,
 ) -> tuple[Client, str | None]:
     """A new client, checked, and its secret (None for a public client); nothing is stored.
 
@@ -98,6 +99,7 @@ def build_client(
         created_at=now,
         resource_server=resource_server,
         dynamic=dynamic,
+        require_dpop=require_dpop,
         resources=allowed,
     )
     return client, secret
