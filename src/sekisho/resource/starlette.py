@@ -28,6 +28,7 @@ from sekisho.errors import (
 )
 from sekisho.protocol import bearer, dpop
 from sekisho.resource.asgi import route
+from sekisho.resource.dpop import DPoPGate
 from sekisho.resource.metadata import ProtectedResource
 from sekisho.resource.verifiers import TokenInfo, TokenVerifier
 
@@ -82,9 +83,14 @@ def challenge_headers(
 
 
 def error_response(
-    error: OAuthError, resource: ProtectedResource | None = None, scopes: Sequence[str] = ()
+    error: OAuthError,
+    resource: ProtectedResource | None = None,
+    scopes: Sequence[str] = (),
+    *,
+    dpop_algs: Sequence[str] = (),
 ) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=challenge_headers(error, resource, scopes))
+    headers = challenge_headers(error, resource, scopes, dpop_algs=dpop_algs)
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
 def protected_resource_routes(resource: ProtectedResource) -> list[Route]:
@@ -128,6 +134,7 @@ class TokenError(AuthenticationError):
 
 
 _RESOURCE: Final = "sekisho.protected_resource"  # the ASGI scope's key for the resource a request is made to
+_DPOP_ALGS: Final = "sekisho.dpop_algs"  # and for the DPoP algorithms accepted, named by the challenges
 
 
 class BearerBackend(AuthenticationBackend):
@@ -136,18 +143,23 @@ class BearerBackend(AuthenticationBackend):
     `resource`: this resource server's metadata (RFC 9728), which every challenge then names (the verifier is what
     checks a token's audience: give it `audience=resource.resource`)."""
 
-    def __init__(self, verifier: TokenVerifier, *, resource: ProtectedResource | None = None) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, *, resource: ProtectedResource | None = None, dpop: DPoPGate | None = None
+    ) -> None:
         self.verifier = verifier
         self.resource = resource
+        self.dpop = dpop or DPoPGate()  # RFC 9449: DPoP tokens with proofs; a bound token never as Bearer
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         if self.resource is not None:
             conn.scope[_RESOURCE] = self.resource  # for the challenges of `on_auth_error` and `require_scope`
+        conn.scope[_DPOP_ALGS] = self.dpop.algorithms
         header = conn.headers.get("authorization")
         if header is None:
             return None  # a query-string access_token is never read (RFC 6750 §2.3 is not offered)
         try:
-            info = await self.verifier.verify(token_of(header))
+            token = token_of(header)
+            info = await self.dpop.confirm(await self.verifier.verify(token), conn, token)
         except OAuthError as error:
             raise TokenError(error) from None
         return AuthCredentials(list(info.scope)), TokenUser(info)
@@ -161,7 +173,8 @@ def resource_of(conn: HTTPConnection) -> ProtectedResource | None:
 
 def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
     """The `on_error` of `AuthenticationMiddleware`: 401 `invalid_token` with its challenge (503 if unverifiable)."""
-    return error_response(exc.error if isinstance(exc, TokenError) else InvalidToken(str(exc)), resource_of(conn))
+    error = exc.error if isinstance(exc, TokenError) else InvalidToken(str(exc))
+    return error_response(error, resource_of(conn), dpop_algs=conn.scope.get(_DPOP_ALGS, ()))
 
 
 def token_info(request: HTTPConnection) -> TokenInfo:
@@ -181,7 +194,7 @@ def require_scope(*scopes: str) -> Callable[[Endpoint], Endpoint]:
             try:
                 token_info(request).require(*scopes)
             except OAuthError as error:
-                return error_response(error, resource_of(request), scopes)
+                return error_response(error, resource_of(request), scopes, dpop_algs=request.scope.get(_DPOP_ALGS, ()))
             return await endpoint(request)
 
         return guarded
