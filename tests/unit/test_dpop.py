@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc import jws
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
@@ -19,6 +21,11 @@ URL = "https://as.example/oauth/token"
 TOKEN = "an-access-token"
 SECRET = b"s" * 32
 KEY = ECKey.generate_key("P-256", auto_kid=False)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 def _b64(data: bytes) -> str:
@@ -122,6 +129,17 @@ def test_defect_refused(name: str, make: Callable[[], str], words: str) -> None:
         dpop.check(make(), method="POST", url=URL, now=NOW)
     assert caught.value.error == "invalid_dpop_proof"
     assert words in caught.value.description
+
+
+@given(st.dictionaries(st.sampled_from(["typ", "alg", "jwk", "kid", "crit"]), JSON, max_size=4), JSON)
+@settings(max_examples=300, deadline=None)
+def test_any_header_and_payload_is_refused_cleanly(header: dict[str, Any], payload: Any) -> None:
+    """Whatever JSON a forged proof holds, the answer is an RFC error, never another exception."""
+    base = {"typ": "dpop+jwt", "alg": "ES256", "jwk": KEY.as_dict(private=False)}
+    signed = jws.serialize_compact(base, json.dumps(payload).encode(), KEY, algorithms=["ES256"])
+    for proof in (_unsigned({**base, **header}, payload), _unsigned(header, payload), signed):
+        with pytest.raises((InvalidDPoPProof, UseDPoPNonce)):
+            dpop.check(proof, method="POST", url=URL, now=NOW, nonce_secret=SECRET)
 
 
 def test_valid_proof_gives_the_thumbprint() -> None:

@@ -169,7 +169,7 @@ def _verify(proof: str, algorithms: Sequence[str]) -> tuple[dict[str, Any], byte
     if not isinstance(header, dict) or header.get("typ") != TYPE:
         raise InvalidDPoPProof("the DPoP proof's typ must be dpop+jwt")
     alg = header.get("alg")
-    if alg not in algorithms or alg not in _CURVES:
+    if not isinstance(alg, str) or alg not in algorithms or alg not in _CURVES:
         raise InvalidDPoPProof("the DPoP proof's alg is not supported: use " + " or ".join(algorithms))
     key = _public_key(header.get("jwk"), alg)
     try:
