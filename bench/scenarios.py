@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,10 +12,12 @@ from typing import Literal
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+from joserfc.jwk import ECKey
 
 from bench import mint
 from bench.load import Request
 from bench.targets import REDIRECT_URI, SCOPE, USERNAME, Seed, basic
+from sekisho.protocol import dpop
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -170,6 +174,57 @@ def protected_api(target: Target) -> Workload:
     return fixed(Request(api + "/api/i", headers, body=target.write("api.body", "{}")))
 
 
+def _proofs(key: ECKey, url: str, count: int, access_token: str | None = None) -> list[str]:
+    """`count` DPoP proofs for POST `url`, each with its own jti, made now: good for 60 s (protocol.dpop.LEEWAY)."""
+    now = int(time.time())
+    return [
+        dpop.sign(key, method="POST", url=url, now=now, jti=secrets.token_urlsafe(12), access_token=access_token)
+        for _ in range(count)
+    ]
+
+
+def dpop_client_credentials(target: Target) -> Workload:
+    """client_credentials with a DPoP proof per request: the proof checked, its jti recorded, a bound token."""
+    url = target.url + target.token_path
+    body = urlencode({"grant_type": "client_credentials", "scope": SCOPE})
+    headers = {"Authorization": basic(target.client_id, target.client_secret), "Content-Type": FORM}
+    key = ECKey.generate_key("P-256")
+    (proof,) = _proofs(key, url, 1)
+    tried = httpx.post(url, headers={**headers, "DPoP": proof}, content=body, timeout=30)
+    if tried.status_code != 200 or tried.json().get("token_type") != "DPoP":
+        raise RuntimeError(f"POST {url} with a DPoP proof answered {tried.status_code}: {tried.text[:300]}")
+
+    def make(size: int) -> Request:
+        pool = target.write("dpop_cc.pool", "".join(f"{proof}\t{body}\n" for proof in _proofs(key, url, size)))
+        return Request(url, headers, pool=pool)
+
+    return Workload(make, pooled=True)
+
+
+def dpop_protected_api(target: Target) -> Workload:
+    """`POST /api/i` with a DPoP-bound access token (from a code exchange with a proof) and a proof per request."""
+    seed, user_id, database = target.sekisho()
+    (code,) = _mint_codes(database, seed, user_id, 1)
+    key = ECKey.generate_key("P-256")
+    token_url = target.url + target.token_path
+    exchanged = httpx.post(
+        token_url,
+        headers={"Content-Type": FORM, "DPoP": _proofs(key, token_url, 1)[0]},
+        content=_exchange_body(seed, code),
+        timeout=30,
+    )
+    exchanged.raise_for_status()
+    token = exchanged.json()["access_token"]
+    url = (target.api_url or target.url) + "/api/i"
+    headers = {"Authorization": f"DPoP {token}", "Content-Type": "application/json"}
+
+    def make(size: int) -> Request:
+        lines = "".join(f"{proof}\t{{}}\n" for proof in _proofs(key, url, size, token))
+        return Request(url, headers, pool=target.write("dpop_api.pool", lines))
+
+    return Workload(make, pooled=True)
+
+
 def password_login(target: Target) -> Workload:
     """`POST /login` with the right password: argon2id verification, a new session row, a 303.
 
@@ -235,6 +290,8 @@ SCENARIOS = (
     Scenario("introspect-pg", "introspection (opaque), PostgreSQL", "pg", "opaque", introspection, PEER_INTROSPECT),
     Scenario("api-opaque-pg", "POST /api/i, opaque token, PostgreSQL", "pg", "opaque", protected_api),
     Scenario("api-jwt-pg", "POST /api/i, JWT looked up in the store, PostgreSQL", "pg", "jwt", protected_api),
+    Scenario("dpop-cc-pg", "client_credentials with a DPoP proof, PostgreSQL", "pg", "opaque", dpop_client_credentials),
+    Scenario("dpop-api-pg", "POST /api/i, DPoP token and proof, PostgreSQL", "pg", "opaque", dpop_protected_api),
     Scenario(
         "api-jwt-local",
         "POST /api/i, JWT validated locally by sekisho.resource",

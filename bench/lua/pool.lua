@@ -1,5 +1,6 @@
 -- One body per request from a pool: pool=PATH (one form-encoded body a line), header=..., expect=STATUS,
 -- threads=N (wrk's -t). For grants whose secret is single use: refresh_token rotation, the code exchange.
+-- A line "PROOF<TAB>BODY" sends PROOF as the request's DPoP header (RFC 9449: a proof is single use too).
 -- Thread k of N takes lines k, k+N, k+2N … When its share runs out the thread stops and says so (exhausted=1):
 -- the harness then discards the run and tries again with a bigger pool, since wrk divides by the full duration.
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
@@ -32,7 +33,16 @@ function request()
     body = bodies[#bodies] -- wrk still wants a request; its answer is not counted (see response below)
   end
   next_body = next_body + 1
-  return wrk.format("POST", nil, headers, body)
+  local proof, rest = body:match("^([^\t]*)\t(.*)$")
+  if proof == nil then
+    return wrk.format("POST", nil, headers, body)
+  end
+  local with_proof = {}
+  for name, value in pairs(headers) do
+    with_proof[name] = value
+  end
+  with_proof["DPoP"] = proof
+  return wrk.format("POST", nil, with_proof, rest)
 end
 
 local count_response = response

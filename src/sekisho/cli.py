@@ -226,6 +226,9 @@ def client_add(
     require_par: Annotated[
         bool, typer.Option("--require-par", help="its authorization requests must be pushed first (RFC 9126)")
     ] = False,
+    require_dpop: Annotated[
+        bool, typer.Option("--require-dpop", help="every token request must carry a DPoP proof (RFC 9449)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     database: DatabaseOption = "sqlite:///sekisho.db",
 ) -> None:
@@ -246,6 +249,7 @@ def client_add(
             resource_server=resource_server,
             resources=resource or [],
             require_par=require_par,
+            require_dpop=require_dpop,
         )
 
     client, secret = with_store(database, add)
@@ -282,6 +286,7 @@ def client_list(
             "created_at": c.created_at,
             "resources": list(c.resources),
             "require_par": c.require_par,
+            "require_dpop": c.require_dpop,
         }
         for c in found
     ]

@@ -108,6 +108,19 @@ class InvalidToken(OAuthError):
     status = 401
 
 
+class InvalidDPoPProof(OAuthError):
+    """RFC 9449 §5 and §7.1: the DPoP proof is missing, malformed or does not fit the request."""
+
+    error = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(OAuthError):
+    """RFC 9449 §8 and §9: the server wants a proof carrying the nonce it sends in `DPoP-Nonce`."""
+
+    error = "use_dpop_nonce"
+    nonce: str | None = None  # sent as DPoP-Nonce, the nonce the next proof must carry
+
+
 class InsufficientScope(OAuthError):
     """RFC 6750 §3.1; `scope` names what was missing."""
 

@@ -207,6 +207,7 @@ SERVE_OPTIONS = [  # (field, flag, variable, default as an option): what `sekish
     ("registration_purge_after", "--registration-purge-after", "SEKISHO_REGISTRATION_PURGE_AFTER", 86400),
     ("resources", "--resource", "SEKISHO_RESOURCES", None),  # issue 25: RFC 8707 resource indicators
     ("require_par", "--require-par", "SEKISHO_REQUIRE_PAR", False),  # issue 26: RFC 9126 pushed requests
+    ("dpop_nonce", "--dpop-nonce", "SEKISHO_DPOP_NONCE", False),  # issue 26: RFC 9449 server nonces
 ]
 
 

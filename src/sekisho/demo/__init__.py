@@ -16,6 +16,7 @@ from sekisho.demo.x import XApi
 from sekisho.demo.x_limits import RateLimits
 from sekisho.resource import ProtectedResource, TokenVerifier
 from sekisho.resource.asgi import route
+from sekisho.resource.dpop import DPoPGate
 from sekisho.resource.starlette import protected_resource_routes
 
 
@@ -39,6 +40,16 @@ class Host(Protocol):
     def scopes(self) -> tuple[str, ...]: ...
 
 
+class _StoreProofs:
+    """The server's shared record of DPoP proofs (its store's, there once the store connects) as a replay cache."""
+
+    def __init__(self, store: ServerStore) -> None:
+        self._store = store
+
+    async def use(self, digest: str, expires_at: int) -> bool:
+        return await self._store.proofs.use(digest, expires_at)
+
+
 def mount(host: Host, *, x_rate_limits: bool = False) -> list[BaseRoute]:
     """The demo's routes, over the host's database; `x_rate_limits`: refuse past X's per-user limits (x_limits).
 
@@ -53,9 +64,11 @@ def mount(host: Host, *, x_rate_limits: bool = False) -> list[BaseRoute]:
         resource_name="sekisho demo notes API",
         resource_documentation=host.issuer + "/openapi.json",
     )
+    # RFC 9449 §11.1: a proof's jti used once across every server on the database, as at the token endpoint
+    gate = DPoPGate(replay=_StoreProofs(host.store), clock=host.clock, public_url=host.issuer)
     return [
-        *MisskeyApi(notes, host.verifier, clock=host.clock, resource=described).routes(),
-        *XApi(notes, host.verifier, host.clock, limits=limits, resource=described).routes(),
+        *MisskeyApi(notes, host.verifier, clock=host.clock, resource=described, dpop=gate).routes(),
+        *XApi(notes, host.verifier, host.clock, limits=limits, resource=described, dpop=gate).routes(),
         route("/@{username}", user_page(notes, host.page), ["GET"]),
         *protected_resource_routes(described),
     ]

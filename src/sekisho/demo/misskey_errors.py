@@ -9,6 +9,7 @@ Misskey's ApiCallService does: `invalid_token` for a bad token, no error code wh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
@@ -52,10 +53,12 @@ def credential_required(resource: ProtectedResource | None = None) -> MisskeyErr
     )
 
 
-def from_token_error(error: OAuthError, resource: ProtectedResource | None = None) -> MisskeyError:
+def from_token_error(
+    error: OAuthError, resource: ProtectedResource | None = None, dpop_algs: Sequence[str] = ()
+) -> MisskeyError:
     """A token the verifier refused: AUTHENTICATION_FAILED (401, any endpoint, even those that need no token),
     PERMISSION_DENIED (403, kind `permission`) for a missing scope, or 503 when the token could not be checked."""
-    headers = challenge_headers(error, resource)
+    headers = challenge_headers(error, resource, dpop_algs=dpop_algs)
     if isinstance(error, TemporarilyUnavailable):
         return MisskeyError(
             503, "TEMPORARILY_UNAVAILABLE", UNAVAILABLE_ID, error.description, "server", headers=headers

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -36,6 +36,7 @@ from sekisho.errors import InvalidToken, OAuthError
 from sekisho.protocol.params import is_unicode
 from sekisho.resource import ProtectedResource, TokenVerifier
 from sekisho.resource.asgi import route
+from sekisho.resource.dpop import DPoPGate
 from sekisho.resource.starlette import token_of
 from sekisho.server.entities import Note, User
 from sekisho.server.ids import new_id
@@ -148,16 +149,19 @@ class NotesApi:
         clock: Callable[[], float] = time.time,
         *,
         resource: ProtectedResource | None = None,
+        dpop: DPoPGate | None = None,
     ) -> None:
         self.store = store
         self.verifier = verifier
         self.clock = clock
         self.resource = resource  # named by every challenge (RFC 9728 §5.1)
+        self.dpop = dpop or DPoPGate(clock=clock)  # RFC 9449 §7: DPoP tokens with proofs; bound ones never as Bearer
         self._users: OrderedDict[str, User] = OrderedDict()  # LRU of users by id; see acting_user
 
-    async def acting_user(self, token: str, scope: str | None) -> User:
-        """The user the token acts for, if it carries `scope`; else InvalidToken / InsufficientScope."""
-        info = await self.verifier.verify(token)
+    async def acting_user(self, token: str, scope: str | None, request: HTTPConnection) -> User:
+        """The user the token acts for, if it carries `scope` and is presented as its DPoP binding asks; else
+        InvalidToken / InvalidDPoPProof / InsufficientScope."""
+        info = await self.dpop.confirm(await self.verifier.verify(token), request, token)
         if scope is not None:
             info.require(scope)
         user = await self._user(info.user_id) if info.user_id else None
@@ -239,9 +243,9 @@ class MisskeyApi(NotesApi):
                 if endpoint.credential:
                     raise credential_required(self.resource)
                 return None
-            return await self.acting_user(token, endpoint.kind)
+            return await self.acting_user(token, endpoint.kind, request)
         except OAuthError as error:
-            raise from_token_error(error, self.resource) from error
+            raise from_token_error(error, self.resource, self.dpop.algorithms) from error
 
     async def me(self, body: dict[str, Any], user: User | None, request: Request) -> dict[str, Any]:
         assert user is not None  # requireCredential

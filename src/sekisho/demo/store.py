@@ -11,6 +11,7 @@ from sqlalchemy import String, bindparam, column, delete, insert, literal_column
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
+from sekisho.resource.dpop import ReplayCache
 from sekisho.server.entities import Note, User
 
 LISTED = 100  # notes on a user's page
@@ -48,6 +49,9 @@ class ServerStore(Protocol):
 
     @property
     def users(self) -> Users: ...
+
+    @property
+    def proofs(self) -> ReplayCache: ...
 
 
 class Users(Protocol):

@@ -29,6 +29,7 @@ from sekisho.demo.x_shapes import (
 from sekisho.errors import InsufficientScope, OAuthError, TemporarilyUnavailable
 from sekisho.resource import TokenVerifier
 from sekisho.resource.asgi import route
+from sekisho.resource.dpop import DPoPGate
 from sekisho.resource.metadata import ProtectedResource
 from sekisho.resource.starlette import bearer_token, challenge_headers
 from sekisho.server.entities import Note, User
@@ -61,8 +62,9 @@ class XApi(NotesApi):
         *,
         limits: RateLimits | None = None,
         resource: ProtectedResource | None = None,
+        dpop: DPoPGate | None = None,
     ) -> None:
-        super().__init__(store, verifier, clock, resource=resource)
+        super().__init__(store, verifier, clock, resource=resource, dpop=dpop)
         self.limits = limits or RateLimits(clock)
 
     def routes(self) -> list[Route]:
@@ -79,7 +81,7 @@ class XApi(NotesApi):
     def endpoint(self, name: str, action: Action, scope: str) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             try:
-                user = await self.acting_user(bearer_token(request), scope)  # the header only: never the query
+                user = await self.acting_user(bearer_token(request), scope, request)  # the header only: not the query
                 standing = self.limits.take(name, user.id)
                 if standing.refused:  # X: 429 until x-rate-limit-reset
                     return XProblem(429, "Too Many Requests", "Too Many Requests").response(standing.headers())
@@ -89,12 +91,14 @@ class XApi(NotesApi):
             except XProblem as problem:
                 return problem.response()
             except InsufficientScope as error:
-                return XProblem(403, "Forbidden", error.description).response(challenge_headers(error, self.resource))
+                return XProblem(403, "Forbidden", error.description).response(
+                    challenge_headers(error, self.resource, dpop_algs=self.dpop.algorithms)
+                )
             except TemporarilyUnavailable as error:
                 return XProblem(503, "Service Unavailable", error.description).response(challenge_headers(error))
             except OAuthError as error:
                 return XProblem(401, "Unauthorized", error.description).response(
-                    challenge_headers(error, self.resource, (scope,))
+                    challenge_headers(error, self.resource, (scope,), dpop_algs=self.dpop.algorithms)
                 )
 
         return handle

@@ -36,9 +36,10 @@ class AccessClaims:
     issued_at: int
     expires_at: int
     jwt_id: str
+    jkt: str | None = None  # RFC 9449 §6.1: `cnf.jkt`, the thumbprint of the DPoP key the token is bound to
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": self.subject,
             "aud": self.audience if isinstance(self.audience, str) else list(self.audience),
@@ -48,6 +49,9 @@ class AccessClaims:
             "exp": self.expires_at,
             "jti": self.jwt_id,
         }
+        if self.jkt is not None:
+            claims["cnf"] = {"jkt": self.jkt}
+        return claims
 
 
 def new_signing_key(kid: str | None = None) -> ECKey:
@@ -128,6 +132,10 @@ def _check_claims(claims: Mapping[str, Any], *, issuer: str, audience: str, now:
         raise InvalidToken("the access token has expired")
     if issued_at - leeway > now:
         raise InvalidToken("the access token was issued in the future")
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if cnf is not None and not isinstance(jkt, str):
+        raise InvalidToken("the access token's cnf names no DPoP key")
     nbf = claims.get("nbf")
     if nbf is not None and (type(nbf) is not int or nbf - leeway > now):
         raise InvalidToken("the access token is not valid yet")
@@ -140,4 +148,5 @@ def _check_claims(claims: Mapping[str, Any], *, issuer: str, audience: str, now:
         issued_at=issued_at,
         expires_at=expires_at,
         jwt_id=claims["jti"],
+        jkt=jkt,
     )

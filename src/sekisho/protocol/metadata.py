@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sekisho.protocol import dpop
+
 # sekisho's own metadata member, present only on a server started with --demo: the client_id of its public demo app,
 # which a CLI given no client id may use (RFC 8414 §2: members not defined there are allowed).
 DEMO_CLIENT_METADATA = "sekisho_demo_client_id"
@@ -47,6 +49,7 @@ def build_metadata(
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),  # RFC 9449 §5.1: the token endpoint takes DPoP
         "client_id_metadata_document_supported": True,
         "service_documentation": f"{base}/",
     }

@@ -16,7 +16,7 @@ MAX_BODY_BYTES = 64 * 1024
 # What an authorization request holds (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 8707 §2).
 REQUEST_PARAMETERS = frozenset(
     {"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
-    | {"resource"}
+    | {"resource", "dpop_jkt"}
 )
 # What the authorization endpoint reads: a request, a pushed request's URI (RFC 9126 §4), the consent form's fields.
 AUTHORIZE_PARAMETERS = REQUEST_PARAMETERS | {"request_uri", "decision", "csrf_token"}
@@ -159,6 +159,7 @@ class AuthorizationRequest:
     code_challenge: str | None
     code_challenge_method: str | None
     resource: tuple[str, ...] = ()  # RFC 8707
+    dpop_jkt: str | None = None  # RFC 9449 §10: the thumbprint of the DPoP key the code is to be bound to
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> AuthorizationRequest:
@@ -171,6 +172,7 @@ class AuthorizationRequest:
             code_challenge=params.get("code_challenge"),
             code_challenge_method=params.get("code_challenge_method"),
             resource=repeated(params, "resource"),
+            dpop_jkt=params.get("dpop_jkt"),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -183,6 +185,7 @@ class AuthorizationRequest:
             "state": self.state,
             "code_challenge": self.code_challenge,
             "code_challenge_method": self.code_challenge_method,
+            "dpop_jkt": self.dpop_jkt,
         }
         if self.resource:
             fields["resource"] = REPEATED.join(self.resource)

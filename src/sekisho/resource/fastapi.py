@@ -15,6 +15,7 @@ from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
 from sekisho.errors import OAuthError
+from sekisho.resource.dpop import DPoPGate
 from sekisho.resource.metadata import ProtectedResource
 from sekisho.resource.starlette import METADATA_HEADERS, bearer_token, challenge_headers
 from sekisho.resource.verifiers import TokenInfo, TokenVerifier
@@ -28,9 +29,15 @@ class Bearer(SecurityBase):
     """
 
     def __init__(
-        self, verifier: TokenVerifier, *, scheme_name: str = "bearer", resource: ProtectedResource | None = None
+        self,
+        verifier: TokenVerifier,
+        *,
+        scheme_name: str = "bearer",
+        resource: ProtectedResource | None = None,
+        dpop: DPoPGate | None = None,
     ) -> None:
         self.verifier = verifier
+        self.dpop = dpop or DPoPGate()  # RFC 9449: DPoP tokens with proofs; a bound token never as Bearer
         self.model = HTTPBearerModel()
         self.scheme_name = scheme_name
         self.resource = resource
@@ -38,10 +45,11 @@ class Bearer(SecurityBase):
     async def __call__(self, security_scopes: SecurityScopes, request: Request) -> TokenInfo:
         scopes = security_scopes.scopes
         try:
-            info = await self.verifier.verify(bearer_token(request))
+            token = bearer_token(request)
+            info = await self.dpop.confirm(await self.verifier.verify(token), request, token)
             info.require(*scopes)
         except OAuthError as error:
-            headers = challenge_headers(error, self.resource, scopes)
+            headers = challenge_headers(error, self.resource, scopes, dpop_algs=self.dpop.algorithms)
             raise HTTPException(error.status, detail=error.body(), headers=headers) from None
         return info
 

@@ -101,10 +101,15 @@ def parse_answer(answer: Any, now: float) -> TokenInfo:
         raise unavailable("the introspection answer's aud is neither a string nor a list of strings")
     if expires_at <= now:
         raise InvalidToken("the access token has expired")
+    cnf = answer.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if cnf is not None and not isinstance(jkt, str):
+        raise unavailable("the introspection answer's cnf names no DPoP key (jkt)")
     return TokenInfo(
         client_id=client_id,
         user_id=subject,
         scope=tuple(scope.split()),
         expires_at=expires_at,
         audience=tuple(audience),
+        jkt=jkt,
     )

@@ -99,6 +99,7 @@ class JwtVerifier:
             scope=tuple(claims.scope.split()),
             expires_at=claims.expires_at,
             audience=(claims.audience,) if isinstance(claims.audience, str) else claims.audience,
+            jkt=claims.jkt,
         )
         if self._remembered:
             if len(self._passed) >= self._remembered:

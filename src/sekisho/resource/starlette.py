@@ -18,9 +18,17 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sekisho.errors import InsufficientScope, InvalidToken, OAuthError, TemporarilyUnavailable
-from sekisho.protocol import bearer
+from sekisho.errors import (
+    InsufficientScope,
+    InvalidDPoPProof,
+    InvalidToken,
+    OAuthError,
+    TemporarilyUnavailable,
+    UseDPoPNonce,
+)
+from sekisho.protocol import bearer, dpop
 from sekisho.resource.asgi import route
+from sekisho.resource.dpop import DPoPGate
 from sekisho.resource.metadata import ProtectedResource
 from sekisho.resource.verifiers import TokenInfo, TokenVerifier
 
@@ -33,10 +41,10 @@ def bearer_token(request: HTTPConnection, body_token: str | None = None) -> str:
 
 
 def token_of(header: str | None, body_token: str | None = None) -> str:
-    """`bearer_token` given the Authorization header's value."""
-    token = bearer.parse_authorization(header)
+    """`bearer_token` given the Authorization header's value (`Bearer` or `DPoP`: see `DPoPGate` for the latter)."""
+    token = bearer.parse_authorization(header, ("bearer", "dpop"))
     if header and token is None:
-        raise InvalidToken("the Authorization header must be 'Bearer <token>'")
+        raise InvalidToken("the Authorization header must be 'Bearer <token>' or 'DPoP <token>'")
     if token is not None and body_token is not None and token != body_token:
         raise InvalidToken("the Authorization header and the body name different tokens")
     token = token or body_token
@@ -46,27 +54,43 @@ def token_of(header: str | None, body_token: str | None = None) -> str:
 
 
 def challenge_headers(
-    error: OAuthError, resource: ProtectedResource | None = None, scopes: Sequence[str] = ()
+    error: OAuthError,
+    resource: ProtectedResource | None = None,
+    scopes: Sequence[str] = (),
+    *,
+    dpop_algs: Sequence[str] = (),
 ) -> dict[str, str]:
     """The WWW-Authenticate header of RFC 6750 §3 for a token error; Retry-After when it could not be checked.
 
     With `resource`, the challenge names its metadata (RFC 9728 §5.1), and a 401 names `scopes`, those the endpoint
-    needs, so that a client (an MCP client, say) knows what to ask for; a 403 names the scope missing."""
+    needs, so that a client (an MCP client, say) knows what to ask for; a 403 names the scope missing. With
+    `dpop_algs` (DPoP accepted, RFC 9449 §7.1), a DPoP challenge follows the Bearer one; a proof's error is the
+    DPoP challenge's, with `DPoP-Nonce` when a nonce is wanted."""
     if isinstance(error, TemporarilyUnavailable):
         return {"Retry-After": str(error.retry_after)}
     metadata = None if resource is None else resource.metadata_url
+    if isinstance(error, InvalidDPoPProof | UseDPoPNonce):
+        value = bearer.challenge(error.error, error.description, scheme="DPoP", algs=dpop_algs or dpop.ALGORITHMS)
+        nonce = error.nonce if isinstance(error, UseDPoPNonce) else None
+        return {"WWW-Authenticate": value} | ({} if nonce is None else {"DPoP-Nonce": nonce})
+    also = ", " + bearer.challenge(scheme="DPoP", algs=dpop_algs) if dpop_algs else ""
     if isinstance(error, InsufficientScope):
-        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, error.scope, metadata)}
+        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, error.scope, metadata) + also}
     if isinstance(error, InvalidToken):
         needed = None if resource is None else " ".join(scopes)
-        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, needed, metadata)}
+        return {"WWW-Authenticate": bearer.challenge(error.error, error.description, needed, metadata) + also}
     return {}
 
 
 def error_response(
-    error: OAuthError, resource: ProtectedResource | None = None, scopes: Sequence[str] = ()
+    error: OAuthError,
+    resource: ProtectedResource | None = None,
+    scopes: Sequence[str] = (),
+    *,
+    dpop_algs: Sequence[str] = (),
 ) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=challenge_headers(error, resource, scopes))
+    headers = challenge_headers(error, resource, scopes, dpop_algs=dpop_algs)
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
 def protected_resource_routes(resource: ProtectedResource) -> list[Route]:
@@ -110,6 +134,7 @@ class TokenError(AuthenticationError):
 
 
 _RESOURCE: Final = "sekisho.protected_resource"  # the ASGI scope's key for the resource a request is made to
+_DPOP_ALGS: Final = "sekisho.dpop_algs"  # and for the DPoP algorithms accepted, named by the challenges
 
 
 class BearerBackend(AuthenticationBackend):
@@ -118,18 +143,23 @@ class BearerBackend(AuthenticationBackend):
     `resource`: this resource server's metadata (RFC 9728), which every challenge then names (the verifier is what
     checks a token's audience: give it `audience=resource.resource`)."""
 
-    def __init__(self, verifier: TokenVerifier, *, resource: ProtectedResource | None = None) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, *, resource: ProtectedResource | None = None, dpop: DPoPGate | None = None
+    ) -> None:
         self.verifier = verifier
         self.resource = resource
+        self.dpop = dpop or DPoPGate()  # RFC 9449: DPoP tokens with proofs; a bound token never as Bearer
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         if self.resource is not None:
             conn.scope[_RESOURCE] = self.resource  # for the challenges of `on_auth_error` and `require_scope`
+        conn.scope[_DPOP_ALGS] = self.dpop.algorithms
         header = conn.headers.get("authorization")
         if header is None:
             return None  # a query-string access_token is never read (RFC 6750 §2.3 is not offered)
         try:
-            info = await self.verifier.verify(token_of(header))
+            token = token_of(header)
+            info = await self.dpop.confirm(await self.verifier.verify(token), conn, token)
         except OAuthError as error:
             raise TokenError(error) from None
         return AuthCredentials(list(info.scope)), TokenUser(info)
@@ -143,7 +173,8 @@ def resource_of(conn: HTTPConnection) -> ProtectedResource | None:
 
 def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
     """The `on_error` of `AuthenticationMiddleware`: 401 `invalid_token` with its challenge (503 if unverifiable)."""
-    return error_response(exc.error if isinstance(exc, TokenError) else InvalidToken(str(exc)), resource_of(conn))
+    error = exc.error if isinstance(exc, TokenError) else InvalidToken(str(exc))
+    return error_response(error, resource_of(conn), dpop_algs=conn.scope.get(_DPOP_ALGS, ()))
 
 
 def token_info(request: HTTPConnection) -> TokenInfo:
@@ -163,7 +194,7 @@ def require_scope(*scopes: str) -> Callable[[Endpoint], Endpoint]:
             try:
                 token_info(request).require(*scopes)
             except OAuthError as error:
-                return error_response(error, resource_of(request), scopes)
+                return error_response(error, resource_of(request), scopes, dpop_algs=request.scope.get(_DPOP_ALGS, ()))
             return await endpoint(request)
 
         return guarded

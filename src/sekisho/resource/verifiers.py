@@ -26,6 +26,8 @@ class TokenInfo:
     # RFC 8707 / RFC 9068 `aud`: the resources it is for; () when it names none. Not compared: a token issued without
     # `resource` has the issuer as `aud` in a JWT, and no audience in the store or an introspection answer.
     audience: tuple[str, ...] = field(default=(), compare=False)
+    # RFC 9449 §6: the thumbprint of the DPoP key the token is bound to (`cnf.jkt`); None: a bearer token
+    jkt: str | None = field(default=None, compare=False)
 
     def require(self, *scopes: str) -> None:
         """RFC 6750 §3.1: `insufficient_scope` names the first missing scope."""
@@ -83,6 +85,8 @@ class _StoredToken(Protocol):
     def expires_at(self) -> int: ...
     @property
     def resource(self) -> str | None: ...
+    @property
+    def jkt(self) -> str | None: ...
 
 
 class TokenLookup(Protocol):
@@ -121,5 +125,6 @@ class StoreVerifier:
             scope=tuple(found.scope.split()),
             expires_at=found.expires_at,
             audience=tuple((found.resource or "").split()),
+            jkt=found.jkt,
         )
         return check_audience(info, self._audience, accept_without_audience=self._accept_without_audience)

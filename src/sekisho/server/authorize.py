@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sekisho.errors import InvalidRequest, UnsupportedResponseType
-from sekisho.protocol import client_ids, pkce, redirects, resources, tokens
+from sekisho.protocol import client_ids, dpop, pkce, redirects, resources, tokens
 from sekisho.protocol.params import AuthorizationRequest
 from sekisho.protocol.scopes import check_scope, join_scope
 from sekisho.server import clients
@@ -33,6 +33,7 @@ class CheckedAuthorization:
     code_challenge: str
     request: AuthorizationRequest
     resource: tuple[str, ...] = ()  # RFC 8707: the resources the token will be for
+    jkt: str | None = None  # RFC 9449 §10: the DPoP key the code is bound to (`dpop_jkt`)
 
 
 async def check_client_and_redirect(
@@ -84,6 +85,7 @@ def check_request(
         code_challenge=challenge,
         request=request,
         resource=resource,
+        jkt=dpop.check_jkt(request.dpop_jkt),
     )
 
 
@@ -118,6 +120,7 @@ async def issue_code(store: Store, checked: CheckedAuthorization, user: User, *,
             code_challenge=checked.code_challenge,
             expires_at=now + ttl,
             resource=resources.join(checked.resource),
+            jkt=checked.jkt,
         ),
     )
     return code

@@ -29,6 +29,7 @@ class Client:
     dynamic: bool = False  # registered itself at /oauth/register (RFC 7591); vetted by nobody
     resources: tuple[str, ...] = ()  # RFC 8707: resources this client may name, besides the server's
     require_par: bool = False  # RFC 9126 §6: its authorization requests must be pushed first (/oauth/par)
+    require_dpop: bool = False  # RFC 9449: every token request must carry a DPoP proof
 
     @property
     def is_public(self) -> bool:
@@ -81,6 +82,7 @@ class AuthorizationCode:
     expires_at: int
     consumed_at: int | None = None
     resource: str | None = None  # RFC 8707: the resources authorized, space-separated; None: none named
+    jkt: str | None = None  # RFC 9449 §10: `dpop_jkt`, the key a DPoP proof at the exchange must be made with
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class AccessToken:
     expires_at: int
     created_at: int
     resource: str | None = None  # RFC 8707: its audience, space-separated; None: the server's default (the issuer)
+    jkt: str | None = None  # RFC 9449 §6: the thumbprint of the key it is bound to; None: a bearer token
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,7 @@ class RefreshToken:
     consumed_at: int | None = None
     revoked_at: int | None = None
     resource: str | None = None  # RFC 8707: the grant's resources, which a refresh may narrow; None: none named
+    jkt: str | None = None  # RFC 9449 §5: a public client's key, which every refresh must prove; None: unbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,8 @@ class Successors:
     refresh_absolute_expires_at: int | None  # None: the refresh token consumed keeps its own
     access_scope: str | None = None  # None: the whole scope of what is consumed
     access_resource: str | None = None  # None: the resources of what is consumed (RFC 8707)
+    access_jkt: str | None = None  # RFC 9449: the DPoP key the access token is bound to; None: a bearer token
+    refresh_jkt: str | None = None  # RFC 9449 §5: the key a public client's refresh token is bound to
 
 
 DeviceStatus = Literal["pending", "approved", "denied", "consumed"]

@@ -47,11 +47,14 @@ async def introspect(params: Mapping[str, str], caller: Client, store: Store, is
         "active": True,
         "scope": found.scope,
         "client_id": found.client_id,
-        "token_type": token_type,
+        # RFC 9449 §6.2: a bound access token is of type DPoP, and `cnf.jkt` names its key
+        "token_type": "DPoP" if found.jkt is not None and token_type == "Bearer" else token_type,
         "exp": found.expires_at,
         "iat": found.created_at,
         "iss": issuer,
     }
+    if found.jkt is not None:
+        body["cnf"] = {"jkt": found.jkt}
     if found.resource is not None:  # RFC 8707: issued for resources, which are its audience (as a JWT's `aud`)
         audience = resources.audience(found.resource, issuer)
         body["aud"] = audience if isinstance(audience, str) else list(audience)

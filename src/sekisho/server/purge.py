@@ -1,7 +1,7 @@
 """Purging what is past its use — expired codes, tokens, sessions, cached client pages, MiAuth sessions, device
-codes, pushed authorization requests, stale login throttles, revoked grants with no token left, spent initial access
-tokens and dynamically registered clients with no grant left — in bounded batches, so no table grows without bound
-(Hydra #1574).
+codes, pushed authorization requests, DPoP proofs too old to be accepted again, stale login throttles, revoked
+grants with no token left, spent initial access tokens and dynamically registered clients with no grant left — in
+bounded batches, so no table grows without bound (Hydra #1574).
 
 Run by the server on a timer (`run_periodically`, started in the app's lifespan) and by `sekisho purge`. Deleting is
 idempotent, so several servers purging one database at once do no harm.
@@ -39,6 +39,7 @@ def cutoffs(now: int, dynamic_clients: int = DYNAMIC_CLIENT_RETENTION) -> dict[s
         "miauth_sessions": now,
         "device_codes": now,
         "pushed_requests": now,
+        "dpop_proofs": now,
         "login_throttles": now - WINDOW,
         "grants": now - GRANT_RETENTION,
         "registration_tokens": now,

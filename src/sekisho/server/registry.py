@@ -54,6 +54,7 @@ def build_client(
     dynamic: bool = False,
     resources: Iterable[str] = (),
     require_par: bool = False,
+    require_dpop: bool = False,
 ) -> tuple[Client, str | None]:
     """A new client, checked, and its secret (None for a public client); nothing is stored.
 
@@ -99,6 +100,7 @@ def build_client(
         created_at=now,
         resource_server=resource_server,
         dynamic=dynamic,
+        require_dpop=require_dpop,
         resources=allowed,
         require_par=require_par,
     )

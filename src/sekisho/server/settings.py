@@ -176,6 +176,9 @@ class Settings:
         "require_pushed_authorization_requests)",
         False,
     )
+    dpop_nonce: bool = setting(
+        "DPoP proofs at the token endpoint must carry a server nonce (RFC 9449 §8: use_dpop_nonce, DPoP-Nonce)", False
+    )
     scopes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCOPES))
     code_ttl: int = 120  # seconds; CONTRACT.md §3: at most 5 minutes
     access_token_ttl: int = 3600

@@ -25,9 +25,10 @@ class Minted:
     expires_in: int
 
     def response(self, token_type: str = "Bearer") -> dict[str, Any]:
+        """The token response; `token_type` for a bearer token, "DPoP" for one bound to a key (RFC 9449 §5)."""
         body: dict[str, Any] = {
             "access_token": self.access_token,
-            "token_type": token_type,
+            "token_type": "DPoP" if self.records.access.jkt is not None else token_type,
             "expires_in": self.expires_in,
             "scope": self.records.access.scope,
         }
@@ -70,31 +71,31 @@ async def mint(
     ttl: int | None = None,
     signer: Signer | None = None,
     resource: str | None = None,
+    jkt: str | None = None,
 ) -> Minted:
     """An access token, and a refresh token when `refresh_scope` is given (the grant's full scope); `resource`: the
-    resources it is for (RFC 8707), space-separated, its audience.
+    resources it is for (RFC 8707), space-separated, its audience; `jkt`: the DPoP key it is bound to (RFC 9449).
 
     With a `signer` the access token is an RFC 9068 JWT; its digest is stored all the same, so revocation,
     introspection and same-process verification treat both formats alike.
     """
-    if signer is None:
-        return mint_opaque(
-            settings,
-            grant_id=grant_id,
-            client_id=client_id,
-            user_id=user_id,
-            scope=scope,
-            now=now,
-            refresh_scope=refresh_scope,
-            absolute_expires_at=absolute_expires_at,
-            ttl=ttl,
-            resource=resource,
-        )
-    expiries = Expiries.at(settings, now, ttl)
-    claims = _claims(settings, expiries, client_id, user_id, scope, now, resource)
-    access_token = await signer.sign(claims)
-    return _minted(
-        access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at, resource
+    access_token = None
+    if signer is not None:
+        claims = _claims(settings, Expiries.at(settings, now, ttl), client_id, user_id, scope, now, resource, jkt)
+        access_token = await signer.sign(claims)
+    return mint_opaque(
+        settings,
+        grant_id=grant_id,
+        client_id=client_id,
+        user_id=user_id,
+        scope=scope,
+        now=now,
+        refresh_scope=refresh_scope,
+        absolute_expires_at=absolute_expires_at,
+        ttl=ttl,
+        resource=resource,
+        jkt=jkt,
+        access_token=access_token,
     )
 
 
@@ -110,13 +111,25 @@ def mint_opaque(
     absolute_expires_at: int | None = None,
     ttl: int | None = None,
     resource: str | None = None,
+    jkt: str | None = None,
+    access_token: str | None = None,
 ) -> Minted:
     """`mint` with an opaque access token, for a caller that cannot wait (a store's callback, as MiAuth's
-    redemption)."""
-    access_token = tokens.new_secret(tokens.ACCESS_TOKEN)
+    redemption); `access_token`: one already made (`mint`'s JWT)."""
+    access_token = access_token or tokens.new_secret(tokens.ACCESS_TOKEN)
     expiries = Expiries.at(settings, now, ttl)
     return _minted(
-        access_token, expiries, grant_id, client_id, user_id, scope, now, refresh_scope, absolute_expires_at, resource
+        access_token,
+        expiries,
+        grant_id,
+        client_id,
+        user_id,
+        scope,
+        now,
+        refresh_scope,
+        absolute_expires_at,
+        resource,
+        jkt,
     )
 
 
@@ -131,6 +144,7 @@ def _minted(
     refresh_scope: str | None,
     absolute_expires_at: int | None,
     resource: str | None,
+    jkt: str | None,
 ) -> Minted:
     access = AccessToken(
         digest=tokens.digest(access_token),
@@ -141,6 +155,7 @@ def _minted(
         expires_at=expiries.access,
         created_at=now,
         resource=resource,
+        jkt=jkt,
     )
     refresh_token = None
     refresh = None
@@ -169,6 +184,7 @@ def _claims(
     scope: str,
     now: int,
     resource: str | None,
+    jkt: str | None = None,
 ) -> AccessClaims:
     return AccessClaims(
         issuer=settings.issuer,
@@ -180,6 +196,7 @@ def _claims(
         issued_at=now,
         expires_at=expiries.access,
         jwt_id=secrets.token_urlsafe(16),
+        jkt=jkt,
     )
 
 
@@ -206,6 +223,8 @@ def draw(
     access_scope: str | None = None,
     access_resource: str | None = None,
     ttl: int | None = None,
+    jkt: str | None = None,
+    refresh_jkt: str | None = None,
 ) -> Drawn:
     """An access token (opaque unless given), and a refresh token if `refresh`, with the expiry times `mint` gives
     them: a new family's refresh token (from a code) expires at the latest `refresh_token_absolute_ttl` from now; a
@@ -221,6 +240,8 @@ def draw(
         refresh_absolute_expires_at=expiries.refresh_absolute if new_family else None,
         access_scope=access_scope,
         access_resource=access_resource,
+        access_jkt=jkt,
+        refresh_jkt=refresh_jkt,
     )
     return Drawn(access_token, refresh_token, successors, expiries.access_ttl)
 
@@ -231,11 +252,14 @@ class Issue:
     (`narrow`: the scope asked for, from the grant's, or raise) or other resources (`target`: the resources asked
     for, from the grant's, or raise; RFC 8707 §2.2) is made from what the store found, and so is a refresh token
     that depends on the grant's scope (`refresh_if`, X's `offline.access` rule). `ttl`: the access token's lifetime,
-    if not the setting's."""
+    if not the setting's. `jkt`: the DPoP key the access token is bound to (RFC 9449 §5), and the refresh token
+    too when `bind_refresh` (a public client's)."""
 
     __slots__ = (
         "_client_id",
         "_drawn",
+        "_jkt",
+        "_refresh_jkt",
         "_narrow",
         "_new_family",
         "_now",
@@ -260,12 +284,19 @@ class Issue:
         refresh_if: Callable[[str], bool] | None = None,
         target: Callable[[str | None], str | None] | None = None,
         ttl: int | None = None,
+        jkt: str | None = None,
+        bind_refresh: bool = False,
     ) -> None:
         self._settings, self._now, self._client_id = settings, now, client_id
+        self._jkt, self._refresh_jkt = jkt, jkt if bind_refresh else None
         self._refresh, self._new_family, self._signer, self._narrow = refresh, new_family, signer, narrow
         self._refresh_if, self._target, self._ttl = refresh_if, target, ttl
         eager = not (signer or narrow or refresh_if or target)
-        self._drawn = draw(settings, now, refresh=refresh, new_family=new_family, ttl=ttl) if eager else None
+        self._drawn = (
+            draw(settings, now, refresh=refresh, new_family=new_family, ttl=ttl, jkt=jkt, refresh_jkt=self._refresh_jkt)
+            if eager
+            else None
+        )
 
     @property
     def drawn(self) -> Successors | None:
@@ -277,7 +308,9 @@ class Issue:
         access_token = None
         if self._signer is not None:
             expiries = Expiries.at(self._settings, self._now, self._ttl)
-            claims = _claims(self._settings, expiries, self._client_id, found.user_id, scope, self._now, resource)
+            claims = _claims(
+                self._settings, expiries, self._client_id, found.user_id, scope, self._now, resource, self._jkt
+            )
             access_token = await self._signer.sign(claims)
         access_scope = None if scope == found.scope else scope
         self._drawn = draw(
@@ -289,6 +322,8 @@ class Issue:
             access_scope=access_scope,
             access_resource=None if resource == found.resource else resource,
             ttl=self._ttl,
+            jkt=self._jkt,
+            refresh_jkt=self._refresh_jkt,
         )
         return self._drawn.successors
 

@@ -21,6 +21,7 @@ class GrantContext:
     now: int
     signer: Signer | None = None  # set when access tokens are JWTs
     dialect: OAuthDialect = SEKISHO  # X's paths: two-hour tokens, refresh only with offline.access
+    jkt: str | None = None  # RFC 9449: the thumbprint of the request's checked DPoP proof key; None: no proof
 
 
 Handler = Callable[[TokenRequest, Client, GrantContext], Awaitable[Minted]]

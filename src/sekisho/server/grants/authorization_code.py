@@ -22,13 +22,14 @@ REFUSALS = {
     "replayed": "the authorization code was already used",
     "expired": "the authorization code has expired",
     "redirect_uri": "redirect_uri differs from the one in the authorization request",
+    "dpop_key": "the authorization code is bound to another DPoP key (dpop_jkt)",
 }
 
 
 async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> Minted:
     digest = tokens.digest(require(request.code, "code"))
     redirect_uri = require(request.redirect_uri, "redirect_uri")
-    ask = CodeAsk(digest, client, redirect_uri, pkce.challenge_of(request.code_verifier), ctx.now)
+    ask = CodeAsk(digest, client, redirect_uri, pkce.challenge_of(request.code_verifier), ctx.now, ctx.jkt)
     refresh = "refresh_token" in client.grant_types
     dialect = ctx.dialect
     issue = Issue(
@@ -41,6 +42,8 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
         refresh_if=None if dialect.refresh_needs_scope is None else dialect.may_refresh,
         target=target(request, ctx.settings),
         ttl=dialect.access_token_ttl,
+        jkt=ctx.jkt,
+        bind_refresh=client.is_public,  # RFC 9449 §5
     )
     outcome = await ctx.store.grants.redeem_code(ask, issue)
     if isinstance(outcome, Refused):

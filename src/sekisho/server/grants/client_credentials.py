@@ -32,6 +32,7 @@ async def issue(request: TokenRequest, client: Client, ctx: GrantContext) -> Min
         now=ctx.now,
         signer=ctx.signer,
         resource=resources.join(resource),
+        jkt=ctx.jkt,
     )
     # The client may come from memory: the insert checks it is still registered with the same secret.
     if not await ctx.store.grants.issue_client_token(minted.records.access, client):

@@ -32,6 +32,8 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
         new_family=True,
         signer=ctx.signer,
         target=target(request, ctx.settings),  # RFC 8707: within the resources the device asked for
+        jkt=ctx.jkt,
+        bind_refresh=client.is_public,
     )
     outcome = await ctx.store.devices.poll(DeviceAsk(digest, client, ctx.now), issue)
     if isinstance(outcome, Refused):

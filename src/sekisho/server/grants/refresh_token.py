@@ -22,6 +22,7 @@ REFUSALS = {
     "replayed": "the refresh token was already used",
     "revoked": "the refresh token has been revoked",
     "expired": "the refresh token has expired",
+    "dpop_key": "the refresh token is bound to a DPoP key this request's proof is not made with",
 }
 
 
@@ -43,8 +44,10 @@ async def refresh(request: TokenRequest, client: Client, ctx: GrantContext) -> M
         narrow=None if asked is None else narrow,
         target=target(request, ctx.settings),  # RFC 8707 §2.2: may narrow, never widen
         ttl=ctx.dialect.access_token_ttl,
+        jkt=ctx.jkt,
+        bind_refresh=client.is_public,  # RFC 9449 §5: a public client's refresh token is bound to its key
     )
-    outcome = await ctx.store.grants.rotate_refresh_token(RefreshAsk(digest, client, ctx.now), issue)
+    outcome = await ctx.store.grants.rotate_refresh_token(RefreshAsk(digest, client, ctx.now, ctx.jkt), issue)
     if isinstance(outcome, Refused):
         await refuse(outcome, REFUSALS, ctx, client, event="refresh_token_reuse")
     return issue.minted(outcome.tokens)

@@ -36,6 +36,7 @@ Reason = Literal[
     "expired",
     "redirect_uri",
     "verifier",
+    "dpop_key",  # RFC 9449 §5, §10: bound to a DPoP key the request's proof is not made with
     "pending",  # device codes (RFC 8628 §3.5): not decided yet, polled after the interval
     "slow_down",  # not decided yet, polled sooner than the interval
     "denied",
@@ -69,6 +70,7 @@ class CodeAsk:
     redirect_uri: str
     code_challenge: str | None  # the S256 challenge of the verifier sent; None if it is missing or malformed
     now: int
+    jkt: str | None = None  # RFC 9449: the thumbprint of the request's DPoP proof key; None: no proof
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class RefreshAsk:
     digest: str = field(repr=False)
     client: Client
     now: int
+    jkt: str | None = None  # RFC 9449: the thumbprint of the request's DPoP proof key; None: no proof
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,9 @@ def code_refusal(ask: CodeAsk, code: AuthorizationCode | None, client_current: b
     # RFC 7636 §4.6: the verifier must hash to the challenge bound to the code.
     if ask.code_challenge is None or ask.code_challenge != code.code_challenge:
         return Refused("verifier")
+    # RFC 9449 §10: a code bound to a key by `dpop_jkt` is exchanged only with a proof made with that key.
+    if code.jkt is not None and code.jkt != ask.jkt:
+        return Refused("dpop_key")
     return None
 
 
@@ -147,6 +153,9 @@ def refresh_refusal(ask: RefreshAsk, token: RefreshToken | None, client_current:
         return Refused("revoked")
     if token.expires_at <= ask.now:
         return Refused("expired")
+    # RFC 9449 §5: a public client's bound refresh token is used only with a proof made with its key.
+    if token.jkt is not None and token.jkt != ask.jkt:
+        return Refused("dpop_key")
     return None
 
 
@@ -307,6 +316,13 @@ class Keys(Protocol):
     async def delete_signing_keys_retired_before(self, before: int) -> None: ...
 
 
+class Proofs(Protocol):
+    """DPoP proofs seen (RFC 9449 §11.1), shared by every server on the database: `use` records a proof's digest
+    until `expires_at` and says whether it was new; of parallel uses of one digest exactly one is True."""
+
+    async def use(self, digest: str, expires_at: int) -> bool: ...
+
+
 class Store(Protocol):
     """The whole store: one part per concern, and what concerns the database as a whole."""
 
@@ -328,6 +344,8 @@ class Store(Protocol):
     def devices(self) -> Devices: ...
     @property
     def pushed_requests(self) -> PushedRequests: ...
+    @property
+    def proofs(self) -> Proofs: ...
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

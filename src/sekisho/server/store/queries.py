@@ -27,6 +27,7 @@ from sekisho.server.store.schema import (
     authorization_codes,
     clients,
     device_codes,
+    dpop_proofs,
     grants,
     login_throttles,
     miauth_sessions,
@@ -255,12 +256,14 @@ def _redeem_many(table: Any) -> Query:
         ("access_expires_at", expiry),
         ("access_scope", access_tokens.c.scope.type),
         ("access_resource", access_tokens.c.resource.type),
+        ("access_jkt", access_tokens.c.jkt.type),
         ("refresh_digest", refresh_tokens.c.digest.type),
         ("refresh_expires_at", expiry),
+        ("refresh_jkt", refresh_tokens.c.jkt.type),
     ]
     if table is authorization_codes:
         successors.append(("refresh_absolute_expires_at", expiry))
-    asked = [("position", Integer()), ("now", expiry), ("digest", kinds["digest"])]
+    asked = [("position", Integer()), ("now", expiry), ("digest", kinds["digest"]), ("jkt", kinds["jkt"])]
     matched = [(name, kinds[name]) for name in _MATCHED[table]]
     rows = select(_batch([*asked, *matched, *CLIENT_CHECKS, *successors])).cte("rows")
     absolute = table.c.absolute_expires_at if table is refresh_tokens else rows.c.refresh_absolute_expires_at
@@ -272,6 +275,8 @@ def _redeem_many(table: Any) -> Query:
             table.c.expires_at > rows.c.now,
             *_unused(table),
             _client_current(rows),
+            # RFC 9449 §5, §10: a row bound to a DPoP key only with a proof made with it (`jkt`: the proof's)
+            or_(table.c.jkt.is_(None), table.c.jkt == rows.c.jkt),
         )
         .values(consumed_at=rows.c.now)
         .returning(
@@ -286,7 +291,9 @@ def _redeem_many(table: Any) -> Query:
             rows.c.now,
             rows.c.access_digest,
             rows.c.access_expires_at,
+            rows.c.access_jkt,
             rows.c.refresh_digest,
+            rows.c.refresh_jkt,
             absolute.label("refresh_absolute"),
             # the idle expiry, never past the absolute one (as entities.refresh_expiry computes it)
             func.least(rows.c.refresh_expires_at, absolute).label("refresh_until"),
@@ -295,16 +302,17 @@ def _redeem_many(table: Any) -> Query:
     )
     c = consumed.c
     common = (c.grant_id, c.client_id, c.user_id, c.now)
-    columns = ["digest", "grant_id", "client_id", "user_id", "created_at", "scope", "resource", "expires_at"]
+    columns = ["digest", "grant_id", "client_id", "user_id", "created_at", "scope", "resource", "expires_at", "jkt"]
     inserts = [
         insert(access_tokens).from_select(
-            columns, select(c.access_digest, *common, c.access_scope, c.access_resource, c.access_expires_at)
+            columns,
+            select(c.access_digest, *common, c.access_scope, c.access_resource, c.access_expires_at, c.access_jkt),
         ),
         insert(refresh_tokens).from_select(
             [*columns, "absolute_expires_at"],
-            select(c.refresh_digest, *common, c.scope, c.resource, c.refresh_until, c.refresh_absolute).where(
-                c.refresh_digest.is_not(None)
-            ),
+            select(
+                c.refresh_digest, *common, c.scope, c.resource, c.refresh_until, c.refresh_jkt, c.refresh_absolute
+            ).where(c.refresh_digest.is_not(None)),
         ),
     ]
     touch = update(grants).where(grants.c.id == c.grant_id).values(last_used_at=c.now)
@@ -560,6 +568,18 @@ FIND_URL_CLIENT_NAME = Query(select(url_clients.c.name).where(url_clients.c.clie
 FIND_MIAUTH_NAME = Query(select(miauth_sessions.c.name).where(miauth_sessions.c.session == bindparam("session")))
 
 
+# DPoP proofs: insert-or-fail, RETURNING the digest only when this insert made the row
+USE_DPOP_PROOF = Query(
+    {
+        name: insert_of(dpop_proofs)
+        .values(digest=bindparam("digest"), expires_at=bindparam("expires_at"))
+        .on_conflict_do_nothing()
+        .returning(dpop_proofs.c.digest)
+        for name, insert_of in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+    }
+)
+
+
 # purge: rows past their use, deleted in bounded batches (sekisho.server.purge)
 def _purge(table: Any, key: Any, *conditions: Any) -> Query:
     doomed = select(key).where(*conditions).limit(bindparam("batch"))
@@ -586,6 +606,7 @@ PURGES: dict[str, Query] = {
     "sessions": _purge(sessions, sessions.c.digest, sessions.c.expires_at < bindparam("cutoff")),
     "url_clients": _purge(url_clients, url_clients.c.client_id, url_clients.c.expires_at < bindparam("cutoff")),
     # A device code is of no use once expired: a poll then learns only that it expired.
+    "dpop_proofs": _purge(dpop_proofs, dpop_proofs.c.digest, dpop_proofs.c.expires_at < bindparam("cutoff")),
     "device_codes": _purge(device_codes, device_codes.c.digest, device_codes.c.expires_at < bindparam("cutoff")),
     "pushed_requests": _purge(
         pushed_requests, pushed_requests.c.digest, pushed_requests.c.expires_at < bindparam("cutoff")

@@ -37,6 +37,7 @@ clients = Table(
     _time("created_at"),
     Column("dynamic", BigInteger, nullable=False, server_default="0"),  # 1: registered itself (RFC 7591)
     Column("require_par", BigInteger, nullable=False, server_default="0"),  # 1: must push its requests (RFC 9126)
+    Column("require_dpop", BigInteger, nullable=False, server_default="0"),  # 1: token requests need DPoP
     Index("ix_clients_dynamic_created_at", "dynamic", "created_at"),
 )
 
@@ -77,6 +78,7 @@ authorization_codes = Table(
     _time("expires_at"),
     _time("consumed_at", nullable=True),
     Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
+    Column("jkt", String(64), nullable=True),  # RFC 9449: the DPoP key thumbprint it is bound to
     Index("ix_authorization_codes_expires_at", "expires_at"),
 )
 
@@ -92,6 +94,7 @@ access_tokens = Table(
     _time("expires_at"),
     _time("revoked_at", nullable=True),
     Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
+    Column("jkt", String(64), nullable=True),  # RFC 9449: the DPoP key thumbprint it is bound to
     Index("ix_access_tokens_grant_id", "grant_id"),
     Index("ix_access_tokens_expires_at", "expires_at"),
 )
@@ -110,6 +113,7 @@ refresh_tokens = Table(
     _time("consumed_at", nullable=True),
     _time("revoked_at", nullable=True),
     Column("resource", Text, nullable=True),  # RFC 8707: space-separated resource URIs
+    Column("jkt", String(64), nullable=True),  # RFC 9449: the DPoP key thumbprint it is bound to
     Index("ix_refresh_tokens_grant_id", "grant_id"),
     Index("ix_refresh_tokens_expires_at", "expires_at"),
 )
@@ -219,4 +223,13 @@ pushed_requests = Table(
     Column("params", Text, nullable=False),  # the checked request, JSON name-value pairs
     _time("expires_at"),
     Index("ix_pushed_requests_expires_at", "expires_at"),
+)
+
+
+dpop_proofs = Table(
+    "dpop_proofs",  # RFC 9449 §11.1: the DPoP proofs seen, by a digest of key and jti, until they are too old
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    _time("expires_at"),
+    Index("ix_dpop_proofs_expires_at", "expires_at"),
 )

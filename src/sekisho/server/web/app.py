@@ -115,7 +115,10 @@ def create_app(
         fetcher = Fetcher.for_issuer(settings.issuer, policy, resolver)
         url_clients = UrlClients(store, fetcher, clock)
         signing_keys = SigningKeys(store, settings.access_token_ttl)
-        app.state.sekisho = AppState(settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, clock, sleep)
+        dpop_key = await store.keys.server_secret("dpop-nonce", secrets.token_hex(32), int(clock()))
+        app.state.sekisho = AppState(
+            settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, bytes.fromhex(dpop_key), clock, sleep
+        )
         try:
             async with purging(store, clock, purge_interval, settings.registration_purge_after):
                 yield

@@ -28,6 +28,7 @@ from sekisho.server.dialects import SEKISHO, OAuthDialect, X
 from sekisho.server.grants import HANDLERS, GrantContext
 from sekisho.server.setup import DEMO_CLIENT_ID
 from sekisho.server.token import Minted
+from sekisho.server.web import dpop as dpop_web
 from sekisho.server.web.observe import count_issued
 from sekisho.server.web.requests import read_body, state
 from sekisho.server.web.responses import CORS, NO_STORE, error_page, redirect, render, token_json, wants_json
@@ -57,7 +58,7 @@ async def cors_preflight(request: Request) -> Response:
         headers={
             **CORS,
             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, DPoP",
             "Access-Control-Max-Age": "86400",
         },
     )
@@ -196,7 +197,10 @@ def token_in(dialect: OAuthDialect) -> Handler:
         req = TokenRequest.from_params(params)
         minted = await grant(request, req, params, dialect)
         count_issued(req.grant_type)
-        return token_json(minted.response(dialect.token_type))
+        response = token_json(minted.response(dialect.token_type))
+        app = state(request)
+        response.headers.update(dpop_web.nonce_header(app, app.now()))
+        return response
 
     return token
 
@@ -216,8 +220,9 @@ async def grant(request: Request, req: TokenRequest, params: dict[str, str], dia
     if req.grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {req.grant_type} grant")
     now = app.now()
+    jkt = await dpop_web.token_request_key(request, app, client, now)  # RFC 9449 §5: before the grant runs
     signer = await app.signer(now)
-    return await handler(req, client, GrantContext(app.store, app.settings, now, signer, dialect))
+    return await handler(req, client, GrantContext(app.store, app.settings, now, signer, dialect, jkt))
 
 
 def revoke_in(dialect: OAuthDialect) -> Handler:

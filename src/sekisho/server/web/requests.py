@@ -25,6 +25,7 @@ class AppState:
     csrf: Csrf
     url_clients: UrlClients
     signing_keys: SigningKeys
+    dpop_secret: bytes  # keys the stateless DPoP nonces (protocol.dpop.new_nonce)
     clock: Callable[[], float] = field(default=time.time)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)  # the login throttle's pauses
 

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sekisho.errors import InvalidClient, OAuthError, ServerError
+from sekisho.errors import InvalidClient, OAuthError, ServerError, UseDPoPNonce
 from sekisho.server.web.observe import ERRORS, series
 from sekisho.server.web.requests import state
 from sekisho.server.web.sessions import current_user, set_cookies
@@ -119,6 +119,8 @@ def oauth_error_json(error: OAuthError) -> JSONResponse:
     headers = {**NO_STORE, **CORS, **_retry_after(error)}
     if isinstance(error, InvalidClient) and error.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="sekisho"'
+    if isinstance(error, UseDPoPNonce) and error.nonce is not None:
+        headers |= {"DPoP-Nonce": error.nonce, "Access-Control-Expose-Headers": "DPoP-Nonce"}
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 

@@ -8,7 +8,7 @@ from sekisho.server.store.migrate import is_current, migrate
 from sekisho.server.store.sql.clients import SqlClients
 from sekisho.server.store.sql.devices import SqlDevices
 from sekisho.server.store.sql.registrations import SqlRegistrations
-from sekisho.server.store.sql.small import SqlKeys, SqlMiAuth, SqlPushedRequests, SqlThrottle
+from sekisho.server.store.sql.small import SqlKeys, SqlMiAuth, SqlProofs, SqlPushedRequests, SqlThrottle
 from sekisho.server.store.sql.tokens import SqlGrants
 from sekisho.server.store.sql.users import SqlUsers
 
@@ -25,6 +25,7 @@ class SqlStore:
     registrations: SqlRegistrations
     devices: SqlDevices
     pushed_requests: SqlPushedRequests
+    proofs: SqlProofs
 
     def __init__(self, url: str) -> None:
         """A store for `url`; nothing is opened until `connect`."""
@@ -48,6 +49,7 @@ class SqlStore:
         self.registrations = SqlRegistrations(database)
         self.devices = SqlDevices(database, self.clients)
         self.pushed_requests = SqlPushedRequests(database)
+        self.proofs = SqlProofs(database)
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:

@@ -58,6 +58,7 @@ def client(row: Sequence[Any]) -> Client:
             "scopes": tuple(found["scopes"].split()) if found["scopes"] is not None else None,
             "resource_server": bool(found["resource_server"]),
             "dynamic": bool(found["dynamic"]),
+            "require_dpop": bool(found["require_dpop"]),
             "resources": tuple((found["resources"] or "").split()),
             "require_par": bool(found["require_par"]),
         }
@@ -72,6 +73,7 @@ def client_params(record: Client) -> dict[str, object]:
         "scopes": " ".join(record.scopes) if record.scopes is not None else None,
         "resource_server": int(record.resource_server),
         "dynamic": int(record.dynamic),
+        "require_dpop": int(record.require_dpop),
         "resources": " ".join(record.resources) or None,
         "require_par": int(record.require_par),
     }

@@ -1,4 +1,4 @@
-"""`Throttle`, `MiAuth`, `Keys` and `PushedRequests` over SQL: each a few statements."""
+"""`Throttle`, `MiAuth`, `Keys`, `PushedRequests` and `Proofs` over SQL: each a few statements."""
 
 from __future__ import annotations
 
@@ -141,3 +141,13 @@ class SqlPushedRequests:
             q.TAKE_PUSHED_REQUEST, digest=digest, client_id=client_id, now=now
         )
         return None if row is None else str(row[0])
+
+
+class SqlProofs:
+    """Implements `sekisho.server.store.Proofs`: one INSERT … ON CONFLICT DO NOTHING; the primary key decides."""
+
+    def __init__(self, database: Database) -> None:
+        self._write = database.writer()
+
+    async def use(self, digest: str, expires_at: int) -> bool:
+        return await self._write.fetch_one(q.USE_DPOP_PROOF, digest=digest, expires_at=expires_at) is not None

@@ -94,6 +94,7 @@ class SqlGrants:
             "client_id": ask.client.client_id,
             "redirect_uri": ask.redirect_uri,
             "code_challenge": ask.code_challenge,
+            "jkt": ask.jkt,  # not compared as the others are: see queries._redeem_many
         }
         return await self._redeem(
             _CODES, ask.digest, ask.client, ask.now, matched, successor,
@@ -159,7 +160,8 @@ class SqlGrants:
     async def rotate_refresh_token(self, ask: RefreshAsk, successor: Successor) -> Outcome:
         """See `Grants`."""
         return await self._redeem(
-            _REFRESH_TOKENS, ask.digest, ask.client, ask.now, {"client_id": ask.client.client_id}, successor,
+            _REFRESH_TOKENS, ask.digest, ask.client, ask.now, {"client_id": ask.client.client_id, "jkt": ask.jkt},
+            successor,
             lambda found, current: refresh_refusal(ask, cast(RefreshToken | None, found), current),
         )  # fmt: skip
 
@@ -259,6 +261,7 @@ def successor_tokens(client: Client, successors: Successors, now: int, found: Re
         successors.access_expires_at,
         now,
         resource=successors.access_resource or found.resource,
+        jkt=successors.access_jkt,
     )
     if successors.refresh_digest is None:
         return NewTokens(access, None)
@@ -278,6 +281,7 @@ def successor_tokens(client: Client, successors: Successors, now: int, found: Re
         absolute,
         now,
         resource=found.resource,
+        jkt=successors.refresh_jkt,
     )
     return NewTokens(access, refresh)
 
