@@ -486,6 +486,12 @@ def login(
     device: Annotated[
         bool, typer.Option("--device", help="RFC 8628: show a code to enter in a browser anywhere (no browser here)")
     ] = False,
+    dpop: Annotated[
+        bool,
+        typer.Option(
+            "--dpop/--no-dpop", help="RFC 9449: bind the tokens to a key kept with them, where the server offers DPoP"
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Log in with OAuth 2.0 + PKCE in the browser (or, with --device, a code entered in a browser elsewhere); the
@@ -509,6 +515,7 @@ def login(
         api_url=api_url,
         miauth=miauth,
         device=device,
+        dpop=dpop,
     )
     hooks = Hooks(
         say=lambda line: typer.echo(line, err=True),
@@ -602,7 +609,12 @@ def token(account: AccountOption = None) -> None:
     """Print a valid access token, refreshed if need be: `curl -H "Authorization: Bearer $(sekisho token)" …`."""
     from sekisho.client.accounts import access_token
 
-    typer.echo(run_client(lambda: access_token(_store(), account)))
+    tokens = run_client(lambda: access_token(_store(), account))
+    if tokens.token_type == "DPoP":
+        typer.echo(
+            "note: this token is DPoP-bound: it works only with a proof of this login's key (RFC 9449)", err=True
+        )
+    typer.echo(tokens.access_token)
 
 
 @app.command()

@@ -11,6 +11,7 @@ import httpx
 from sekisho.client import oauth
 from sekisho.client.auth import SekishoAuth
 from sekisho.client.errors import ClientError
+from sekisho.client.oauth import TokenSet
 from sekisho.client.posting import Me, Posted, post, whoami
 from sekisho.client.providers import Api
 from sekisho.client.refresh import fresh_account
@@ -45,12 +46,12 @@ async def who(store: TokenStore, name: str | None) -> tuple[Account, Me]:
         return account, await whoami(http, api_of(account))
 
 
-async def access_token(store: TokenStore, name: str | None) -> str:
-    """A token good for at least a minute more, refreshed first if need be (one refresh across processes)."""
+async def access_token(store: TokenStore, name: str | None) -> TokenSet:
+    """Tokens good for at least a minute more, refreshed first if need be (one refresh across processes)."""
     account = pick(store, name)
     async with httpx.AsyncClient(timeout=15) as http:
         fresh = await fresh_account(store, account.name, http, now=time.time())
-    return fresh.tokens.access_token
+    return fresh.tokens
 
 
 async def logout(store: TokenStore, name: str | None) -> tuple[Account, str | None]:

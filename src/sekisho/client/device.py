@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from sekisho.client.dpop import Prover
 from sekisho.client.errors import TokenError
 from sekisho.client.oauth import ClientCredentials, TokenSet, parse_token_response, token_request
 
@@ -77,9 +78,11 @@ async def poll_for_tokens(
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    prover: Prover | None = None,
 ) -> TokenSet:
     """RFC 8628 §3.4-3.5: poll every `interval` seconds until tokens come; `TokenError` with `access_denied` or
-    `expired_token` when the person denies or the code expires, or the server's error for anything else."""
+    `expired_token` when the person denies or the code expires, or the server's error for anything else. With
+    `prover`, each poll carries a DPoP proof (RFC 9449 §5)."""
     form = {"grant_type": GRANT_TYPE, "device_code": authorization.device_code}
     interval = authorization.interval
     waited = interval  # the pause before the next poll: the interval, or longer while the server is unreachable
@@ -88,7 +91,7 @@ async def poll_for_tokens(
             raise _expired()
         await sleep(waited)
         try:
-            body = await token_request(http, token_endpoint, credentials, form)
+            body = await token_request(http, token_endpoint, credentials, form, prover)
         except TokenError as error:
             match error.error:
                 case "authorization_pending":
@@ -105,7 +108,7 @@ async def poll_for_tokens(
                 case _:
                     raise
             continue
-        return parse_token_response(body, clock())
+        return parse_token_response(body, clock(), dpop=prover is not None)
 
 
 def _expired() -> TokenError:

@@ -54,6 +54,7 @@ class ServerMetadata:
     code_challenge_methods_supported: tuple[str, ...] = ()
     authorization_response_iss_parameter_supported: bool = False
     client_id_metadata_document_supported: bool = False
+    dpop_signing_alg_values_supported: tuple[str, ...] = ()  # RFC 9449 §5.1: DPoP offered with these algorithms
     demo_client_id: str | None = None  # sekisho with --demo: its public demo app (DEMO_CLIENT_METADATA)
 
     @classmethod
@@ -90,6 +91,7 @@ class ServerMetadata:
             )
             is True,
             client_id_metadata_document_supported=document.get("client_id_metadata_document_supported") is True,
+            dpop_signing_alg_values_supported=_strings(document, "dpop_signing_alg_values_supported", ()),
             demo_client_id=_client_id(document.get(DEMO_CLIENT_METADATA)),
         )
 

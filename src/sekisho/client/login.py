@@ -1,4 +1,5 @@
-"""One login, start to end: find the server, open the browser, receive the redirect, get tokens, remember them."""
+"""One login, start to end: find the server, open the browser, receive the redirect, get tokens, remember them;
+with a fresh DPoP key (RFC 9449) where the server offers DPoP, kept with the tokens."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from sekisho.client import authorization, device, miauth, oauth
+from sekisho.client import authorization, device, dpop, miauth, oauth
+from sekisho.client.auth import StaticToken
 from sekisho.client.errors import AuthorizationError, ClientError
 from sekisho.client.loopback import LoopbackReceiver
-from sekisho.client.posting import StaticBearer, whoami
+from sekisho.client.posting import whoami
 from sekisho.client.providers import DEFAULT_SCOPES, Endpoints, resolve
 from sekisho.client.token_store import Account, TokenStore
 
@@ -35,6 +37,7 @@ class LoginOptions:
     api_url: str | None = None
     miauth: bool = False  # Misskey's MiAuth even where the server offers OAuth
     device: bool = False  # RFC 8628: the code is entered on another device's browser
+    dpop: bool = True  # RFC 9449: bind the tokens to a key of this login's where the server offers DPoP
 
 
 APP_NAME = "sekisho CLI"
@@ -64,13 +67,15 @@ async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Accou
             miauth=options.miauth,
         )
         scope = options.scope or DEFAULT_SCOPES[options.provider]
+        prover = _prover(options, endpoints)
         if options.device:
-            credentials, tokens = await _device(http, endpoints, options, scope, hooks)
+            credentials, tokens = await _device(http, endpoints, options, scope, hooks, prover)
         elif endpoints.miauth:
             credentials, tokens = await _miauth(http, endpoints, options, scope, hooks)
         else:
-            credentials, tokens = await _oauth(http, endpoints, options, scope, hooks)
-        me = await whoami(http, endpoints.api, auth=StaticBearer(tokens.access_token))
+            credentials, tokens = await _oauth(http, endpoints, options, scope, hooks, prover)
+        bound = prover if tokens.token_type == "DPoP" else None  # a server may still answer Bearer (RFC 9449 §5)
+        me = await whoami(http, endpoints.api, auth=StaticToken(tokens, bound))
     account = Account(
         name=options.account or f"{me.username}@{urlsplit(endpoints.api.issuer).netloc}",
         provider=endpoints.api.provider,
@@ -82,15 +87,30 @@ async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Accou
         tokens=tokens,
         username=me.username,
         user_id=me.id,
+        dpop_key=None if bound is None else bound.key,
     )
     store.save(account)
     return account
 
 
+def _prover(options: LoginOptions, endpoints: Endpoints) -> dpop.Prover | None:
+    """A new key's prover where the server offers DPoP with ES256 (and MiAuth is not used), unless turned off."""
+    if not options.dpop or endpoints.miauth or not dpop.offered(endpoints.dpop_algorithms):
+        return None
+    return dpop.Prover(dpop.new_key())
+
+
 async def _oauth(
-    http: httpx.AsyncClient, endpoints: Endpoints, options: LoginOptions, scope: str, hooks: Hooks
+    http: httpx.AsyncClient,
+    endpoints: Endpoints,
+    options: LoginOptions,
+    scope: str,
+    hooks: Hooks,
+    prover: dpop.Prover | None,
 ) -> tuple[oauth.ClientCredentials, oauth.TokenSet]:
-    """Authorization code with PKCE, `state` and RFC 9207 `iss`, received on the loopback listener."""
+    """Authorization code with PKCE, `state` and RFC 9207 `iss`, received on the loopback listener; with `prover`,
+    the code bound to its key by `dpop_jkt` (RFC 9449 §10) and exchanged with a proof."""
+    extra = None if prover is None else {"dpop_jkt": prover.jkt}
     async with LoopbackReceiver(options.port, app_name=APP_NAME) as receiver:
         credentials = _credentials(options, endpoints, receiver)
         if credentials.client_id == endpoints.demo_client_id and not options.client_id:
@@ -104,6 +124,7 @@ async def _oauth(
                 redirect_uri=receiver.redirect_uri,
                 scope=scope,
                 issuer=endpoints.expected_iss,
+                extra=extra,
             )
         else:
             request = authorization.start(
@@ -112,6 +133,7 @@ async def _oauth(
                 redirect_uri=receiver.redirect_uri,
                 scope=scope,
                 issuer=endpoints.expected_iss,
+                extra=extra,
             )
         query = await _browser(request.url, receiver, options.timeout, hooks)
     code = authorization.finish(request, query, iss_required=endpoints.iss_required)
@@ -123,6 +145,7 @@ async def _oauth(
         code_verifier=request.code_verifier,
         redirect_uri=request.redirect_uri,
         now=time.time(),
+        prover=prover,
     )
     return credentials, tokens
 
@@ -144,9 +167,15 @@ async def _miauth(
 
 
 async def _device(
-    http: httpx.AsyncClient, endpoints: Endpoints, options: LoginOptions, scope: str, hooks: Hooks
+    http: httpx.AsyncClient,
+    endpoints: Endpoints,
+    options: LoginOptions,
+    scope: str,
+    hooks: Hooks,
+    prover: dpop.Prover | None,
 ) -> tuple[oauth.ClientCredentials, oauth.TokenSet]:
-    """RFC 8628: show the user code and where to enter it, then poll until the person allows it somewhere."""
+    """RFC 8628: show the user code and where to enter it, then poll (each poll with a proof from `prover`) until
+    the person allows it somewhere."""
     if endpoints.device_authorization_endpoint is None:
         raise ClientError(f"{endpoints.api.issuer} does not offer the device flow (no device_authorization_endpoint)")
     credentials = _device_credentials(options, endpoints)
@@ -163,11 +192,8 @@ async def _device(
     message = (
         f"waiting for the code to be entered (at most {started.expires_at - time.time():.0f} s; Ctrl-C to give up)…"
     )
-    if hooks.waiting is None:
-        hooks.say(message)
-        return credentials, await device.poll_for_tokens(http, endpoints.token_endpoint, credentials, started)
-    with hooks.waiting(message):
-        return credentials, await device.poll_for_tokens(http, endpoints.token_endpoint, credentials, started)
+    polling = device.poll_for_tokens(http, endpoints.token_endpoint, credentials, started, prover=prover)
+    return credentials, await _wait(hooks, message, polling)
 
 
 def _device_credentials(options: LoginOptions, endpoints: Endpoints) -> oauth.ClientCredentials:

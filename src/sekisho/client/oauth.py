@@ -1,4 +1,5 @@
-"""The token endpoint (RFC 6749 §4.1.3, §6) and revocation (RFC 7009), form-encoded as both RFCs and X ask."""
+"""The token endpoint (RFC 6749 §4.1.3, §6) and revocation (RFC 7009), form-encoded as both RFCs and X ask; token
+requests carry a DPoP proof (RFC 9449 §5) when the login has a key."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from sekisho.client.dpop import Prover
 from sekisho.client.errors import TokenError
 from sekisho.client.transport import Answer, exchange, url_problem
 
@@ -19,6 +21,8 @@ HINTS: Final = {
     "unauthorized_client": "the server does not let this app use this grant; check the app's registration",
     "invalid_scope": "the server refused the scope; log in again with another --scope",
     "unsupported_token_type": "the server cannot revoke this kind of token; revoke the app in its settings",
+    "invalid_dpop_proof": "the server refused this login's DPoP proof; check the clock, or log in again with --no-dpop",
+    "use_dpop_nonce": "the server kept asking for a new DPoP nonce; try again",
 }
 TOKEN_FIELDS: Final = ("access_token", "token_type", "expires_at", "refresh_token", "scope")
 LOGIN_ENDED: Final = "this login has ended (the refresh token was revoked or already used); run `sekisho login` again"
@@ -77,21 +81,25 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def parse_token_response(body: dict[str, Any], now: float, *, refresh_token: str | None = None) -> TokenSet:
-    """RFC 6749 §5.1; `refresh_token` is kept when the answer brings no new one (§6)."""
+def parse_token_response(
+    body: dict[str, Any], now: float, *, refresh_token: str | None = None, dpop: bool = False
+) -> TokenSet:
+    """RFC 6749 §5.1; `refresh_token` is kept when the answer brings no new one (§6). `dpop`: the request carried a
+    proof, so a DPoP-bound token may come (RFC 9449 §5); without one, only Bearer."""
     access_token, token_type = body.get("access_token"), body.get("token_type", "Bearer")
     expires_in, new_refresh, scope = body.get("expires_in"), body.get("refresh_token"), body.get("scope", "")
     if isinstance(expires_in, str) and expires_in.isdigit():
         expires_in = int(expires_in)  # some servers send it as a string
     if not (isinstance(access_token, str) and access_token and isinstance(scope, str)):
         raise TokenError("server_error", "the token endpoint's answer lacks an access_token; is this the right server?")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+    kind = token_type.lower() if isinstance(token_type, str) else None
+    if kind != "bearer" and not (dpop and kind == "dpop"):
         raise TokenError("server_error", f"the server issued a {token_type!r} token; only Bearer tokens are supported")
     if expires_in is not None and not _is_number(expires_in):
         raise TokenError("server_error", "the token endpoint's expires_in is not a number")
     return TokenSet(
         access_token=access_token,
-        token_type="Bearer",
+        token_type="DPoP" if kind == "dpop" else "Bearer",
         expires_at=None if expires_in is None else now + expires_in,
         refresh_token=new_refresh if isinstance(new_refresh, str) and new_refresh else refresh_token,
         scope=scope,
@@ -107,11 +115,12 @@ async def exchange_code(
     code_verifier: str,
     redirect_uri: str,
     now: float,
+    prover: Prover | None = None,
 ) -> TokenSet:
-    """RFC 6749 §4.1.3 with RFC 7636 §4.5's `code_verifier`."""
+    """RFC 6749 §4.1.3 with RFC 7636 §4.5's `code_verifier`; with `prover`, a DPoP proof (RFC 9449 §5)."""
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    body = await token_request(http, token_endpoint, credentials, {**form, "code_verifier": code_verifier})
-    return parse_token_response(body, now)
+    body = await token_request(http, token_endpoint, credentials, {**form, "code_verifier": code_verifier}, prover)
+    return parse_token_response(body, now, dpop=prover is not None)
 
 
 async def refresh(
@@ -122,16 +131,18 @@ async def refresh(
     *,
     now: float,
     scope: str | None = None,
+    prover: Prover | None = None,
 ) -> TokenSet:
-    """RFC 6749 §6; a refused refresh token (`invalid_grant`) means the login is over."""
-    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    """RFC 6749 §6; a refused refresh token (`invalid_grant`) means the login is over. With `prover`, a DPoP proof
+    made with the key the refresh token may be bound to (RFC 9449 §5)."""
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token} | ({"scope": scope} if scope else {})
     try:
-        body = await token_request(http, token_endpoint, credentials, form | ({"scope": scope} if scope else {}))
+        body = await token_request(http, token_endpoint, credentials, form, prover)
     except TokenError as error:
         if error.error == "invalid_grant":
             raise TokenError("invalid_grant", LOGIN_ENDED, description=error.description) from None
         raise
-    return parse_token_response(body, now, refresh_token=refresh_token)
+    return parse_token_response(body, now, refresh_token=refresh_token, dpop=prover is not None)
 
 
 async def revoke(
@@ -150,10 +161,19 @@ async def revoke(
 
 
 async def token_request(
-    http: httpx.AsyncClient, url: str, credentials: ClientCredentials, form: dict[str, str]
+    http: httpx.AsyncClient,
+    url: str,
+    credentials: ClientCredentials,
+    form: dict[str, str],
+    prover: Prover | None = None,
 ) -> dict[str, Any]:
-    """POST `form` (with the client's credentials) to `url`; its 200 JSON object, or raise `TokenError`."""
-    return _json_object(await _post(http, url, credentials, form), url)
+    """POST `form` (with the client's credentials, and a DPoP proof from `prover`) to `url`; its 200 JSON object,
+    or raise `TokenError`. A `use_dpop_nonce` refusal with a `DPoP-Nonce` is retried once with it (RFC 9449 §8)."""
+    answer = await _post(http, url, credentials, form, prover)
+    if prover is not None and prover.remember(url, answer.headers) and _error_of(answer) == "use_dpop_nonce":
+        answer = await _post(http, url, credentials, form, prover)
+        prover.remember(url, answer.headers)
+    return _json_object(answer, url)
 
 
 async def push_request(
@@ -164,12 +184,20 @@ async def push_request(
     return _json_object(await _post(http, url, credentials, form), url, status=201)
 
 
-async def _post(http: httpx.AsyncClient, url: str, credentials: ClientCredentials, form: dict[str, str]) -> Answer:
+async def _post(
+    http: httpx.AsyncClient,
+    url: str,
+    credentials: ClientCredentials,
+    form: dict[str, str],
+    prover: Prover | None = None,
+) -> Answer:
     problem = url_problem(url)
     if problem is not None:
         raise TokenError("invalid_request", f"will not send credentials there: {problem}")
     data, headers = credentials.apply(form)
     headers = {"Accept": "application/json", **headers}
+    if prover is not None:
+        headers["DPoP"] = prover.proof("POST", url)
     return await exchange(http, "POST", url, _unavailable, timeout=TIMEOUT, data=data, headers=headers)
 
 
@@ -186,6 +214,18 @@ def _json_object(answer: Answer, url: str, *, status: int = 200) -> dict[str, An
         shape = "" if isinstance(body, dict) else " without a JSON object"
         raise _unavailable(f"{url} answered {answer.status}{shape}; try again later, or check the server address")
     return body
+
+
+def _error_of(answer: Answer) -> str | None:
+    """The `error` of an RFC 6749 §5.2 error response, else None."""
+    if answer.status != 400:
+        return None
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
 
 
 def refused(error: str, description: object) -> TokenError:

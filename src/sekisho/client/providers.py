@@ -66,6 +66,7 @@ class Endpoints:
     demo_client_id: str | None = None  # a sekisho started with --demo: its public demo app, usable with no client id
     device_authorization_endpoint: str | None = None  # RFC 8628: where `login --device` starts
     pushed_authorization_request_endpoint: str | None = None  # RFC 9126: requests are pushed there first
+    dpop_algorithms: tuple[str, ...] = ()  # RFC 9449 §5.1: the server binds tokens to keys proven with these
 
 
 async def resolve(
@@ -108,6 +109,7 @@ async def resolve(
         demo_client_id=metadata.demo_client_id if provider == "sekisho" else None,
         device_authorization_endpoint=metadata.device_authorization_endpoint,
         pushed_authorization_request_endpoint=metadata.pushed_authorization_request_endpoint,
+        dpop_algorithms=metadata.dpop_signing_alg_values_supported,
     )
 
 

@@ -7,6 +7,7 @@ both spend the same refresh token: the second one to take the lock finds the fir
 from __future__ import annotations
 
 import functools
+from collections.abc import MutableMapping
 from dataclasses import replace
 
 import anyio
@@ -27,11 +28,13 @@ async def fresh_account(
     margin: float = 60,
     force: bool = False,
     rejected: str | None = None,
+    nonces: MutableMapping[str, str] | None = None,
 ) -> Account:
     """The account with an access token good for `margin` seconds more, refreshed (and saved) if need be.
 
     `force` refreshes even a token that looks good (the server just refused it); with `rejected`, the access token
-    it refused, a stored token that differs from it counts as refreshed already by another process.
+    it refused, a stored token that differs from it counts as refreshed already by another process. An account
+    with a DPoP key refreshes with a proof (RFC 9449 §5), using and updating the servers' `nonces`.
     """
     with anyio.CancelScope(shield=True):  # once acquired, the lock must reach the `finally` below
         lock, account = await anyio.to_thread.run_sync(_lock_and_load, store, name)
@@ -42,7 +45,12 @@ async def fresh_account(
             why = "the server refused its access token" if force else "its access token has run out"
             raise TokenError("invalid_grant", f"{why} and login {name} cannot be refreshed; run `sekisho login` again")
         tokens = await oauth.refresh(
-            http, account.token_endpoint, account.credentials, account.tokens.refresh_token, now=now
+            http,
+            account.token_endpoint,
+            account.credentials,
+            account.tokens.refresh_token,
+            now=now,
+            prover=account.prover(nonces),
         )
         # RFC 6749 §5.1: a response without `scope` has the scope granted before.
         account = replace(account, tokens=tokens if tokens.scope else replace(tokens, scope=account.tokens.scope))

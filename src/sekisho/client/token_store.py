@@ -1,17 +1,21 @@
-"""Saved logins: one JSON file per account, mode 0600 in a 0700 directory, replaced atomically, locked apart."""
+"""Saved logins: one JSON file per account, mode 0600 in a 0700 directory, replaced atomically, locked apart; the
+account's DPoP key (RFC 9449), when it has one, is kept in the same file as its tokens."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 import platformdirs
+from joserfc.jwk import ECKey
 
+from sekisho.client import dpop
 from sekisho.client.errors import TokenStoreError
 from sekisho.client.oauth import ClientCredentials, TokenSet
 from sekisho.client.private_files import FileLock, read_private, write_atomically
@@ -35,11 +39,18 @@ class Account:
     tokens: TokenSet
     username: str | None = None
     user_id: str | None = None
+    dpop_key: ECKey | None = field(default=None, repr=False)  # RFC 9449: the private key its proofs are made with
 
     def to_json(self) -> dict[str, Any]:
         fields = {name: getattr(self, name) for name in (*_TEXT_FIELDS, *_OPTIONAL_FIELDS)}
         client = {"client_id": self.credentials.client_id, "client_secret": self.credentials.client_secret}
-        return {"format": FORMAT, **fields, "client": client, "tokens": self.tokens.to_json()}
+        key = {} if self.dpop_key is None else {"dpop_key": dpop.key_to_json(self.dpop_key)}
+        return {"format": FORMAT, **fields, "client": client, "tokens": self.tokens.to_json(), **key}
+
+    def prover(self, nonces: MutableMapping[str, str] | None = None) -> dpop.Prover | None:
+        """What signs this account's DPoP proofs; None for a Bearer login (one saved before DPoP, or where the
+        server has none)."""
+        return None if self.dpop_key is None else dpop.Prover(self.dpop_key, nonces)
 
     @classmethod
     def from_json(cls, data: Any) -> Account:
@@ -57,6 +68,10 @@ class Account:
             raise ValueError("client.client_id is missing")
         if not isinstance(client.get("client_secret"), str | None):
             raise ValueError("client.client_secret is not a string")
+        key = data.get("dpop_key")
+        tokens = TokenSet.from_json(data.get("tokens"))
+        if key is None and tokens.token_type.lower() == "dpop":
+            raise ValueError("dpop_key is missing, and its token is bound to one")
         return cls(
             name=data["name"],
             provider=data["provider"],
@@ -65,9 +80,10 @@ class Account:
             token_endpoint=data.get("token_endpoint"),
             revocation_endpoint=data.get("revocation_endpoint"),
             credentials=ClientCredentials(client["client_id"], client.get("client_secret")),
-            tokens=TokenSet.from_json(data.get("tokens")),
+            tokens=tokens,
             username=data.get("username"),
             user_id=data.get("user_id"),
+            dpop_key=None if key is None else dpop.key_from_json(key),
         )
 
 

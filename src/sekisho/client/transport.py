@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ MAX_BODY: Final = 1024 * 1024
 class Answer:
     status: int
     body: bytes
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
 
     def json(self) -> Any:
         """The body as JSON; `ValueError` if it is not."""
@@ -66,7 +67,7 @@ async def _read(
             body += chunk
             if len(body) > MAX_BODY:
                 raise failure(f"{url} answered more than {MAX_BODY // 1024} KiB; is this the right server?")
-        return Answer(response.status_code, bytes(body))
+        return Answer(response.status_code, bytes(body), response.headers)
 
 
 def is_loopback(host: str) -> bool:
