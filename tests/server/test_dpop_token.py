@@ -7,6 +7,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from httpx2 import Response
@@ -14,7 +15,7 @@ from joserfc.jwk import ECKey
 
 from sekisho.protocol import dpop
 from sekisho.server.settings import Settings
-from tests.conftest import ISSUER, REDIRECT_URI, World, make_world
+from tests.conftest import ISSUER, REDIRECT_URI, World, hidden_fields, make_world
 from tests.live import cli
 from tests.server.test_jwt_access_tokens import decode
 from tests.server.test_revoke_introspect import introspect
@@ -239,3 +240,71 @@ def test_a_client_added_with_require_dpop_needs_a_proof(world: World) -> None:
     bound = world.http.post("/oauth/token", data=data, auth=auth, headers={"DPoP": proof(world, key)})
     assert bound.status_code == 200 and bound.json()["token_type"] == "DPoP"
     assert introspect(world, bound.json()["access_token"])["cnf"] == {"jkt": key.thumbprint()}
+
+
+PAR_URL = f"{ISSUER}/oauth/par"
+
+
+def pushed_code(world: World, dpop_header: str | None = None, **overrides: str) -> tuple[Response, str]:
+    """Push a request for the public client (with `dpop_header` as its DPoP proof), consent to it; the push's
+    answer and the code with its verifier, `code verifier` (empty when the push was refused)."""
+    params = world.authorize_params(world.public.client_id, **overrides)
+    headers = {} if dpop_header is None else {"DPoP": dpop_header}
+    answer = world.http.post("/oauth/par", data=params, headers=headers)
+    if answer.status_code != 201:
+        return answer, ""
+    query = {"client_id": world.public.client_id, "request_uri": answer.json()["request_uri"]}
+    page = world.http.get("/oauth/authorize", params=query, follow_redirects=False)
+    form = {**hidden_fields(page.text), "decision": "allow"}
+    decided = world.http.post("/oauth/authorize", data=form, follow_redirects=False)
+    code = parse_qs(urlsplit(decided.headers["location"]).query)["code"][0]
+    return answer, f"{code} {world.verifiers[params['code_challenge']]}"
+
+
+def exchange_pushed(world: World, code: str, dpop_header: str | None) -> Response:
+    code, verifier = code.split(" ")
+    data = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier, "redirect_uri": REDIRECT_URI}
+    return post_token(world, data, dpop_header)
+
+
+@pytest.mark.parametrize("how", ["dpop_jkt", "proof", "both"])
+def test_a_pushed_request_binds_the_code_to_a_key(signed_in: World, how: str) -> None:
+    """RFC 9449 §10.1: `dpop_jkt` in the pushed request, or a DPoP proof sent with the push, or both."""
+    world, key, other = signed_in, ECKey.generate_key("P-256"), ECKey.generate_key("P-256")
+    jkt = {} if how == "proof" else {"dpop_jkt": key.thumbprint()}
+
+    def push() -> str:
+        answer, code = pushed_code(world, None if how == "dpop_jkt" else proof(world, key, PAR_URL), **jkt)
+        assert answer.status_code == 201, answer.text
+        return code
+
+    for wrong in (proof(world, other), None):  # another key's proof, or none: the code is refused
+        refused = exchange_pushed(world, push(), wrong)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    code = push()
+    bound = exchange_pushed(world, code, proof(world, key))
+    assert bound.status_code == 200 and bound.json()["token_type"] == "DPoP"
+
+
+def test_a_push_whose_proof_and_dpop_jkt_differ_is_refused(signed_in: World) -> None:
+    world, key, other = signed_in, ECKey.generate_key("P-256"), ECKey.generate_key("P-256")
+    answer, _ = pushed_code(world, proof(world, key, PAR_URL), dpop_jkt=other.thumbprint())
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_dpop_proof"
+    once = proof(world, key, PAR_URL)
+    assert pushed_code(world, once)[0].status_code == 201
+    replayed, _ = pushed_code(world, once)
+    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_dpop_proof"
+    wrong_url, _ = pushed_code(world, proof(world, key))  # a proof made for the token endpoint
+    assert wrong_url.status_code == 400 and wrong_url.json()["error"] == "invalid_dpop_proof"
+
+
+def test_the_nonce_dance_at_the_push(nonce_world: World) -> None:
+    world, key = nonce_world, ECKey.generate_key("P-256")
+    first, _ = pushed_code(world, proof(world, key, PAR_URL))
+    assert first.status_code == 400 and first.json()["error"] == "use_dpop_nonce"
+    nonce = first.headers["DPoP-Nonce"]
+    second, code = pushed_code(world, proof(world, key, PAR_URL, nonce=nonce))
+    assert second.status_code == 201 and second.headers["DPoP-Nonce"]
+    assert exchange_pushed(world, code, proof(world, key, nonce=nonce)).json()["token_type"] == "DPoP"
+    plain, _ = pushed_code(world)  # no proof at the push: no nonce asked for (dpop_jkt and the exchange's proof)
+    assert plain.status_code == 201

@@ -50,14 +50,14 @@ class SekishoAuth(httpx.Auth):
         account = self._account
         if account is None or account.tokens.expires_within(self.margin, self.clock()):
             account = await self._fresh()
-        prover = account.prover(self._nonces)
+        prover = account.prover(self._nonces, self.clock)
         response = yield present(request, account.tokens, prover)
         if wants_nonce(request, response, prover):
             response = yield present(request, account.tokens, prover)
         if response.status_code != 401 or not _invalid_token(response) or not can_refresh(account):
             return
         account = await self._fresh(rejected=account.tokens.access_token)
-        prover = account.prover(self._nonces)
+        prover = account.prover(self._nonces, self.clock)
         response = yield present(request, account.tokens, prover)
         if wants_nonce(request, response, prover):
             yield present(request, account.tokens, prover)

@@ -50,7 +50,7 @@ async def fresh_account(
             account.credentials,
             account.tokens.refresh_token,
             now=now,
-            prover=account.prover(nonces),
+            prover=account.prover(nonces, lambda: now),
         )
         # RFC 6749 §5.1: a response without `scope` has the scope granted before.
         account = replace(account, tokens=tokens if tokens.scope else replace(tokens, scope=account.tokens.scope))

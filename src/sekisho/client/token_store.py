@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -47,10 +48,12 @@ class Account:
         key = {} if self.dpop_key is None else {"dpop_key": dpop.key_to_json(self.dpop_key)}
         return {"format": FORMAT, **fields, "client": client, "tokens": self.tokens.to_json(), **key}
 
-    def prover(self, nonces: MutableMapping[str, str] | None = None) -> dpop.Prover | None:
+    def prover(
+        self, nonces: MutableMapping[str, str] | None = None, clock: Callable[[], float] = time.time
+    ) -> dpop.Prover | None:
         """What signs this account's DPoP proofs; None for a Bearer login (one saved before DPoP, or where the
         server has none)."""
-        return None if self.dpop_key is None else dpop.Prover(self.dpop_key, nonces)
+        return None if self.dpop_key is None else dpop.Prover(self.dpop_key, nonces, clock=clock)
 
     @classmethod
     def from_json(cls, data: Any) -> Account:

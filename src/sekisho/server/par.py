@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from sekisho.errors import InvalidRequest, InvalidRequestUri
+from sekisho.errors import InvalidDPoPProof, InvalidRequest, InvalidRequestUri
 from sekisho.protocol import tokens
 from sekisho.protocol.params import AuthorizationRequest, parse_items
 from sekisho.server import authorize as authz
@@ -58,6 +58,16 @@ async def push(
     )
     await store.pushed_requests.add(pushed)
     return Pushed(REQUEST_URI_PREFIX + secret, EXPIRES_IN)
+
+
+def bind_to_proof(params: Mapping[str, str], jkt: str | None) -> Mapping[str, str]:
+    """RFC 9449 §10.1: a push with a DPoP proof binds the code to the proof's key, as `dpop_jkt` does; both given,
+    they must name the same key."""
+    if jkt is None:
+        return params
+    if params.get("dpop_jkt", jkt) != jkt:
+        raise InvalidDPoPProof("dpop_jkt is not the thumbprint of the DPoP proof's key")
+    return {**params, "dpop_jkt": jkt}
 
 
 async def pushed_request(

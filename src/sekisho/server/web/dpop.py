@@ -1,5 +1,6 @@
-"""DPoP (RFC 9449) at the token endpoint: the request's proof checked (protocol.dpop), its `jti` used once across
-every server on the database (store `Proofs`), and the server nonce when `serve --dpop-nonce` asks for one."""
+"""DPoP (RFC 9449) at the token endpoint and the pushed authorization request endpoint (§10.1): the request's proof
+checked (protocol.dpop), its `jti` used once across every server on the database (store `Proofs`), and the server
+nonce when `serve --dpop-nonce` asks for one."""
 
 from __future__ import annotations
 
@@ -23,10 +24,17 @@ def public_url(issuer: str, request: Request) -> str:
 async def token_request_key(request: Request, app: AppState, client: Client, now: int) -> str | None:
     """The thumbprint of the key the request's DPoP proof is made with, once the proof is checked and its `jti`
     recorded; None without a proof, which a client registered with `--require-dpop` must send."""
+    jkt = await request_key(request, app, now)
+    if jkt is None and client.require_dpop:
+        raise InvalidDPoPProof("this client must send a DPoP proof (RFC 9449)")
+    return jkt
+
+
+async def request_key(request: Request, app: AppState, now: int) -> str | None:
+    """The thumbprint of the key of the request's DPoP proof, checked (with the server's nonce when required) and
+    its `jti` recorded; None without a proof."""
     value = dpop.one_header(request.headers.getlist("dpop"))
     if value is None:
-        if client.require_dpop:
-            raise InvalidDPoPProof("this client must send a DPoP proof (RFC 9449)")
         return None
     secret = app.dpop_secret if app.settings.dpop_nonce else None
     try:

@@ -140,9 +140,13 @@ async def pushed_authorization(request: Request) -> Response:
     params = parse_form(await read_body(request), known=PUSH_PARAMETERS)
     authorization = request.headers.get("authorization")
     client = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
+    now = app.now()
+    bound = par.bind_to_proof(params, await dpop_web.request_key(request, app, now))  # RFC 9449 §10.1
     allowed = app.settings.allowed_resources(client.resources)
-    pushed = await par.push(params, client, app.store, app.url_clients, app.settings.scopes, allowed, app.now())
-    return token_json({"request_uri": pushed.request_uri, "expires_in": pushed.expires_in}, status=201)
+    pushed = await par.push(bound, client, app.store, app.url_clients, app.settings.scopes, allowed, now)
+    response = token_json({"request_uri": pushed.request_uri, "expires_in": pushed.expires_in}, status=201)
+    response.headers.update(dpop_web.nonce_header(app, now))
+    return response
 
 
 def parse_query(request: Request) -> dict[str, str]:
