@@ -4,17 +4,38 @@
 // and a refresh. The library's own checks run as they are (issuer, iss on the redirect, state, response shapes);
 // the only options are RFC 8414 discovery (algorithm "oauth2") and allowInsecureRequests, for plain HTTP on 127.0.0.1.
 //
-// Environment: ISSUER, CLIENT_ID, CLIENT_SECRET (empty: a public client), REDIRECT_URI, SCOPE.
+// With DPOP=1, every request carries a DPoP proof (RFC 9449) of one ES256 key pair, the library's DPoP handle
+// keeping the servers' nonces; a `use_dpop_nonce` refusal (isDPoPNonceError) is retried once, as the library's
+// documentation shows, and counted; then the access token calls the demo API (POST API_URL) with
+// protectedResourceRequest.
+//
+// Environment: ISSUER, CLIENT_ID, CLIENT_SECRET (empty: a public client), REDIRECT_URI, SCOPE; DPOP, API_URL.
 // Prints `AUTHORIZE <url>`, reads the redirect back, prints `RESULT <json>`.
 import * as oauth from "oauth4webapi";
 import { createInterface } from "node:readline";
 
 const env = process.env;
-const options = { [oauth.allowInsecureRequests]: true };
 const issuer = new URL(env.ISSUER);
-const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...options, algorithm: "oauth2" }));
+const as = await oauth.processDiscoveryResponse(
+  issuer,
+  await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true, algorithm: "oauth2" }),
+);
 const client = { client_id: env.CLIENT_ID };
 const auth = env.CLIENT_SECRET ? oauth.ClientSecretBasic(env.CLIENT_SECRET) : oauth.None();
+const DPoP = env.DPOP ? oauth.DPoP(client, await oauth.generateKeyPair("ES256")) : undefined;
+const options = { [oauth.allowInsecureRequests]: true, ...(DPoP ? { DPoP } : {}) };
+const nonceRetries = [];
+
+// A request and the processing of its response; once more on a DPoP nonce error (the handle has the nonce now).
+async function withNonceRetry(step, request, process) {
+  try {
+    return await process(await request());
+  } catch (error) {
+    if (!DPoP || !oauth.isDPoPNonceError(error)) throw error;
+    nonceRetries.push(step);
+    return await process(await request());
+  }
+}
 
 const verifier = oauth.generateRandomCodeVerifier();
 const state = oauth.generateRandomState();
@@ -26,10 +47,10 @@ const params = new URLSearchParams({
   code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
   code_challenge_method: "S256",
 });
-const pushed = await oauth.processPushedAuthorizationResponse(
-  as,
-  client,
-  await oauth.pushedAuthorizationRequest(as, client, auth, params, options),
+const pushed = await withNonceRetry(
+  "par",
+  () => oauth.pushedAuthorizationRequest(as, client, auth, params, options),
+  (response) => oauth.processPushedAuthorizationResponse(as, client, response),
 );
 const url = new URL(as.authorization_endpoint);
 url.searchParams.set("client_id", client.client_id);
@@ -40,26 +61,41 @@ const lines = createInterface({ input: process.stdin });
 const back = new URL((await lines[Symbol.asyncIterator]().next()).value.trim());
 lines.close();
 const answer = oauth.validateAuthResponse(as, client, back, state);
-const tokens = await oauth.processAuthorizationCodeResponse(
-  as,
-  client,
-  await oauth.authorizationCodeGrantRequest(as, client, auth, answer, env.REDIRECT_URI, verifier, options),
+const tokens = await withNonceRetry(
+  "token",
+  () => oauth.authorizationCodeGrantRequest(as, client, auth, answer, env.REDIRECT_URI, verifier, options),
+  (response) => oauth.processAuthorizationCodeResponse(as, client, response),
 );
-const refreshed = await oauth.processRefreshTokenResponse(
-  as,
-  client,
-  await oauth.refreshTokenGrantRequest(as, client, auth, tokens.refresh_token, options),
+const refreshed = await withNonceRetry(
+  "refresh",
+  () => oauth.refreshTokenGrantRequest(as, client, auth, tokens.refresh_token, options),
+  (response) => oauth.processRefreshTokenResponse(as, client, response),
 );
+let me;
+if (env.API_URL) {
+  const headers = new Headers({ "content-type": "application/json" });
+  const called = await withNonceRetry(
+    "resource",
+    () => oauth.protectedResourceRequest(refreshed.access_token, "POST", new URL(env.API_URL), headers, "{}", options),
+    (response) => response,
+  );
+  me = { status: called.status, body: await called.json() };
+}
 console.log(
   "RESULT " +
     JSON.stringify({
       require_par: as.require_pushed_authorization_requests === true,
       par_endpoint: as.pushed_authorization_request_endpoint,
+      dpop_algs: as.dpop_signing_alg_values_supported ?? null,
       expires_in: pushed.expires_in,
       token_type: tokens.token_type,
+      refreshed_token_type: refreshed.token_type,
       scope: tokens.scope,
       access_token: tokens.access_token,
       refreshed_access_token: refreshed.access_token,
       rotated: refreshed.refresh_token !== tokens.refresh_token,
+      jkt: DPoP ? await DPoP.calculateThumbprint() : null,
+      nonce_retries: nonceRetries,
+      me,
     }),
 );
