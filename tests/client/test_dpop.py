@@ -14,7 +14,10 @@ from joserfc.jwk import ECKey
 from sekisho.client import dpop, oauth
 from sekisho.client.auth import SekishoAuth, StaticToken, challenge_error
 from sekisho.client.errors import TokenError, TokenStoreError
+from sekisho.client.login import LoginOptions
+from sekisho.client.login import prover_for as login_prover
 from sekisho.client.oauth import ClientCredentials, TokenSet
+from sekisho.client.providers import Api, Endpoints
 from sekisho.client.token_store import Account, TokenStore
 from sekisho.errors import InvalidDPoPProof
 from sekisho.protocol import dpop as protocol
@@ -250,3 +253,37 @@ def test_an_account_without_a_key_stays_bearer(tmp_path: Path) -> None:
 def test_challenges_are_read_per_scheme(header: str, scheme: str, error: str | None) -> None:
     response = httpx.Response(401, headers={"WWW-Authenticate": header})
     assert challenge_error(response, scheme) == error
+
+
+def endpoints(algorithms: tuple[str, ...], *, miauth: bool = False) -> Endpoints:
+    return Endpoints(
+        api=Api("sekisho", "https://as.example", "https://as.example/api"),
+        authorization_endpoint="https://as.example/oauth/authorize",
+        token_endpoint=TOKEN_URL,
+        revocation_endpoint=None,
+        expected_iss="https://as.example",
+        iss_required=True,
+        accepts_url_client_ids=False,
+        miauth=miauth,
+        dpop_algorithms=algorithms,
+    )
+
+
+@pytest.mark.parametrize(
+    ("algorithms", "options", "miauth", "uses_dpop"),
+    [
+        (("ES256",), LoginOptions(), False, True),
+        (("EdDSA", "ES256"), LoginOptions(device=True), False, True),
+        ((), LoginOptions(), False, False),  # a server without DPoP: Bearer as ever
+        (("EdDSA",), LoginOptions(), False, False),  # DPoP, but not with ES256
+        (("ES256",), LoginOptions(dpop=False), False, False),  # --no-dpop
+        (("ES256",), LoginOptions(), True, False),  # MiAuth tokens are never DPoP-bound
+    ],
+)
+def test_a_login_uses_dpop_where_offered_with_es256(
+    algorithms: tuple[str, ...], options: LoginOptions, miauth: bool, uses_dpop: bool
+) -> None:
+    made = login_prover(options, endpoints(algorithms, miauth=miauth))
+    assert (made is not None) is uses_dpop
+    if made is not None:
+        assert made.key.is_private and made.jkt == made.key.thumbprint()

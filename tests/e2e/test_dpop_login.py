@@ -12,6 +12,7 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey
 
+from tests import sql
 from tests.conftest import Databases
 from tests.e2e.test_client_cli import Home, add_client, age, finish, introspect, saved, start_login, tokens_of
 from tests.e2e.test_device_flow import PASSWORD, decide_over_http, start_device_login
@@ -72,6 +73,9 @@ def test_login_post_refresh_with_dpop_par_and_nonces(server: LiveServer, home: H
     first = tokens_of(home)
     assert first["token_type"] == "DPoP"
     assert introspect(server, str(first["access_token"]))["cnf"] == {"jkt": key.thumbprint()}
+    # the code itself was bound to the key by the pushed request's dpop_jkt (RFC 9449 §10)
+    codes = sql.rows(server.database, "SELECT jkt FROM authorization_codes WHERE client_id = :c", c=bot["client_id"])
+    assert codes == [(key.thumbprint(),)]
 
     assert home.ok("post", "posted with a DPoP-bound token").startswith("posted ")
     assert home.ok("whoami").startswith("@alice on ")

@@ -67,7 +67,7 @@ async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Accou
             miauth=options.miauth,
         )
         scope = options.scope or DEFAULT_SCOPES[options.provider]
-        prover = _prover(options, endpoints)
+        prover = prover_for(options, endpoints)
         if options.device:
             credentials, tokens = await _device(http, endpoints, options, scope, hooks, prover)
         elif endpoints.miauth:
@@ -93,7 +93,7 @@ async def login(options: LoginOptions, store: TokenStore, hooks: Hooks) -> Accou
     return account
 
 
-def _prover(options: LoginOptions, endpoints: Endpoints) -> dpop.Prover | None:
+def prover_for(options: LoginOptions, endpoints: Endpoints) -> dpop.Prover | None:
     """A new key's prover where the server offers DPoP with ES256 (and MiAuth is not used), unless turned off."""
     if not options.dpop or endpoints.miauth or not dpop.offered(endpoints.dpop_algorithms):
         return None
