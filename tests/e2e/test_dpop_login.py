@@ -5,6 +5,7 @@ the account's 0600 file and is printed nowhere. `--no-dpop` and `--device` are c
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,7 +17,7 @@ from tests import sql
 from tests.conftest import Databases
 from tests.e2e.test_client_cli import Home, add_client, age, finish, introspect, saved, start_login, tokens_of
 from tests.e2e.test_device_flow import PASSWORD, decide_over_http, start_device_login
-from tests.live import LiveServer, consent_over_http, serve_for
+from tests.live import SEKISHO, LiveServer, consent_over_http, serve_for
 
 pytestmark = pytest.mark.e2e
 
@@ -130,3 +131,23 @@ def test_device_login_with_dpop(server: LiveServer, home: Home) -> None:
     key = saved_key(home)
     assert introspect(server, str(tokens_of(home)["access_token"]))["cnf"] == {"jkt": key.thumbprint()}
     assert home.ok("post", "from the TV").startswith("posted ")
+
+
+def test_parallel_posts_refresh_a_bound_token_once(server: LiveServer, home: Home) -> None:
+    """Four `sekisho post` at once on an expired DPoP login: one refresh with a proof (the others take its tokens
+    under the account's lock); a second refresh with the rotated, key-bound refresh token would end the login."""
+    bot = add_client(server, "--name", "DPoP bot", "--redirect-uri", LOOPBACK, "--public")
+    login(server, home, "--client-id", bot["client_id"])
+    before = tokens_of(home)
+    age(home)
+    posts = [
+        subprocess.Popen(
+            [*SEKISHO, "post", f"at once {n}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=home.env
+        )
+        for n in range(4)
+    ]
+    done = [(process.communicate(timeout=60), process.returncode) for process in posts]
+    assert all(code == 0 for _, code in done), done
+    after = tokens_of(home)
+    assert after["refresh_token"] != before["refresh_token"] and after["token_type"] == "DPoP"
+    assert introspect(server, str(after["refresh_token"]))["active"] is True  # the family was not revoked
