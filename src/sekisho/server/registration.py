@@ -1,4 +1,5 @@
-"""Dynamic client registration (RFC 7591): initial access tokens, the per-address limit, and the client registered.
+"""Dynamic client registration (RFC 7591): initial access tokens, and the client registered (the per-address limit
+is rate_limits.py's).
 
 A registered client is an ordinary registered client marked `dynamic`: vetted by nobody, so errors before the
 user's decision are not redirected to it (RFC 9700 §4.11.2), and it is deleted by the purge once it is older than
@@ -10,19 +11,17 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sekisho.errors import InvalidClientMetadata, InvalidToken, TooManyRequests
+from sekisho.errors import InvalidClientMetadata, InvalidToken
 from sekisho.protocol import tokens
 from sekisho.protocol.bearer import parse_authorization
 from sekisho.protocol.redirects import host_of
 from sekisho.protocol.registration import ClientRegistration
-from sekisho.server.entities import Client, LoginAttempts, RegistrationToken, Reservation
-from sekisho.server.events import security_event
+from sekisho.server.entities import Client, RegistrationToken
 from sekisho.server.registry import RegistrationError, build_client
 from sekisho.server.store import Store
 
 log = logging.getLogger("sekisho")
 
-WINDOW = 3600  # the rate limit counts registrations per address in windows of an hour
 INITIAL_ACCESS_TOKEN = "sek_it_"
 
 
@@ -55,27 +54,6 @@ async def check_initial_token(store: Store, authorization: str | None, now: int)
     if not await store.registrations.token_usable(digest, now):
         raise InvalidToken("the initial access token is unknown, expired or used up")
     return digest
-
-
-def judge(found: LoginAttempts, now: int, limit: int) -> Reservation:
-    """At most `limit` registrations per window: a row holds the count and its window's start (`last_at`); the
-    row is kept (`blocked_until`) until its window ends."""
-    fresh = found.failures == 0 or found.last_at <= now - WINDOW
-    count, start = (0, now) if fresh else (found.failures, found.last_at)
-    if count >= limit:
-        return Reservation(retry_after=max(1, start + WINDOW - now), delay=0)
-    return Reservation(retry_after=0, delay=0, account=LoginAttempts(count + 1, start, start + WINDOW))
-
-
-async def count_registration(store: Store, address: str, now: int, limit: int) -> None:
-    """Count a registration from `address`, atomically with every other one, or refuse it with 429."""
-    key = f"register:{address[:64]}"
-    reservation = await store.throttle.reserve(key, key, now, lambda found, _: judge(found, now, limit))
-    if reservation.retry_after > 0:
-        wait = reservation.retry_after
-        security_event("registration_throttled", address=address, retry_after=wait)
-        description = f"too many registrations from this address; try again in {wait} seconds"
-        raise TooManyRequests(description, retry_after=wait)
 
 
 async def register(

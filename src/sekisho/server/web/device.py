@@ -16,7 +16,8 @@ from sekisho.protocol.scopes import describe, split_scope
 from sekisho.server import client_auth, device
 from sekisho.server.entities import DeviceCode, User
 from sekisho.server.events import security_event
-from sekisho.server.web.requests import read_body, state
+from sekisho.server.rate_limits import DEVICE_AUTHORIZATIONS
+from sekisho.server.web.requests import client_address, count_request, read_body, state
 from sekisho.server.web.responses import redirect, render, token_json
 from sekisho.server.web.sessions import check_decision_method, current_user
 
@@ -26,6 +27,7 @@ FIELDS = frozenset({"user_code", "decision", "csrf_token"})
 async def device_authorization(request: Request) -> Response:
     """RFC 8628 §3.1-3.2; the client authenticates as at the token endpoint (public clients send client_id)."""
     app = state(request)
+    await count_request(request, DEVICE_AUTHORIZATIONS, app.settings.device_authorization_limit)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     authorization = request.headers.get("authorization")
     client = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
@@ -67,7 +69,7 @@ async def verification(request: Request) -> Response:
     if request.method == "GET":
         return await render(request, "device.html", user_code=entered, viewer=user.username)
     app.csrf.check(request, csrf_token)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     admitted = await device.reserve_entry(app.store, user, address, now)
     if admitted.retry_after > 0:
         wait = admitted.retry_after
