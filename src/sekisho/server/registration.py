@@ -7,6 +7,7 @@ user's decision are not redirected to it (RFC 9700 §4.11.2), and it is deleted 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -57,10 +58,17 @@ async def check_initial_token(store: Store, authorization: str | None, now: int)
 
 
 async def register(
-    store: Store, metadata: ClientRegistration, *, known_scopes: Mapping[str, str], token_digest: str | None, now: int
+    store: Store,
+    metadata: ClientRegistration,
+    *,
+    known_scopes: Mapping[str, str],
+    token_digest: str | None,
+    now: int,
+    logo: str | None = None,
 ) -> dict[str, Any]:
     """Store the client (spending a use of the initial access token, when there is one) and answer RFC 7591 §3.2.1's
-    body: its client_id, its secret (shown once), and the metadata as registered."""
+    body: its client_id, its secret (shown once), and the metadata as registered. `logo`: the image at
+    `metadata.logo_uri` as a data: URL (UrlClients.logo fetched it), None when there was none to keep."""
     uris = metadata.redirect_uris
     name = metadata.client_name or (host_of(uris[0]) if uris else None) or "unnamed app"
     try:
@@ -76,6 +84,7 @@ async def register(
         )
     except RegistrationError as exc:  # parse_registration checked the same rules; a rule of client add's it missed
         raise InvalidClientMetadata(str(exc)) from exc
+    client = dataclasses.replace(client, website=metadata.client_uri, logo=logo)
     if not await store.registrations.register(client, token_digest, now):
         raise InvalidToken("the initial access token is unknown, expired or used up")
     log.info("client %s registered itself as %r", client.client_id, client.name)
@@ -94,6 +103,10 @@ def build_response(client: Client, secret: str | None, metadata: ClientRegistrat
     }
     if metadata.client_name is not None:
         body["client_name"] = client.name
+    if client.website is not None:
+        body["client_uri"] = client.website
+    if client.logo is not None:  # RFC 7591 §3.2.1: a logo that could not be fetched is not registered
+        body["logo_uri"] = metadata.logo_uri
     if client.scopes is not None:
         body["scope"] = " ".join(client.scopes)
     return body

@@ -13,7 +13,7 @@ from sekisho.protocol.device import build_device_response, normalize_user_code, 
 from sekisho.protocol.params import parse_body, parse_form, parse_items, repeated
 from sekisho.protocol.redirects import host_of
 from sekisho.protocol.scopes import describe, split_scope
-from sekisho.server import client_auth, device
+from sekisho.server import client_auth, clients, device
 from sekisho.server.entities import DeviceCode, User
 from sekisho.server.events import security_event
 from sekisho.server.rate_limits import DEVICE_AUTHORIZATIONS
@@ -116,7 +116,9 @@ async def _consent(request: Request, found: DeviceCode, user: User) -> Response:
         client_name=client.name if client else found.client_id,
         client_host=host_of(client.client_uri) if client and client.client_uri else None,
         client_id=found.client_id,
-        logo=client.logo if client else None,
+        logo=await clients.logo_of(client, app.store) if client else None,
+        self_registered=client is not None and client.dynamic,
+        website=client.website if client else None,
         scopes=describe(split_scope(found.scope), app.settings.scopes),
         username=user.username,
         viewer=user.username,

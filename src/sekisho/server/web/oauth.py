@@ -23,7 +23,7 @@ from sekisho.protocol.params import (
 from sekisho.protocol.redirects import build_redirect, host_of
 from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
-from sekisho.server import client_auth, introspection, par, revocation
+from sekisho.server import client_auth, clients, introspection, par, revocation
 from sekisho.server.dialects import SEKISHO, OAuthDialect, X
 from sekisho.server.grants import HANDLERS, GrantContext
 from sekisho.server.rate_limits import PUSHED_REQUESTS
@@ -167,8 +167,9 @@ async def consent_page(
         client_name=checked.client.name,
         client_host=host_of(checked.client.client_uri or checked.redirect_uri) or checked.redirect_uri,
         client_id=checked.client.client_id,
-        logo=checked.client.logo,
-        self_registered=checked.client.dynamic,  # RFC 7591: its name is its own word
+        logo=await clients.logo_of(checked.client, app.store),
+        self_registered=checked.client.dynamic,  # RFC 7591: its name, logo and website are its own word
+        website=checked.client.website,
         scopes=describe(checked.scope, app.settings.scopes),
         username=username,
         viewer=username,

@@ -32,8 +32,9 @@ async def register(request: Request) -> Response:
             grant_types=registration.offered_grant_types(HANDLERS),
             known_scopes=app.settings.scopes,
         )
+        logo = await app.url_clients.logo(metadata.logo_uri)  # fetched as URL clients' are, kept as a data: URL
         body = await registration.register(
-            app.store, metadata, known_scopes=app.settings.scopes, token_digest=token, now=now
+            app.store, metadata, known_scopes=app.settings.scopes, token_digest=token, now=now, logo=logo
         )
     except InvalidToken as error:
         return unauthorized(error, sent=authorization is not None)
