@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,28 @@ def cpu_us(result: load.RunResult) -> float:
     return 1e6 * result.server_cpu_s / max(result.requests, 1)
 
 
+def round_ratios(before: load.RunResult, after: load.RunResult) -> tuple[float, float]:
+    """One round's ratios, both above 1 when AFTER is faster: AFTER's req/s over BEFORE's, and BEFORE's CPU time a
+    request over AFTER's."""
+    return after.requests_per_s / before.requests_per_s, cpu_us(before) / cpu_us(after)
+
+
+def summary_line(name: str, before: Sequence[load.RunResult], after: Sequence[load.RunResult]) -> str:
+    """A scenario's line from its rounds (`before[i]` and `after[i]` ran in round i): each tree's median req/s, the
+    median ratio over the rounds with the lowest and highest, the same for CPU time a request, and each median p50."""
+    rounds = [round_ratios(one, other) for one, other in zip(before, after, strict=True)]
+    ratios, cpu_ratios = [ratio for ratio, _ in rounds], [ratio for _, ratio in rounds]
+    a, b = load.Summary.of(before), load.Summary.of(after)
+    return (
+        f"{name:18} req/s {a.requests_per_s:7,.0f} → {b.requests_per_s:7,.0f}: "
+        f"{statistics.median(ratios):.3f}× ({min(ratios):.3f}–{max(ratios):.3f})   "
+        f"server CPU a request {statistics.median(map(cpu_us, before)):5.0f} → "
+        f"{statistics.median(map(cpu_us, after)):5.0f} µs: "
+        f"{statistics.median(cpu_ratios):.3f}× ({min(cpu_ratios):.3f}–{max(cpu_ratios):.3f})   "
+        f"p50 {a.p50_ms:.2f} → {b.p50_ms:.2f} ms"
+    )
+
+
 def compare(
     scenario: Scenario, trees: tuple[Path, Path], options: run.Options, folder: Path, cluster: Cluster | None
 ) -> bool:
@@ -81,29 +104,19 @@ def compare(
         before, after = (side(stack, scenario, tree, folder, cluster, n) for n, tree in enumerate(trees))
         for one in (before, after):
             one.once(options, keep=False)
-        ratios, cpu_ratios = [], []
         for round_ in range(rounds):
             order = (before, after) if round_ % 2 == 0 else (after, before)
             for one in order:
                 one.once(options, keep=True)
-            ratios.append(after.results[-1].requests_per_s / before.results[-1].requests_per_s)
-            cpu_ratios.append(cpu_us(before.results[-1]) / cpu_us(after.results[-1]))
+            last_before, last_after = before.results[-1], after.results[-1]
+            ratio, cpu_ratio = round_ratios(last_before, last_after)
             procs.say(
-                f"  round {round_ + 1}/{rounds}: before {before.results[-1].requests_per_s:8,.0f} req/s "
-                f"{cpu_us(before.results[-1]):6.0f} µs CPU  after {after.results[-1].requests_per_s:8,.0f} req/s "
-                f"{cpu_us(after.results[-1]):6.0f} µs CPU  {ratios[-1]:.3f}× / {cpu_ratios[-1]:.3f}×"
+                f"  round {round_ + 1}/{rounds}: before {last_before.requests_per_s:8,.0f} req/s "
+                f"{cpu_us(last_before):6.0f} µs CPU  after {last_after.requests_per_s:8,.0f} req/s "
+                f"{cpu_us(last_after):6.0f} µs CPU  {ratio:.3f}× / {cpu_ratio:.3f}×"
             )
-    a, b = load.Summary.of(before.results), load.Summary.of(after.results)
-    print(
-        f"{scenario.name:18} req/s {a.requests_per_s:7,.0f} → {b.requests_per_s:7,.0f}: "
-        f"{statistics.median(ratios):.3f}× ({min(ratios):.3f}–{max(ratios):.3f})   "
-        f"server CPU a request {statistics.median(map(cpu_us, before.results)):5.0f} → "
-        f"{statistics.median(map(cpu_us, after.results)):5.0f} µs: "
-        f"{statistics.median(cpu_ratios):.3f}× ({min(cpu_ratios):.3f}–{max(cpu_ratios):.3f})   "
-        f"p50 {a.p50_ms:.2f} → {b.p50_ms:.2f} ms",
-        flush=True,
-    )
-    return a.unexpected == 0 and b.unexpected == 0
+    print(summary_line(scenario.name, before.results, after.results), flush=True)
+    return load.Summary.of(before.results).unexpected == 0 and load.Summary.of(after.results).unexpected == 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,10 +8,11 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -52,7 +53,7 @@ class Seed:
 def seed(database: str, tree: Path | None = None) -> Seed:
     """`sekisho user add` (which creates the schema), then two `sekisho client add` side by side; with `tree`, that
     tree's CLI (bench/ab.py)."""
-    cli = tree_cli(tree) if tree is not None else live_cli
+    cli = partial(live_cli, env=tree_environment(tree)) if tree is not None else live_cli
     password = secrets.token_urlsafe(16)
     cli("user", "add", USERNAME, "--password-stdin", database=database, stdin=password + "\n")
     service_args = ["--name", "bench service", "--grant-type", "client_credentials", "--scope", SCOPE]
@@ -78,20 +79,6 @@ class Server:
 
     def peak_rss_mib(self) -> float:
         return procs.peak_rss_mib(self.serving_pid)
-
-
-def tree_cli(tree: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`tests.live.cli` for the sekisho in `tree` (a folder holding src/sekisho)."""
-
-    def cli(*args: str, database: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "sekisho", *args, "--database", database]
-        environment = tree_environment(tree)
-        done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60, env=environment)
-        if done.returncode != 0:
-            raise RuntimeError(f"sekisho {' '.join(args)} from {tree} failed ({done.returncode}): {done.stderr}")
-        return done
-
-    return cli
 
 
 def tree_environment(tree: Path) -> dict[str, str]:

@@ -37,14 +37,22 @@ def free_port() -> int:
         return port
 
 
-def cli(*args: str, database: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `sekisho ARGS --database DATABASE` and return the finished process."""
+def cli(
+    *args: str,
+    database: str,
+    stdin: str | None = None,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `sekisho ARGS --database DATABASE` (in `env`, this process's environment when None) and return the
+    finished process."""
     done = subprocess.run(
         [*SEKISHO, *args, "--database", database],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
     if check and done.returncode != 0:
         raise AssertionError(f"sekisho {' '.join(args)} failed ({done.returncode}): {done.stderr}")

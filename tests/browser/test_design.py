@@ -120,6 +120,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         for text in ("hello from the design test", "a second note, with a longer line of text to wrap " * 3):
             assert httpx.post(server.url + "/api/notes/create", headers=bearer, json={"text": text}).status_code == 200
         agent = {"client_name": "Notes Agent", "redirect_uris": [LOOPBACK], "token_endpoint_auth_method": "none"}
+        agent["client_uri"] = "https://notes-agent.example/about"  # the consent page links it as its own word
         registered = httpx.post(server.url + "/oauth/register", json=agent).json()["client_id"]
         yield Demo(server, found.group(1), registered=registered)
 

@@ -76,6 +76,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
     flags = ("--registration", "open", "--registration-limit", "1000000")  # /oauth/register is fuzzed too
+    flags += ("--device-authorization-limit", "1000000", "--par-limit", "1000000")  # fuzzed from one address
     with serve_for(request, databases, tmp_path_factory, "fuzz", flags, user=("alice", PASSWORD)) as running:
         yield running
 

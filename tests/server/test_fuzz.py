@@ -446,9 +446,13 @@ async def _register_more(database: str) -> tuple[Registered, Registered]:
         await store.close()
 
 
+# the fuzzers send everything from one address: no per-address limit may answer in place of the route
+UNLIMITED: dict[str, Any] = {"registration_limit": 10**6, "device_authorization_limit": 10**6, "par_limit": 10**6}
+
+
 @contextmanager
 def fuzz_world(database: str, settings: Settings | None = None) -> Iterator[Fuzz]:
-    settings = settings or Settings(issuer=ISSUER, database=database, registration="open", registration_limit=10**6)
+    settings = settings or Settings(issuer=ISSUER, database=database, registration="open", **UNLIMITED)
     with ClientPages() as pages, make_world(database, settings, address_policy=LOOPBACK_ONLY, resolver=no_dns) as w:
         url_client = pages.url("/app/")
         pages.html(
@@ -479,7 +483,9 @@ def fz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzz]:
 @pytest.fixture(scope="module")
 def accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzz]:
     database = f"sqlite:///{tmp_path_factory.mktemp('fuzz-accounts') / 'fuzz.db'}"
-    settings = Settings(issuer=ISSUER, database=database, access_token_format="jwt", demo=True, registration="token")
+    settings = Settings(
+        issuer=ISSUER, database=database, access_token_format="jwt", demo=True, registration="token", **UNLIMITED
+    )
     with fuzz_world(database, settings) as running:
         yield running
 

@@ -4,15 +4,25 @@ rules (those of `sekisho client add`), and a registered client going through the
 from __future__ import annotations
 
 import asyncio
+import base64
+import html
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sekisho.protocol.metadata import DEVICE_CODE_GRANT
 from sekisho.server.registration import add_initial_token
 from sekisho.server.settings import Settings
 from sekisho.server.store.sql import SqlStore
+from tests.certs import loopback_ca
+from tests.client_pages import PNG, SVG, ClientPages, Reply
 from tests.conftest import ISSUER, World, make_world
+from tests.live import cli
+from tests.server.test_device import enter
+from tests.server.test_url_clients import LOOPBACK_ONLY, logo, span
 
 LOOPBACK = "http://127.0.0.1/callback"
 PUBLIC = {"client_name": "Notes Agent", "redirect_uris": [LOOPBACK], "token_endpoint_auth_method": "none"}
@@ -175,6 +185,14 @@ BAD_METADATA = [
     ("logo_uri javascript", {"logo_uri": "javascript:alert(1)"}),
     ("logo_uri with userinfo", {"logo_uri": "https://good.example@evil.example/logo.png"}),
     ("logo_uri not a string", {"logo_uri": {"href": "https://app.example/logo.png"}}),
+    ("logo_uri data", {"logo_uri": "data:image/png;base64,iVBORw0KGgo="}),
+    ("logo_uri http", {"logo_uri": "http://app.example/logo.png"}),  # mixed content, and fetched in the clear
+    ("client_uri javascript", {"client_uri": "javascript:alert(1)"}),
+    ("client_uri with userinfo", {"client_uri": "https://bank.example@evil.example/"}),
+    ("client_uri with a backslash", {"client_uri": "https://evil.example\\@bank.example/"}),  # a browser: evil
+    ("client_uri with a space", {"client_uri": "https://bank.example /"}),
+    ("client_uri with a newline", {"client_uri": "https://app.example/\nSet-Cookie: x=1"}),
+    ("client_uri too long", {"client_uri": "https://app.example/" + "a" * 2048}),
 ]
 
 
@@ -240,7 +258,8 @@ def test_unknown_metadata_is_ignored_and_defaults_follow_rfc_7591(open_world: Wo
     assert body["token_endpoint_auth_method"] == "client_secret_basic" and body["client_secret"]
     assert body["grant_types"] == ["authorization_code"] and body["response_types"] == ["code"]
     assert body["redirect_uris"] == metadata["redirect_uris"]
-    assert not {"software_id", "contacts", "tos_uri", "jwks", "client_uri", "logo_uri"} & set(body)
+    assert not {"software_id", "contacts", "tos_uri", "jwks", "logo_uri"} & set(body)  # no logo could be fetched
+    assert body["client_uri"] == "https://app.example/"
 
 
 def test_a_json_content_type_with_a_charset_is_json(open_world: World) -> None:
@@ -280,6 +299,128 @@ def test_errors_before_the_decision_are_not_redirected_to_a_registered_client(op
     assert response.status_code == 400 and "location" not in response.headers
     denied = open_world.consent(open_world.authorize_params(client_id, redirect_uri=LOOPBACK), decision="deny")
     assert denied["error"] == ["access_denied"]  # after the decision, redirected as for any client
+
+
+# ---------------------------------------------------------------- client_uri and logo_uri (RFC 7591 §2)
+
+
+@pytest.fixture
+def logo_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientPages]:
+    """An https page server on 127.0.0.1 that the app's fetcher trusts (a test CA, through SSL_CERT_FILE)."""
+    ca = loopback_ca(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+    with ClientPages(tls=ca.server) as pages:
+        yield pages
+
+
+@pytest.fixture
+def logo_world(database: str, logo_pages: ClientPages) -> Iterator[World]:
+    """An open registration server whose fetcher may reach the loopback page server (as URL clients' tests do)."""
+    with make_world(database, settings(database, "open"), address_policy=LOOPBACK_ONLY) as running:
+        running.login()
+        yield running
+
+
+def consent_page(world: World, client_id: str) -> str:
+    page = world.http.get("/oauth/authorize", params=world.authorize_params(client_id, redirect_uri=LOOPBACK))
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def website_link(page: str) -> tuple[str, ...] | None:
+    """(href, rel, text) of the consent page's website line, unescaped; None when there is none."""
+    found = re.search(
+        r'<p class="app-host" id="client-website">It names <a href="([^"<>]*)" rel="([^"<>]*)">([^"<>]*)</a> '
+        r"as its website.</p>",
+        page,
+    )
+    return tuple(html.unescape(part) for part in found.groups()) if found else None
+
+
+def test_client_uri_and_logo_are_kept_returned_and_shown_safely(logo_world: World, logo_pages: ClientPages) -> None:
+    """The logo is fetched once, at registration, with the URL clients' guards, and shown as a data: URL (never
+    hot-linked: no mixed content, nothing the browser asks the client's server); the website is the client's own
+    word, so the consent page still names the host the code goes to, and says the website is only what it names."""
+    logo_pages.set("/logo.png", body=PNG, content_type="image/png")
+    metadata = {**PUBLIC, "client_uri": "https://bank.example/about", "logo_uri": logo_pages.url("/logo.png")}
+    response = register(logo_world, metadata)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["client_uri"] == "https://bank.example/about" and body["logo_uri"] == logo_pages.url("/logo.png")
+    for _ in range(2):
+        page = consent_page(logo_world, body["client_id"])
+        assert logo(page) == "data:image/png;base64," + base64.b64encode(PNG).decode()
+        assert logo_pages.url("/logo.png") not in page and "logo.png" not in page
+        assert span(page, "client-host") == "127.0.0.1"  # where the code goes, not the website it claims
+        assert 'id="self-registered"' in page
+        assert website_link(page) == ("https://bank.example/about", "noopener noreferrer nofollow", "bank.example")
+    assert logo_pages.hits("/logo.png") == 1  # at registration only, not per page
+    assert "data:image/png" not in cli("client", "list", "--json", database=logo_world.database).stdout
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(body=SVG, content_type="image/svg+xml"),  # SVG can carry script: never kept
+        Reply(body=b"<script>alert(1)</script>", content_type="text/html"),
+        Reply(status=404, body=b"gone", content_type="text/plain"),
+        Reply(body=PNG * 5000, content_type="image/png"),  # over the logo cap
+        Reply(status=302, location="http://10.0.0.1/logo.png", content_type=None),  # a redirect to a private address
+    ],
+    ids=["svg", "html", "404", "too-big", "redirect-to-private"],
+)
+def test_a_logo_that_cannot_be_kept_is_not_registered_and_not_shown(
+    logo_world: World, logo_pages: ClientPages, reply: Reply
+) -> None:
+    """RFC 7591 §3.2.1: the server may refuse a value; the response then leaves logo_uri out, the client is still
+    registered, and its consent page shows its initial, never a link to what it gave."""
+    logo_pages.set("/logo", reply)
+    response = register(logo_world, {**PUBLIC, "logo_uri": logo_pages.url("/logo")})
+    assert response.status_code == 201, response.text
+    assert "logo_uri" not in response.json() and "client_uri" not in response.json()
+    page = consent_page(logo_world, response.json()["client_id"])
+    app = page.split("</header>", 1)[1]  # the site's header carries the brand mark, an inline <svg>
+    assert logo(page) is None and "<img" not in app and "<svg" not in app and logo_pages.url("/logo") not in page
+    assert website_link(page) is None and "client-website" not in page
+
+
+def test_a_logo_on_a_private_address_is_never_fetched(open_world: World) -> None:
+    """Without --allow-private-client-ids the fetcher refuses loopback and private addresses (SSRF): the client is
+    registered without the logo, and nothing was asked of the address."""
+    with ClientPages() as pages:
+        response = register(open_world, {**PUBLIC, "logo_uri": f"https://127.0.0.1:{pages.port}/logo.png"})
+        assert pages.hits("/logo.png") == 0
+    assert response.status_code == 201 and "logo_uri" not in response.json()
+
+
+def test_markup_in_client_uri_is_shown_as_text(logo_world: World) -> None:
+    """A client_uri is a URL, not HTML: quotes and angle brackets in it are escaped where the page shows it."""
+    sneaky = 'https://app.example/?q="><script>alert(1)</script><img/src=x/onerror=alert(2)>'
+    response = register(logo_world, {**PUBLIC, "client_uri": sneaky})
+    assert response.status_code == 201 and response.json()["client_uri"] == sneaky
+    page = consent_page(logo_world, response.json()["client_id"])
+    assert "<script>alert" not in page and "<img/src=x" not in page
+    assert website_link(page) == (sneaky, "noopener noreferrer nofollow", "app.example")  # one attribute, whole
+
+
+def test_the_device_consent_page_shows_them_too(logo_world: World, logo_pages: ClientPages) -> None:
+    logo_pages.set("/tv.png", body=PNG, content_type="image/png")
+    metadata = {
+        "client_name": "Living Room TV",
+        "grant_types": [DEVICE_CODE_GRANT],
+        "token_endpoint_auth_method": "none",
+        "client_uri": "https://tv.example/",
+        "logo_uri": logo_pages.url("/tv.png"),
+    }
+    client_id = register(logo_world, metadata).json()["client_id"]
+    started = logo_world.http.post(
+        "/oauth/device_authorization", data={"client_id": client_id, "scope": "read:account"}
+    )
+    assert started.status_code == 200, started.text
+    page = enter(logo_world, started.json()["user_code"])
+    assert page.status_code == 200, page.text
+    assert logo(page.text) == "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert 'href="https://tv.example/"' in page.text and 'id="self-registered"' in page.text
 
 
 # ---------------------------------------------------------------- the token policy

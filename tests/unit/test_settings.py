@@ -204,6 +204,9 @@ SERVE_OPTIONS = [  # (field, flag, variable, default as an option): what `sekish
     ("metrics_token", "--metrics-token", "SEKISHO_METRICS_TOKEN", None),
     ("registration", "--registration", "SEKISHO_REGISTRATION", "off"),  # issue 25: RFC 7591
     ("registration_limit", "--registration-limit", "SEKISHO_REGISTRATION_LIMIT", 20),
+    # per-address limits on the other requests anyone may make unsigned in (docs/security.md)
+    ("device_authorization_limit", "--device-authorization-limit", "SEKISHO_DEVICE_AUTHORIZATION_LIMIT", 60),
+    ("par_limit", "--par-limit", "SEKISHO_PAR_LIMIT", 600),
     ("registration_purge_after", "--registration-purge-after", "SEKISHO_REGISTRATION_PURGE_AFTER", 86400),
     ("resources", "--resource", "SEKISHO_RESOURCES", None),  # issue 25: RFC 8707 resource indicators
     ("require_par", "--require-par", "SEKISHO_REQUIRE_PAR", False),  # issue 26: RFC 9126 pushed requests
@@ -252,6 +255,8 @@ def test_the_environment_carries_settings_to_workers_and_back() -> None:
         registration="token",
         registration_limit=5,
         registration_purge_after=600,
+        device_authorization_limit=7,
+        par_limit=9,
     )
     environment = to_environment(settings)
     assert environment["SEKISHO_TRUSTED_PROXIES"] == "10.0.0.0/8,::1/128"
@@ -276,6 +281,9 @@ def test_variables_read_as_the_cli_reads_them() -> None:
         ({"SEKISHO_PORT": "0"}, "--port must be between 1 and 65535, not 0"),
         ({"SEKISHO_REGISTRATION": "anyone"}, "--registration must be off or open or token"),
         ({"SEKISHO_REGISTRATION_LIMIT": "0"}, "--registration-limit must be at least 1"),
+        ({"SEKISHO_DEVICE_AUTHORIZATION_LIMIT": "0"}, "--device-authorization-limit must be at least 1"),
+        ({"SEKISHO_PAR_LIMIT": "-1"}, "--par-limit must be at least 1"),
+        ({"SEKISHO_PAR_LIMIT": "many"}, "SEKISHO_PAR_LIMIT must be a whole number, not 'many'"),
         ({"SEKISHO_REGISTRATION_PURGE_AFTER": "-5"}, "--registration-purge-after must be at least 1"),
     ],
 )

@@ -20,6 +20,7 @@ MAX_REDIRECT_URIS = 20
 MAX_URI_LENGTH = 2048
 MAX_NAME_LENGTH = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # controls, spaces and backslashes: never in a URL sekisho shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class ClientRegistration:
     response_types: tuple[str, ...]
     client_name: str | None
     scope: tuple[str, ...] | None  # None: any scope the server knows
+    client_uri: str | None = None  # https URLs (RFC 7591 §2), the client's own word
+    logo_uri: str | None = None
 
     @property
     def public(self) -> bool:
@@ -59,8 +62,6 @@ def parse_registration(
         raise InvalidClientMetadata("response type 'code' and grant type 'authorization_code' go together")
     if "authorization_code" in grants and not redirect_uris:
         raise InvalidRedirectUri("redirect_uris is required for the authorization_code grant")
-    for name in ("client_uri", "logo_uri"):
-        _https_url(metadata, name)
     return ClientRegistration(
         redirect_uris=redirect_uris,
         token_endpoint_auth_method=method,
@@ -68,6 +69,8 @@ def parse_registration(
         response_types=responses,
         client_name=_name(metadata.get("client_name")),
         scope=_scope(metadata.get("scope"), known_scopes),
+        client_uri=_https_url(metadata, "client_uri"),
+        logo_uri=_https_url(metadata, "logo_uri"),
     )
 
 
@@ -144,18 +147,19 @@ def _name(value: Any) -> str | None:
     return value.strip()
 
 
-def _https_url(metadata: Mapping[str, Any], name: str) -> None:
-    """client_uri and logo_uri are not kept, but a client is told when they are not https URLs."""
+def _https_url(metadata: Mapping[str, Any], name: str) -> str | None:
+    """client_uri or logo_uri: an https URL with a host and no userinfo, or absent (None)."""
     value = metadata.get(name)
     if value is None:
-        return
+        return None
     try:
         parts = urlsplit(value) if isinstance(value, str) and len(value) <= MAX_URI_LENGTH else None
         valid = parts is not None and parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
     except ValueError:
         valid = False
-    if not valid:
+    if not valid or _UNSAFE.search(value):  # a browser reads `\` as `/`: the host shown could be another
         raise InvalidClientMetadata(f"{name} must be an https URL")
+    return str(value)
 
 
 def _scope(value: Any, known: Mapping[str, str]) -> tuple[str, ...] | None:

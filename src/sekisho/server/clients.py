@@ -67,3 +67,11 @@ def check_secret(client: Client, secret: str | None) -> None:
         raise InvalidClient("this client is confidential: authenticate with its client secret")
     if not tokens.digest_matches(secret, client.secret_digest):
         raise InvalidClient("client authentication failed", detail=f"wrong secret for {client.client_id}")
+
+
+async def logo_of(client: Client, store: Store) -> str | None:
+    """The logo a consent page shows (a data: URL, never hot-linked): a URL client's, fetched with its page, or the
+    one a client that registered itself gave, fetched at registration; a client the operator added has none."""
+    if client.logo is not None or not client.dynamic:
+        return client.logo
+    return await store.clients.logo(client.client_id)

@@ -23,13 +23,14 @@ class Client:
     scopes: tuple[str, ...] | None  # None: any scope the server knows
     secret_digest: str | None = field(repr=False)  # None: a public client
     created_at: int
-    logo: str | None = None  # a data: URL (URL clients)
+    logo: str | None = None  # a data: URL (URL clients; a registered client's is read by Clients.logo alone)
     client_uri: str | None = None  # the client_id page (URL clients)
     resource_server: bool = False  # may introspect and revoke any client's tokens (RFC 7662 §2.1)
     dynamic: bool = False  # registered itself at /oauth/register (RFC 7591); vetted by nobody
     resources: tuple[str, ...] = ()  # RFC 8707: resources this client may name, besides the server's
     require_par: bool = False  # RFC 9126 §6: its authorization requests must be pushed first (/oauth/par)
     require_dpop: bool = False  # RFC 9449: every token request must carry a DPoP proof
+    website: str | None = None  # RFC 7591 client_uri of a client that registered itself: its own word, unchecked
 
     @property
     def is_public(self) -> bool:

@@ -1,4 +1,5 @@
-"""Dynamic client registration (RFC 7591): initial access tokens, the per-address limit, and the client registered.
+"""Dynamic client registration (RFC 7591): initial access tokens, and the client registered (the per-address limit
+is rate_limits.py's).
 
 A registered client is an ordinary registered client marked `dynamic`: vetted by nobody, so errors before the
 user's decision are not redirected to it (RFC 9700 §4.11.2), and it is deleted by the purge once it is older than
@@ -6,23 +7,22 @@ user's decision are not redirected to it (RFC 9700 §4.11.2), and it is deleted 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sekisho.errors import InvalidClientMetadata, InvalidToken, TooManyRequests
+from sekisho.errors import InvalidClientMetadata, InvalidToken
 from sekisho.protocol import tokens
 from sekisho.protocol.bearer import parse_authorization
 from sekisho.protocol.redirects import host_of
 from sekisho.protocol.registration import ClientRegistration
-from sekisho.server.entities import Client, LoginAttempts, RegistrationToken, Reservation
-from sekisho.server.events import security_event
+from sekisho.server.entities import Client, RegistrationToken
 from sekisho.server.registry import RegistrationError, build_client
 from sekisho.server.store import Store
 
 log = logging.getLogger("sekisho")
 
-WINDOW = 3600  # the rate limit counts registrations per address in windows of an hour
 INITIAL_ACCESS_TOKEN = "sek_it_"
 
 
@@ -57,32 +57,18 @@ async def check_initial_token(store: Store, authorization: str | None, now: int)
     return digest
 
 
-def judge(found: LoginAttempts, now: int, limit: int) -> Reservation:
-    """At most `limit` registrations per window: a row holds the count and its window's start (`last_at`); the
-    row is kept (`blocked_until`) until its window ends."""
-    fresh = found.failures == 0 or found.last_at <= now - WINDOW
-    count, start = (0, now) if fresh else (found.failures, found.last_at)
-    if count >= limit:
-        return Reservation(retry_after=max(1, start + WINDOW - now), delay=0)
-    return Reservation(retry_after=0, delay=0, account=LoginAttempts(count + 1, start, start + WINDOW))
-
-
-async def count_registration(store: Store, address: str, now: int, limit: int) -> None:
-    """Count a registration from `address`, atomically with every other one, or refuse it with 429."""
-    key = f"register:{address[:64]}"
-    reservation = await store.throttle.reserve(key, key, now, lambda found, _: judge(found, now, limit))
-    if reservation.retry_after > 0:
-        wait = reservation.retry_after
-        security_event("registration_throttled", address=address, retry_after=wait)
-        description = f"too many registrations from this address; try again in {wait} seconds"
-        raise TooManyRequests(description, retry_after=wait)
-
-
 async def register(
-    store: Store, metadata: ClientRegistration, *, known_scopes: Mapping[str, str], token_digest: str | None, now: int
+    store: Store,
+    metadata: ClientRegistration,
+    *,
+    known_scopes: Mapping[str, str],
+    token_digest: str | None,
+    now: int,
+    logo: str | None = None,
 ) -> dict[str, Any]:
     """Store the client (spending a use of the initial access token, when there is one) and answer RFC 7591 §3.2.1's
-    body: its client_id, its secret (shown once), and the metadata as registered."""
+    body: its client_id, its secret (shown once), and the metadata as registered. `logo`: the image at
+    `metadata.logo_uri` as a data: URL (UrlClients.logo fetched it), None when there was none to keep."""
     uris = metadata.redirect_uris
     name = metadata.client_name or (host_of(uris[0]) if uris else None) or "unnamed app"
     try:
@@ -98,6 +84,7 @@ async def register(
         )
     except RegistrationError as exc:  # parse_registration checked the same rules; a rule of client add's it missed
         raise InvalidClientMetadata(str(exc)) from exc
+    client = dataclasses.replace(client, website=metadata.client_uri, logo=logo)
     if not await store.registrations.register(client, token_digest, now):
         raise InvalidToken("the initial access token is unknown, expired or used up")
     log.info("client %s registered itself as %r", client.client_id, client.name)
@@ -116,6 +103,10 @@ def build_response(client: Client, secret: str | None, metadata: ClientRegistrat
     }
     if metadata.client_name is not None:
         body["client_name"] = client.name
+    if client.website is not None:
+        body["client_uri"] = client.website
+    if client.logo is not None:  # RFC 7591 §3.2.1: a logo that could not be fetched is not registered
+        body["logo_uri"] = metadata.logo_uri
     if client.scopes is not None:
         body["scope"] = " ".join(client.scopes)
     return body

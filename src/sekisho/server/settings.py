@@ -156,6 +156,17 @@ class Settings:
     registration_limit: int = setting(
         "dynamic registrations per client address per hour", 20, check=_positive("--registration-limit")
     )
+    # per-address request limits (rate_limits.py; the defaults' reasons: docs/security.md)
+    device_authorization_limit: int = setting(
+        "device authorization requests (POST /oauth/device_authorization) per client address per minute",
+        60,
+        check=_positive("--device-authorization-limit"),
+    )
+    par_limit: int = setting(
+        "pushed authorization requests (POST /oauth/par) per client address per minute",
+        600,
+        check=_positive("--par-limit"),
+    )
     registration_purge_after: int = setting(
         "seconds after which a dynamically registered client with no grant left is deleted",
         24 * 3600,

@@ -9,9 +9,9 @@ from sekisho.errors import InvalidGrant
 from sekisho.protocol import pkce, tokens
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.server.entities import Client
-from sekisho.server.grants.guards import refuse, target
+from sekisho.server.grants.guards import first_tokens, refuse
 from sekisho.server.store import CodeAsk, Refused
-from sekisho.server.token import Issue, Minted
+from sekisho.server.token import Minted
 
 if TYPE_CHECKING:
     from sekisho.server.grants import GrantContext
@@ -30,21 +30,7 @@ async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> 
     digest = tokens.digest(require(request.code, "code"))
     redirect_uri = require(request.redirect_uri, "redirect_uri")
     ask = CodeAsk(digest, client, redirect_uri, pkce.challenge_of(request.code_verifier), ctx.now, ctx.jkt)
-    refresh = "refresh_token" in client.grant_types
-    dialect = ctx.dialect
-    issue = Issue(
-        ctx.settings,
-        ctx.now,
-        client.client_id,
-        refresh=refresh,
-        new_family=True,
-        signer=ctx.signer,
-        refresh_if=None if dialect.refresh_needs_scope is None else dialect.may_refresh,
-        target=target(request, ctx.settings),
-        ttl=dialect.access_token_ttl,
-        jkt=ctx.jkt,
-        bind_refresh=client.is_public,  # RFC 9449 §5
-    )
+    issue = first_tokens(request, client, ctx)
     outcome = await ctx.store.grants.redeem_code(ask, issue)
     if isinstance(outcome, Refused):
         await refuse_code(outcome, request, client, ctx)

@@ -10,9 +10,9 @@ from sekisho.protocol import tokens
 from sekisho.protocol.metadata import DEVICE_CODE_GRANT
 from sekisho.protocol.params import TokenRequest, require
 from sekisho.server.entities import Client
-from sekisho.server.grants.guards import target
+from sekisho.server.grants.guards import first_tokens
 from sekisho.server.store import DeviceAsk, Refused
-from sekisho.server.token import Issue, Minted
+from sekisho.server.token import Minted
 
 GRANT_TYPE = DEVICE_CODE_GRANT
 
@@ -22,19 +22,7 @@ if TYPE_CHECKING:
 
 async def exchange(request: TokenRequest, client: Client, ctx: GrantContext) -> Minted:
     digest = tokens.digest(require(request.device_code, "device_code"))
-    # Tokens as the code grant gives them: a refresh token when the client may use that grant.
-    refresh = "refresh_token" in client.grant_types
-    issue = Issue(
-        ctx.settings,
-        ctx.now,
-        client.client_id,
-        refresh=refresh,
-        new_family=True,
-        signer=ctx.signer,
-        target=target(request, ctx.settings),  # RFC 8707: within the resources the device asked for
-        jkt=ctx.jkt,
-        bind_refresh=client.is_public,
-    )
+    issue = first_tokens(request, client, ctx)  # as the code grant gives them
     outcome = await ctx.store.devices.poll(DeviceAsk(digest, client, ctx.now), issue)
     if isinstance(outcome, Refused):
         refuse(outcome, client)

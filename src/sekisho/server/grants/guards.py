@@ -1,5 +1,5 @@
-"""The errors a redemption's refusal (store.Refused) gives the client, the revocation a replay earns, and the
-resources (RFC 8707) a token request may name."""
+"""The errors a redemption's refusal (store.Refused) gives the client, the revocation a replay earns, the resources
+(RFC 8707) a token request may name, and the tokens a grant's first redemption issues."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sekisho.server.entities import Client
 from sekisho.server.events import security_event
 from sekisho.server.settings import Settings
 from sekisho.server.store import Refused
+from sekisho.server.token import Issue
 
 if TYPE_CHECKING:
     from sekisho.server.grants import GrantContext
@@ -40,3 +41,24 @@ def target(request: TokenRequest, settings: Settings) -> Callable[[str | None], 
     if not request.resource:
         return None
     return lambda granted: resources.narrow(request.resource, granted, settings.issuer)
+
+
+def first_tokens(request: TokenRequest, client: Client, ctx: GrantContext) -> Issue:
+    """The tokens a new grant starts with (an authorization code's, an approved device code's): a new refresh token
+    family, a refresh token when the client may use that grant and the dialect allows it, the access token for the
+    resources asked for (RFC 8707) and bound to the DPoP key, and a public client's refresh token bound too
+    (RFC 9449 §5)."""
+    dialect = ctx.dialect
+    return Issue(
+        ctx.settings,
+        ctx.now,
+        client.client_id,
+        refresh="refresh_token" in client.grant_types,
+        new_family=True,
+        signer=ctx.signer,
+        refresh_if=None if dialect.refresh_needs_scope is None else dialect.may_refresh,
+        target=target(request, ctx.settings),
+        ttl=dialect.access_token_ttl,
+        jkt=ctx.jkt,
+        bind_refresh=client.is_public,
+    )

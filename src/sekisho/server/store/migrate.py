@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x5E715E0  # the PostgreSQL advisory lock key that serialises migrations
-HEAD: Final = "0009"  # the newest revision in migrations/versions; tests/server/test_migrations.py holds them equal
+HEAD: Final = "0010"  # the newest revision in migrations/versions; tests/server/test_migrations.py holds them equal
 
 _VERSIONS = table("alembic_version", column("version_num"))
 _SQLITE_TABLES = table("sqlite_master", column("type"), column("name"))

@@ -55,7 +55,8 @@ def columns(table: Table, record: type, *, absent: Collection[str] = ()) -> tupl
 
 
 USER_COLUMNS = columns(users, User)
-CLIENT_COLUMNS = columns(clients, Client, absent=("logo", "client_uri"))  # URL clients' fields: see url_clients
+# a registered client's logo is read alone (FIND_CLIENT_LOGO), for the pages that show it; client_uri is URL clients'
+CLIENT_COLUMNS = columns(clients, Client, absent=("logo", "client_uri"))
 CODE_COLUMNS = columns(authorization_codes, AuthorizationCode)
 ACCESS_COLUMNS = columns(access_tokens, AccessToken)
 REFRESH_COLUMNS = columns(refresh_tokens, RefreshToken)
@@ -74,6 +75,7 @@ DELETE_USER = Query(delete(users).where(users.c.id == bindparam("id")).returning
 # clients
 INSERT_CLIENT = _insert(clients)
 FIND_CLIENT = Query(select(*CLIENT_COLUMNS).where(clients.c.client_id == bindparam("client_id")))
+FIND_CLIENT_LOGO = Query(select(clients.c.logo).where(clients.c.client_id == bindparam("client_id")))
 LIST_CLIENTS = Query(select(*CLIENT_COLUMNS).order_by(clients.c.created_at, clients.c.client_id))
 DELETE_CLIENT = Query(
     delete(clients).where(clients.c.client_id == bindparam("client_id")).returning(clients.c.client_id)

@@ -38,6 +38,8 @@ clients = Table(
     Column("dynamic", BigInteger, nullable=False, server_default="0"),  # 1: registered itself (RFC 7591)
     Column("require_par", BigInteger, nullable=False, server_default="0"),  # 1: must push its requests (RFC 9126)
     Column("require_dpop", BigInteger, nullable=False, server_default="0"),  # 1: token requests need DPoP
+    Column("website", Text, nullable=True),  # RFC 7591 client_uri, as a client that registered itself gave it
+    Column("logo", Text, nullable=True),  # its logo_uri's image as a data: URL, fetched once at registration
     Index("ix_clients_dynamic_created_at", "dynamic", "created_at"),
 )
 

@@ -13,10 +13,11 @@ from sekisho.protocol.device import build_device_response, normalize_user_code, 
 from sekisho.protocol.params import parse_body, parse_form, parse_items, repeated
 from sekisho.protocol.redirects import host_of
 from sekisho.protocol.scopes import describe, split_scope
-from sekisho.server import client_auth, device
+from sekisho.server import client_auth, clients, device
 from sekisho.server.entities import DeviceCode, User
 from sekisho.server.events import security_event
-from sekisho.server.web.requests import read_body, state
+from sekisho.server.rate_limits import DEVICE_AUTHORIZATIONS
+from sekisho.server.web.requests import client_address, count_request, read_body, state
 from sekisho.server.web.responses import redirect, render, token_json
 from sekisho.server.web.sessions import check_decision_method, current_user
 
@@ -26,6 +27,7 @@ FIELDS = frozenset({"user_code", "decision", "csrf_token"})
 async def device_authorization(request: Request) -> Response:
     """RFC 8628 §3.1-3.2; the client authenticates as at the token endpoint (public clients send client_id)."""
     app = state(request)
+    await count_request(request, DEVICE_AUTHORIZATIONS, app.settings.device_authorization_limit)
     params = parse_body(await read_body(request), request.headers.get("content-type", ""))
     authorization = request.headers.get("authorization")
     client = await client_auth.authenticate(authorization, params, app.store, app.url_clients)
@@ -67,7 +69,7 @@ async def verification(request: Request) -> Response:
     if request.method == "GET":
         return await render(request, "device.html", user_code=entered, viewer=user.username)
     app.csrf.check(request, csrf_token)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     admitted = await device.reserve_entry(app.store, user, address, now)
     if admitted.retry_after > 0:
         wait = admitted.retry_after
@@ -114,7 +116,9 @@ async def _consent(request: Request, found: DeviceCode, user: User) -> Response:
         client_name=client.name if client else found.client_id,
         client_host=host_of(client.client_uri) if client and client.client_uri else None,
         client_id=found.client_id,
-        logo=client.logo if client else None,
+        logo=await clients.logo_of(client, app.store) if client else None,
+        self_registered=client is not None and client.dynamic,
+        website=client.website if client else None,
         scopes=describe(split_scope(found.scope), app.settings.scopes),
         username=user.username,
         viewer=user.username,

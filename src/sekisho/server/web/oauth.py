@@ -23,14 +23,15 @@ from sekisho.protocol.params import (
 from sekisho.protocol.redirects import build_redirect, host_of
 from sekisho.protocol.scopes import describe
 from sekisho.server import authorize as authz
-from sekisho.server import client_auth, introspection, par, revocation
+from sekisho.server import client_auth, clients, introspection, par, revocation
 from sekisho.server.dialects import SEKISHO, OAuthDialect, X
 from sekisho.server.grants import HANDLERS, GrantContext
+from sekisho.server.rate_limits import PUSHED_REQUESTS
 from sekisho.server.setup import DEMO_CLIENT_ID
 from sekisho.server.token import Minted
 from sekisho.server.web import dpop as dpop_web
 from sekisho.server.web.observe import count_issued
-from sekisho.server.web.requests import read_body, state
+from sekisho.server.web.requests import count_request, read_body, state
 from sekisho.server.web.responses import CORS, NO_STORE, error_page, redirect, render, token_json, wants_json
 from sekisho.server.web.sessions import check_decision_method, current_user
 
@@ -134,6 +135,7 @@ async def authorization(request: Request, dialect: OAuthDialect) -> Response:
 async def pushed_authorization(request: Request) -> Response:
     """RFC 9126 §2: POST /oauth/par; the client authenticates as at the token endpoint, errors are JSON (§2.3)."""
     app = state(request)
+    await count_request(request, PUSHED_REQUESTS, app.settings.par_limit)
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in ("application/x-www-form-urlencoded", ""):
         raise InvalidRequest("the body must be application/x-www-form-urlencoded (RFC 9126 §2.1)")
@@ -169,8 +171,9 @@ async def consent_page(
         client_name=checked.client.name,
         client_host=host_of(checked.client.client_uri or checked.redirect_uri) or checked.redirect_uri,
         client_id=checked.client.client_id,
-        logo=checked.client.logo,
-        self_registered=checked.client.dynamic,  # RFC 7591: its name is its own word
+        logo=await clients.logo_of(checked.client, app.store),
+        self_registered=checked.client.dynamic,  # RFC 7591: its name, logo and website are its own word
+        website=checked.client.website,
         scopes=describe(checked.scope, app.settings.scopes),
         username=username,
         viewer=username,

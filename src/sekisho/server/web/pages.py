@@ -21,7 +21,7 @@ from sekisho.server import accounts, throttle
 from sekisho.server import connected_apps as apps
 from sekisho.server.events import security_event
 from sekisho.server.setup import DEMO_CLIENT_ID
-from sekisho.server.web.requests import AppState, read_body, state
+from sekisho.server.web.requests import AppState, client_address, read_body, state
 from sekisho.server.web.responses import redirect, render
 from sekisho.server.web.sessions import current_user, end_session, start_session
 
@@ -95,7 +95,7 @@ async def login(request: Request) -> Response:
     app.csrf.check(request, form.get("csrf_token"))
     username, password = form.get("username", ""), form.get("password", "")
     target = safe_next(form.get("next"))
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     now = app.now()
     admitted = await throttle.reserve(app.store, username, address, now)
     if admitted.retry_after > 0:

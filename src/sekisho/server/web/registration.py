@@ -10,7 +10,8 @@ from sekisho.protocol import bearer
 from sekisho.protocol.registration import parse_registration
 from sekisho.server import registration
 from sekisho.server.grants import HANDLERS
-from sekisho.server.web.requests import read_body, state
+from sekisho.server.rate_limits import REGISTRATIONS
+from sekisho.server.web.requests import count_request, read_body, state
 from sekisho.server.web.responses import CORS, NO_STORE, Json, raw_headers
 
 _CREATED = raw_headers({**NO_STORE, **CORS})
@@ -20,8 +21,7 @@ async def register(request: Request) -> Response:
     app = state(request)
     now = app.now()
     authorization = request.headers.get("authorization")
-    address = request.client.host if request.client else "unknown"
-    await registration.count_registration(app.store, address, now, app.settings.registration_limit)
+    await count_request(request, REGISTRATIONS, app.settings.registration_limit)
     try:
         token = None
         if app.settings.registration == "token":
@@ -32,8 +32,9 @@ async def register(request: Request) -> Response:
             grant_types=registration.offered_grant_types(HANDLERS),
             known_scopes=app.settings.scopes,
         )
+        logo = await app.url_clients.logo(metadata.logo_uri)  # fetched as URL clients' are, kept as a data: URL
         body = await registration.register(
-            app.store, metadata, known_scopes=app.settings.scopes, token_digest=token, now=now
+            app.store, metadata, known_scopes=app.settings.scopes, token_digest=token, now=now, logo=logo
         )
     except InvalidToken as error:
         return unauthorized(error, sent=authorization is not None)

@@ -11,6 +11,8 @@ from starlette.requests import Request
 
 from sekisho.errors import InvalidRequest
 from sekisho.protocol.params import MAX_BODY_BYTES
+from sekisho.server import rate_limits
+from sekisho.server.rate_limits import RateLimit
 from sekisho.server.settings import Settings
 from sekisho.server.signing_keys import Signer, SigningKeys
 from sekisho.server.store import Store
@@ -42,6 +44,17 @@ class AppState:
 def state(request: Request) -> AppState:
     found: AppState = request.app.state.sekisho
     return found
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or the one a `--trusted-proxy` forwarded (web/proxies.py set it)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def count_request(request: Request, limit: RateLimit, allowed: int) -> None:
+    """Count this request against its address's `limit` (`allowed` a window), or raise 429 (rate_limits.py)."""
+    app = state(request)
+    await rate_limits.count(app.store, limit, allowed, client_address(request), app.now())
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:

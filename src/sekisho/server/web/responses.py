@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from sekisho.errors import InvalidClient, OAuthError, ServerError, UseDPoPNonce
+from sekisho.protocol.redirects import host_of
 from sekisho.server.web.observe import ERRORS, series
 from sekisho.server.web.requests import state
 from sekisho.server.web.sessions import current_user, set_cookies
@@ -26,6 +27,7 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(default=True, default_for_string=True),
     auto_reload=False,
 )
+TEMPLATES.filters["host"] = host_of  # the host a browser goes to, as the consent pages name it
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (

@@ -71,6 +71,11 @@ class SqlClients:
             row = row or await self._read.fetch_one(q.FIND_URL_CLIENT_NAME, client_id=client_id)
         return str(row[0]) if row else None
 
+    async def logo(self, client_id: str) -> str | None:
+        """A registered client's logo (a data: URL), if it gave one; `find` leaves it out, being large."""
+        row = await self._read.fetch_one(q.FIND_CLIENT_LOGO, client_id=client_id)
+        return str(row[0]) if row and row[0] is not None else None
+
     async def find_url_client(self, client_id: str, now: int) -> ClientMetadata | None:
         """What a URL client's page said, while it may still be used (HTTP caching rules)."""
         row = await self._read.fetch_one(q.FIND_URL_CLIENT, client_id=client_id, now=now)

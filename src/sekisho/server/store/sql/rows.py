@@ -76,6 +76,7 @@ def client_params(record: Client) -> dict[str, object]:
         "require_dpop": int(record.require_dpop),
         "resources": " ".join(record.resources) or None,
         "require_par": int(record.require_par),
+        "logo": record.logo,  # written, never read with the rest (Clients.logo): it is large
     }
 
 
