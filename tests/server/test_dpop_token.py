@@ -147,6 +147,42 @@ def test_the_nonce_dance(nonce_world: World) -> None:
     assert stale.json()["error"] == "use_dpop_nonce" and stale.headers["DPoP-Nonce"] != nonce
 
 
+def test_the_demo_api_asks_for_the_token_endpoints_nonces(nonce_world: World) -> None:
+    """Under --dpop-nonce the demo API, like the token endpoint, wants a server nonce in each proof (RFC 9449 §9):
+    a proof without one, or with a forged or stale one, gets 401 `use_dpop_nonce` and a fresh `DPoP-Nonce`; the
+    token endpoint's nonce is good at the API too (one secret, one server)."""
+    world, key = nonce_world, ECKey.generate_key("P-256")
+    code, verifier = world.code()
+    data = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier, "redirect_uri": REDIRECT_URI}
+    nonce = post_token(world, data, proof(world, key)).headers["DPoP-Nonce"]
+    issued = post_token(world, data, proof(world, key, nonce=nonce))
+    token = issued.json()["access_token"]
+
+    def call(proof_nonce: str | None, url: str = API_URL, method: str = "POST") -> Response:
+        jti = secrets.token_urlsafe(12)
+        made = dpop.sign(
+            key, method=method, url=url, now=int(world.clock()), jti=jti, access_token=token, nonce=proof_nonce
+        )
+        headers = {"Authorization": f"DPoP {token}", "DPoP": made}
+        if method == "GET":
+            return world.http.get(url.removeprefix(ISSUER), headers=headers)
+        return world.http.post(url.removeprefix(ISSUER), json={}, headers=headers)
+
+    for sent in (None, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"):
+        refused = call(sent)
+        assert refused.status_code == 401, refused.text
+        challenge = refused.headers["www-authenticate"]
+        assert challenge.startswith("DPoP ") and 'error="use_dpop_nonce"' in challenge
+        assert refused.headers["DPoP-Nonce"]
+    assert call(nonce).status_code == 200  # the token endpoint's nonce
+    assert call(refused.headers["DPoP-Nonce"]).status_code == 200  # the API's own
+    x = call(nonce, X_URL, "GET")
+    assert x.status_code == 403 and "users.read" in x.text, x.text  # the X dialect asks for it too, then the scope
+    world.clock.advance(3 * dpop.NONCE_STEP)
+    stale = call(nonce)
+    assert stale.status_code == 401 and stale.headers["DPoP-Nonce"] != nonce
+
+
 def test_jwt_access_tokens_carry_cnf(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'jwt.db'}"
     with make_world(database, Settings(issuer=ISSUER, database=database, access_token_format="jwt")) as world:

@@ -21,8 +21,8 @@ from sekisho.resource.starlette import protected_resource_routes
 
 
 class Host(Protocol):
-    """What the server hands a plug-in: its store, token verifier, clock, page renderer, statement compiler, issuer
-    and scopes."""
+    """What the server hands a plug-in: its store, token verifier, clock, page renderer, statement compiler, issuer,
+    scopes, and the secret of its DPoP nonces when it asks for them."""
 
     @property
     def store(self) -> ServerStore: ...
@@ -38,6 +38,8 @@ class Host(Protocol):
     def issuer(self) -> str: ...
     @property
     def scopes(self) -> tuple[str, ...]: ...
+    @property
+    def dpop_nonce_secret(self) -> Callable[[], bytes] | None: ...
 
 
 class _StoreProofs:
@@ -64,8 +66,14 @@ def mount(host: Host, *, x_rate_limits: bool = False) -> list[BaseRoute]:
         resource_name="sekisho demo notes API",
         resource_documentation=host.issuer + "/openapi.json",
     )
-    # RFC 9449 §11.1: a proof's jti used once across every server on the database, as at the token endpoint
-    gate = DPoPGate(replay=_StoreProofs(host.store), clock=host.clock, public_url=host.issuer)
+    # RFC 9449 §11.1: a proof's jti used once across every server on the database, and under --dpop-nonce the
+    # token endpoint's nonces asked for (§9), as at the token endpoint
+    gate = DPoPGate(
+        replay=_StoreProofs(host.store),
+        clock=host.clock,
+        public_url=host.issuer,
+        nonce_secret=host.dpop_nonce_secret,
+    )
     return [
         *MisskeyApi(notes, host.verifier, clock=host.clock, resource=described, dpop=gate).routes(),
         *XApi(notes, host.verifier, host.clock, limits=limits, resource=described, dpop=gate).routes(),

@@ -55,8 +55,10 @@ def scheme_of(conn: HTTPConnection) -> str | None:
 
 class DPoPGate:
     """Checks the DPoP side of a request whose token was verified. `public_url`: this server's URL as clients see
-    it (behind a proxy, the request's own is the proxy's); `nonce_secret`: proofs must carry a nonce from
-    `DPoP-Nonce` (RFC 9449 §9)."""
+    it (behind a proxy, the request's own is the proxy's); `nonce_secret` (or a function giving it, for a secret
+    known only once the server has started): proofs must carry a nonce from `DPoP-Nonce` (RFC 9449 §9), the
+    stateless nonces of `protocol.dpop.new_nonce`, so a server that issues them under the same secret (sekisho's
+    token endpoint) and this gate accept each other's."""
 
     def __init__(
         self,
@@ -64,7 +66,7 @@ class DPoPGate:
         replay: ReplayCache | None = None,
         clock: Callable[[], float] = time.time,
         public_url: str | None = None,
-        nonce_secret: bytes | None = None,
+        nonce_secret: bytes | Callable[[], bytes] | None = None,
         algorithms: Sequence[str] = dpop.ALGORITHMS,
     ) -> None:
         self.replay = replay or MemoryReplayCache(clock)
@@ -84,6 +86,7 @@ class DPoPGate:
         if value is None:
             raise InvalidDPoPProof("a DPoP proof is required with a DPoP token", status=401)
         now = int(self._clock())
+        secret = self._nonce_secret() if callable(self._nonce_secret) else self._nonce_secret
         try:
             proof = dpop.check(
                 value,
@@ -91,13 +94,13 @@ class DPoPGate:
                 url=self._url(conn),
                 now=now,
                 access_token=token,
-                nonce_secret=self._nonce_secret,
+                nonce_secret=secret,
                 algorithms=self.algorithms,
             )
         except UseDPoPNonce as error:
             error.status = 401
-            if self._nonce_secret is not None:
-                error.nonce = dpop.new_nonce(self._nonce_secret, now)
+            if secret is not None:
+                error.nonce = dpop.new_nonce(secret, now)
             raise
         except InvalidDPoPProof as error:
             error.status = 401

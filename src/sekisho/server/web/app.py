@@ -62,7 +62,9 @@ class Host:
     """What a plug-in (the demo) gets to build its routes: the store (connected once the app starts), the token
     verifier, the clock, the page renderer (async: `render`, the site's header filled in), `prepare`, which
     compiles a Core statement for the store's connections, the issuer (where the plug-in's API lives: its resource
-    identifier, RFC 8707) and the scopes the server knows."""
+    identifier, RFC 8707), the scopes the server knows, and under `--dpop-nonce` the secret of the token
+    endpoint's DPoP nonces (a function: the secret is read from the database when the app starts), so that the
+    plug-in asks for the same nonces."""
 
     store: SqlStore
     verifier: StoreVerifier
@@ -71,6 +73,7 @@ class Host:
     prepare: Callable[[Any], Query]
     issuer: str
     scopes: tuple[str, ...]
+    dpop_nonce_secret: Callable[[], bytes] | None = None
 
 
 Plugin = Callable[[Host], Sequence[BaseRoute]]
@@ -105,7 +108,9 @@ def create_app(
     # The demo API lives at the issuer: a token issued for other resources (RFC 8707) is not for it; one issued
     # without `resource` is (the issuer is every token's default audience, as a JWT's `aud` says).
     verifier = StoreVerifier(_StoredTokens(store), clock=clock, audience=settings.issuer, accept_without_audience=True)
-    host = Host(store, verifier, clock, render, Query, settings.issuer, tuple(settings.scopes))
+    started: dict[str, AppState] = {}  # the running app's state, for the plug-ins' DPoP nonce secret
+    nonce_secret = (lambda: started["state"].dpop_secret) if settings.dpop_nonce else None
+    host = Host(store, verifier, clock, render, Query, settings.issuer, tuple(settings.scopes), nonce_secret)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -116,7 +121,7 @@ def create_app(
         url_clients = UrlClients(store, fetcher, clock)
         signing_keys = SigningKeys(store, settings.access_token_ttl)
         dpop_key = await store.keys.server_secret("dpop-nonce", secrets.token_hex(32), int(clock()))
-        app.state.sekisho = AppState(
+        app.state.sekisho = started["state"] = AppState(
             settings, store, Csrf(bytes.fromhex(key)), url_clients, signing_keys, bytes.fromhex(dpop_key), clock, sleep
         )
         try:
